@@ -1,0 +1,1 @@
+"""Command-line interface: one dispatcher (main) and one module per command group."""

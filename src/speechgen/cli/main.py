@@ -1,0 +1,56 @@
+"""The ``speechgen`` console script: a small dispatcher over one module per command group.
+
+Each command module exposes ``register(subparsers)`` which adds its parser(s) and sets ``func`` to a callable
+taking the parsed arguments and returning an exit code. :class:`SpeechgenError` becomes one line on stderr and
+exit code 2 (traceback with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from speechgen import __version__
+from speechgen.cli import corpus
+from speechgen.errors import SpeechgenError
+
+# Explicit registry of command groups, in the order shown by --help.
+COMMAND_GROUPS = (corpus,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="speechgen",
+        description="Build corpora, train, sample and judge generative models of speech.",
+    )
+    parser.add_argument("--version", action="version", version=f"speechgen {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summaries")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for group in COMMAND_GROUPS:
+        group.register(sub)
+    return parser
+
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SpeechgenError as exc:
+        if args.debug:
+            raise
+        print(f"speechgen: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("speechgen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

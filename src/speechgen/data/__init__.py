@@ -1,0 +1,1 @@
+"""Corpora, manifests, cached features and Lightning data modules."""

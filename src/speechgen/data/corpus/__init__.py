@@ -1,0 +1,1 @@
+"""Our offline spoken-digit corpus, synthesised with the installed Debian speech engines."""
