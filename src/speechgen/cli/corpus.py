@@ -9,6 +9,7 @@ from rich.table import Table
 
 from speechgen.cli.common import add_seed, add_workers, console
 from speechgen.data.manifest import SPLITS, Manifest
+from speechgen.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,10 +42,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "DIR/manifest.csv with the official splits.",
     )
     from speechgen.data.readers import READERS
+    from speechgen.data.readers.folder import SPEAKER_FROM
 
     i.add_argument("format", choices=sorted(READERS), help="corpus layout")
     i.add_argument("src", type=Path, help="corpus root folder")
     i.add_argument("--out", required=True, type=Path, help="output folder for manifest.csv")
+    i.add_argument("--timit-keep-sa", action="store_true",
+                   help="timit: keep the SA1/SA2 sentences every speaker reads (dropped by default)")
+    i.add_argument("--speaker-from", choices=SPEAKER_FROM, default=None,
+                   help="folder: speaker = nearest non-digit parent folder (default), the first folder below SRC, "
+                   "or none")
     i.set_defaults(func=_import)
 
     s = csub.add_parser("summary", help="print the summary table of a manifest")
@@ -85,8 +92,17 @@ def _digits(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from speechgen.data.readers import import_corpus
 
+    options: dict[str, object] = {}
+    for flag, fmt, key, value, given in (
+        ("--timit-keep-sa", "timit", "keep_sa", args.timit_keep_sa, args.timit_keep_sa),
+        ("--speaker-from", "folder", "speaker_from", args.speaker_from, args.speaker_from is not None),
+    ):
+        if given and args.format != fmt:
+            raise ConfigError(f"{flag}: applies only to the {fmt} format, not {args.format}")
+        if given:
+            options[key] = value
     con = console(args)
-    manifest = import_corpus(args.format, args.src, args.out, progress=not args.quiet)
+    manifest = import_corpus(args.format, args.src, args.out, progress=not args.quiet, **options)
     con.print(summary_table(manifest, title=f"{args.format}: {args.out / 'manifest.csv'}"))
     return 0
 

@@ -1,0 +1,420 @@
+"""Feature extractors (an explicit registry of small frozen dataclasses) and an on-disk per-file feature cache.
+
+Every extractor takes mono float32 audio and its sample rate and returns a float32 array whose *last* axis is
+time: ``waveform`` → ``[samples]`` (hop 1), ``log_mel`` → ``[n_mels, frames]``, ``mfcc_f0`` →
+``[n_mfcc + 2, frames]``, ``stft_image`` → a fixed ``[2, n_bins, n_frames]`` image (not croppable). Frame-based
+features use a centred STFT, so frame ``t`` is centred on sample ``t * hop_length`` and a clip of ``n`` samples
+gives ``1 + n // hop_length`` frames.
+
+:class:`FeatureCache` stores one ``.npy`` per (feature parameters, audio file, sample rate) under
+``root/<feature.key()>/<hash of path, size, mtime, rate>.npy``. Changing a parameter changes the key folder;
+rewriting an audio file changes its size/mtime and therefore its file name, so stale entries are never read.
+Arrays are written atomically with ``np.save(allow_pickle=False)`` and read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from speechgen.atomic import atomic_path, ensure_dir, write_text
+from speechgen.audio import io as audio_io
+from speechgen.audio import pitch, spectral
+from speechgen.data.manifest import Manifest
+from speechgen.errors import AudioError, ConfigError, DataError
+
+#: Bump when an extractor's output changes for the same parameters (invalidates every cache entry).
+FEATURE_VERSION = 1
+
+
+def _check_int(name: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    if int(value) < minimum:
+        raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_float(name: str, value: object, minimum: float | None = None, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ConfigError(f"{name}: must be finite, got {value}")
+    if positive and v <= 0:
+        raise ConfigError(f"{name}: must be > 0, got {value}")
+    if minimum is not None and v < minimum:
+        raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
+    return v
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Base class: a named, parameterised, deterministic function ``(audio, sr) -> float32 array``."""
+
+    name: ClassVar[str] = ""
+    #: True when the last axis is time and may be cropped (False for fixed-size images).
+    croppable: ClassVar[bool] = True
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as a plain JSON-able dict."""
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """Stable identifier of (name, parameters, FEATURE_VERSION): ``"<name>-<12 hex digits>"``."""
+        blob = json.dumps({"name": self.name, "params": self.params(), "version": FEATURE_VERSION}, sort_keys=True)
+        return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+    @property
+    def hop_length(self) -> int:
+        """Samples per step of the time axis (1 for waveforms)."""
+        return 1
+
+    def num_frames(self, num_samples: int) -> int:
+        """Length of the time axis for a clip of ``num_samples`` samples."""
+        return num_samples
+
+    @property
+    def pad_value(self) -> float:
+        """Value used to pad the time axis (what silence maps to, where that is a constant)."""
+        return 0.0
+
+    def check_rate(self, sr: int) -> None:
+        """Raise :class:`ConfigError` if the parameters do not suit sample rate ``sr``."""
+        if sr <= 0:
+            raise ConfigError(f"sample_rate: must be > 0, got {sr}")
+
+    def _prepare(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        self.check_rate(sr)
+        x = audio_io.validate(audio)
+        if x.ndim != 1:
+            raise AudioError(f"{self.name}: expected mono audio of shape (samples,), got {x.shape}")
+        return x
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Waveform(Feature):
+    """The (resampled) waveform itself, optionally peak-normalised to ``peak``. Output ``[samples]``."""
+
+    name: ClassVar[str] = "waveform"
+    peak_normalize: bool = False
+    peak: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.peak_normalize, bool):
+            raise ConfigError(f"peak_normalize: expected true/false, got {self.peak_normalize!r}")
+        object.__setattr__(self, "peak", _check_float("peak", self.peak, positive=True))
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        x = self._prepare(audio, sr).copy()
+        if self.peak_normalize:
+            m = float(np.max(np.abs(x)))
+            if m > 0:
+                x *= self.peak / m
+        return x.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class _StftParams(Feature):
+    """Shared STFT/mel parameters and their validation."""
+
+    n_fft: int = 1024
+    hop_length: int = 256  # type: ignore[assignment]  # a field here, a property on the base
+    win_length: int = 1024
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float = 8000.0
+
+    def __post_init__(self) -> None:
+        for f in ("n_fft", "hop_length", "win_length", "n_mels"):
+            object.__setattr__(self, f, _check_int(f, getattr(self, f), minimum=2 if f == "n_fft" else 1))
+        if self.win_length > self.n_fft:
+            raise ConfigError(f"win_length: must be <= n_fft ({self.n_fft}), got {self.win_length}")
+        object.__setattr__(self, "fmin", _check_float("fmin", self.fmin, minimum=0.0))
+        object.__setattr__(self, "fmax", _check_float("fmax", self.fmax, positive=True))
+        if self.fmax <= self.fmin:
+            raise ConfigError(f"fmax: must be > fmin ({self.fmin}), got {self.fmax}")
+
+    def num_frames(self, num_samples: int) -> int:
+        return 1 + num_samples // self.hop_length
+
+    def check_rate(self, sr: int) -> None:
+        super().check_rate(sr)
+        if self.fmax > sr / 2:
+            raise ConfigError(f"fmax: {self.fmax:g} Hz is above the Nyquist frequency of {sr} Hz audio ({sr / 2:g})")
+
+
+@dataclass(frozen=True)
+class LogMel(_StftParams):
+    """Natural-log mel spectrogram ``log(max(mel, eps))`` (§3 defaults). Output ``[n_mels, frames]``."""
+
+    name: ClassVar[str] = "log_mel"
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "eps", _check_float("eps", self.eps, positive=True))
+
+    @property
+    def pad_value(self) -> float:
+        return float(math.log(self.eps))
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        x = self._prepare(audio, sr)
+        out = spectral.log_mel(
+            x, sr, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
+            n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, eps=self.eps,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class MfccF0(_StftParams):
+    """MFCCs, interpolated log-F0 and a 0/1 voicing flag stacked per frame. Output ``[n_mfcc + 2, frames]``.
+
+    Rows ``0 .. n_mfcc-1`` are the MFCCs, row ``n_mfcc`` is ``log F0`` (Hz, linearly interpolated through unvoiced
+    frames) and the last row is 1.0 for voiced frames, else 0.0. F0 is searched in ``[f0_min, f0_max]`` Hz by YIN
+    over frames of ``f0_frame_length`` samples (at least two periods of ``f0_min``), on the same frame centres.
+    """
+
+    name: ClassVar[str] = "mfcc_f0"
+    n_mfcc: int = 20
+    f0_min: float = 50.0
+    f0_max: float = 500.0
+    f0_frame_length: int = 1024
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "n_mfcc", _check_int("n_mfcc", self.n_mfcc))
+        if self.n_mfcc > self.n_mels:
+            raise ConfigError(f"n_mfcc: must be <= n_mels ({self.n_mels}), got {self.n_mfcc}")
+        object.__setattr__(self, "f0_min", _check_float("f0_min", self.f0_min, positive=True))
+        object.__setattr__(self, "f0_max", _check_float("f0_max", self.f0_max, positive=True))
+        if self.f0_max <= self.f0_min:
+            raise ConfigError(f"f0_max: must be > f0_min ({self.f0_min}), got {self.f0_max}")
+        object.__setattr__(self, "f0_frame_length", _check_int("f0_frame_length", self.f0_frame_length))
+
+    @property
+    def pad_value(self) -> float:
+        return float("nan")  # NaN means "repeat the edge frame" (see pad_time)
+
+    def check_rate(self, sr: int) -> None:
+        super().check_rate(sr)
+        if self.f0_max >= sr / 2:
+            raise ConfigError(f"f0_max: {self.f0_max:g} Hz is not below the Nyquist frequency of {sr} Hz audio")
+        need = 2 * math.ceil(sr / self.f0_min) + 2
+        if self.f0_frame_length < need:
+            raise ConfigError(
+                f"f0_frame_length: {self.f0_frame_length} is too short for f0_min {self.f0_min:g} Hz at {sr} Hz "
+                f"(needs >= {need})"
+            )
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        x = self._prepare(audio, sr)
+        cep = np.asarray(spectral.mfcc(
+            x, sr, n_mfcc=self.n_mfcc, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
+            n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
+        ), dtype=np.float32)
+        f0, voiced = pitch.f0(x, sr, hop_length=self.hop_length, frame_length=self.f0_frame_length,
+                              fmin=self.f0_min, fmax=self.f0_max)
+        lf0 = np.asarray(pitch.log_f0_interp(f0, voiced), dtype=np.float32)
+        vuv = np.asarray(voiced, dtype=np.float32)
+        n = min(cep.shape[1], lf0.shape[0], vuv.shape[0])
+        return np.concatenate([cep[:, :n], lf0[None, :n], vuv[None, :n]], axis=0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class StftImage(Feature):
+    """Amplitude + phase image of §3: ``[2, n_bins, n_frames]`` float32 in [-1, 1] (fixed size; the clip is padded
+    or cropped at the end, see :func:`speechgen.audio.spectral.amp_phase_image`)."""
+
+    name: ClassVar[str] = "stft_image"
+    croppable: ClassVar[bool] = False
+    n_fft: int = 512
+    hop_length: int = 128  # type: ignore[assignment]
+    n_bins: int = 128
+    n_frames: int = 128
+    db_floor: float = -80.0
+    db_ref: float | None = None
+
+    def __post_init__(self) -> None:
+        for f in ("n_fft", "hop_length", "n_bins", "n_frames"):
+            object.__setattr__(self, f, _check_int(f, getattr(self, f), minimum=2 if f == "n_fft" else 1))
+        if self.n_bins > self.n_fft // 2 + 1:
+            raise ConfigError(f"n_bins: must be <= n_fft // 2 + 1 ({self.n_fft // 2 + 1}), got {self.n_bins}")
+        object.__setattr__(self, "db_floor", _check_float("db_floor", self.db_floor))
+        if self.db_floor >= 0:
+            raise ConfigError(f"db_floor: must be negative, got {self.db_floor}")
+        if self.db_ref is not None:
+            object.__setattr__(self, "db_ref", _check_float("db_ref", self.db_ref, positive=True))
+
+    def num_frames(self, num_samples: int) -> int:
+        return self.n_frames
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        x = self._prepare(audio, sr)
+        out = spectral.amp_phase_image(
+            x, n_fft=self.n_fft, hop_length=self.hop_length, n_bins=self.n_bins, n_frames=self.n_frames,
+            db_floor=self.db_floor, db_ref=self.db_ref,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+
+#: Feature name → extractor class. The one place where names are mapped to code.
+FEATURES: dict[str, type[Feature]] = {
+    Waveform.name: Waveform,
+    StftImage.name: StftImage,
+    LogMel.name: LogMel,
+    MfccF0.name: MfccF0,
+}
+
+
+def build_feature(name: str, params: Mapping[str, Any] | None = None) -> Feature:
+    """Instantiate the registered feature ``name`` with ``params``; :class:`ConfigError` names a bad field."""
+    if name not in FEATURES:
+        raise ConfigError(f"feature: unknown feature '{name}' (choose from {', '.join(sorted(FEATURES))})")
+    cls = FEATURES[name]
+    params = dict(params or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(
+            f"feature_params.{unknown[0]}: not a parameter of '{name}' (known: {', '.join(sorted(known)) or 'none'})"
+        )
+    return cls(**params)
+
+
+def pad_time(x: np.ndarray, left: int, right: int, value: float) -> np.ndarray:
+    """Pad the last axis with ``value`` (NaN: repeat the edge frames)."""
+    if left == 0 and right == 0:
+        return x
+    widths = [(0, 0)] * (x.ndim - 1) + [(left, right)]
+    if math.isnan(value):
+        return np.pad(x, widths, mode="edge")
+    return np.pad(x, widths, mode="constant", constant_values=value)
+
+
+class FeatureCache:
+    """Per-file feature cache on disk (see the module docstring for the layout and invalidation rules).
+
+    ``sample_rate`` is the default rate audio is loaded (and resampled) at; ``None`` keeps each file's rate.
+    ``hits``/``misses`` count lookups served from disk and computed in this process.
+    """
+
+    def __init__(self, root: str | os.PathLike, feature: Feature, sample_rate: int | None = 16000) -> None:
+        self.root = Path(root)
+        self.feature = feature
+        self.sample_rate = sample_rate
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def directory(self) -> Path:
+        """``root/<feature key>``."""
+        return self.root / self.feature.key()
+
+    def entry(self, path: str | os.PathLike, sr: int | None = None) -> Path:
+        """Cache file for an audio file at rate ``sr`` (depends on its absolute path, size and mtime)."""
+        p = Path(path).resolve()
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise AudioError(f"{p}: no such file") from exc
+        rate = self.sample_rate if sr is None else sr
+        ident = f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{rate if rate is not None else 'native'}"
+        return self.directory / f"{hashlib.sha256(ident.encode()).hexdigest()[:24]}.npy"
+
+    def _write_params(self) -> None:
+        target = self.directory / "params.json"
+        if target.exists():
+            return
+        info = {"feature": self.feature.name, "params": self.feature.params(), "version": FEATURE_VERSION,
+                "key": self.feature.key()}
+        write_text(target, json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+    def get(self, path: str | os.PathLike, sr: int | None = None) -> np.ndarray:
+        """Features of the audio file ``path`` loaded at ``sr`` (default: the cache's rate), from disk if cached."""
+        rate = self.sample_rate if sr is None else sr
+        target = self.entry(path, rate)
+        if target.exists():
+            try:
+                arr = np.load(target, allow_pickle=False)
+                self.hits += 1
+                return arr
+            except (OSError, ValueError, EOFError):
+                pass  # unreadable entry (e.g. truncated by hand): recompute and overwrite
+        audio, loaded_sr = audio_io.load(path, rate)
+        arr = np.ascontiguousarray(self.feature(audio, loaded_sr), dtype=np.float32)
+        ensure_dir(self.directory)
+        self._write_params()
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+        self.misses += 1
+        return arr
+
+    def precompute(
+        self,
+        manifest: Manifest,
+        split: str | None = None,
+        workers: int = 0,
+        progress: bool = True,
+    ) -> dict[str, int]:
+        """Fill the cache for every file of ``manifest`` (optionally one split); return counts.
+
+        ``workers > 0`` computes in that many processes. Returns ``{"files", "computed", "cached"}``.
+        """
+        rows = manifest.select(split=split) if split is not None else manifest
+        paths = list(dict.fromkeys(str(manifest.resolve(r)) for r in rows))
+        if not paths:
+            raise DataError(f"no rows to precompute{f' in split {split!r}' if split else ''}")
+        computed = 0
+        ensure_dir(self.directory)
+        self._write_params()
+        bar, task = _progress(progress, f"features {self.feature.key()}", len(paths))
+        try:
+            if workers and workers > 0:
+                with ProcessPoolExecutor(max_workers=workers) as pool:
+                    for was_computed in pool.map(_fill_one, [self] * len(paths), paths, chunksize=4):
+                        computed += int(was_computed)
+                        if bar is not None:
+                            bar.advance(task)
+            else:
+                for p in paths:
+                    computed += int(_fill_one(self, p))
+                    if bar is not None:
+                        bar.advance(task)
+        finally:
+            if bar is not None:
+                bar.stop()
+        return {"files": len(paths), "computed": computed, "cached": len(paths) - computed}
+
+
+def _fill_one(cache: FeatureCache, path: str) -> bool:
+    """Make sure ``path`` is cached; True when it had to be computed."""
+    before = cache.misses
+    cache.get(path)
+    return cache.misses > before
+
+
+def _progress(enabled: bool, label: str, total: int) -> tuple[Any, Any]:
+    if not enabled:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   transient=True)
+    bar.start()
+    return bar, bar.add_task(label, total=total)
