@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from speechgen import __version__
-from speechgen.cli import corpus
+from speechgen.cli import compare, corpus
 from speechgen.errors import SpeechgenError
 
 # Explicit registry of command groups, in the order shown by --help.
-COMMAND_GROUPS = (corpus,)
+COMMAND_GROUPS = (corpus, compare)
 
 
 def build_parser() -> argparse.ArgumentParser:
