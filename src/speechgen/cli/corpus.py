@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--out", required=True, type=Path, help="output folder")
     d.add_argument("--variants", type=int, default=None,
                    help="prosody variants per voice and digit (default: enough for >= 5,000 clips)")
-    d.add_argument("--strings", type=int, default=0, help="also synthesise N digit strings (2-6 digits)")
+    d.add_argument("--strings", type=int, default=0,
+                   help="also synthesise N digit strings of 2-6 digits (label empty; trimmed, not fitted into 1 s)")
     d.add_argument("--engines", nargs="+", default=None, metavar="ENGINE",
                    help="restrict to these engines (espeak-ng, flite, festival, ...); default: all installed")
     d.add_argument("--voices", type=int, default=None, help="use at most this many voices (default: all found)")
