@@ -1,0 +1,43 @@
+"""``speechgen train``: run a recipe into a run folder (see :mod:`speechgen.training.runner`)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from speechgen.cli.common import console
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a model from a recipe",
+        description="Train the recipe's model with its scheme. RUN receives config.yaml, checkpoints/ "
+        "(safetensors + YAML, never pickle), logs/metrics.csv, final/ and metrics.json.",
+    )
+    p.add_argument("recipe", type=Path, help="recipe YAML (see recipes/)")
+    p.add_argument("--out", required=True, type=Path, help="run folder")
+    p.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
+    p.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
+    p.add_argument("--devices", type=int, default=1, help="devices (processes) to train on (default 1)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe field, e.g. --set data.manifest=corpora/digits (repeatable)")
+    p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bars or summaries")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from speechgen.training.registry import load_recipe
+    from speechgen.training.runner import train
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    command = "speechgen " + shlex.join(sys.argv[1:]) if sys.argv and "speechgen" in sys.argv[0] else ""
+    metrics = train(recipe, args.out, max_steps=args.max_steps, seed=args.seed, resume=args.resume,
+                    devices=args.devices, quiet=bool(getattr(args, "quiet", False)), command=command)
+    con = console(args)
+    con.print(f"[bold]{args.out}[/bold]: " + ", ".join(
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+    return 0

@@ -1,0 +1,27 @@
+"""Shipped default weights (safetensors + YAML, inside the package) and their registry.
+
+``PRETRAINED`` maps a shipped name to its folder under this package; :func:`path` resolves a name to that folder
+(CheckpointError when the name is unknown or its files are missing).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from speechgen.errors import CheckpointError
+
+#: shipped name → folder (relative to this package) holding model.safetensors + config.yaml (+ extras)
+PRETRAINED: dict[str, str] = {
+    "classifier": "classifier",
+}
+
+
+def path(name: str) -> Path:
+    """Folder of the shipped weights ``name``."""
+    if name not in PRETRAINED:
+        raise CheckpointError(f"unknown pretrained model '{name}' (shipped: {', '.join(sorted(PRETRAINED))})")
+    folder = Path(str(resources.files(__name__) / PRETRAINED[name]))
+    if not (folder / "model.safetensors").is_file():
+        raise CheckpointError(f"{folder}: shipped weights '{name}' are missing (model.safetensors)")
+    return folder

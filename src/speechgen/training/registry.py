@@ -1,0 +1,31 @@
+"""Explicit registries: model names → classes and training-scheme names → schemes (one place, plain dicts)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from speechgen.models import DigitClassifier
+from speechgen.training.classifier import ClassifierScheme
+from speechgen.training.recipe import Recipe, apply_overrides, parse_recipe, read_yaml
+
+MODELS: dict[str, type] = {
+    "digit_classifier": DigitClassifier,
+}
+
+SCHEMES: dict[str, Any] = {
+    "classifier": ClassifierScheme,
+}
+
+
+def load_recipe(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
+    """Read, override (``dotted.key=value``) and validate a recipe against :data:`SCHEMES` and :data:`MODELS`."""
+    raw = apply_overrides(read_yaml(path), overrides)
+    return parse_recipe(raw, SCHEMES, MODELS, Path(path))
+
+
+def build_model(recipe: Recipe) -> Any:
+    """Instantiate the recipe's model (kwargs were validated on load)."""
+    return MODELS[recipe.model.name](**recipe.model.kwargs)

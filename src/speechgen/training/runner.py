@@ -1,0 +1,119 @@
+"""Run a recipe with Lightning: run folder, pickle-free checkpoints, CSV logs, final checkpoint and metrics.
+
+A run folder holds ``config.yaml`` (the resolved recipe, seed and command), ``checkpoints/`` (periodic and
+``last.ckpt`` folders, each a model checkpoint plus trainer state; see :mod:`speechgen.training.checkpoint`),
+``logs/metrics.csv`` (``logs/resume-N/metrics.csv`` after the N-th ``--resume``), ``final/`` (model checkpoint with the metrics in its ``config.yaml``) and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from speechgen import __version__
+from speechgen.atomic import ensure_dir, write_text
+from speechgen.errors import ConfigError, DataError
+from speechgen.training.checkpoint import git_commit, safe_checkpoint_io, save_checkpoint, to_plain
+from speechgen.training.recipe import Recipe
+from speechgen.training.registry import SCHEMES, build_model
+
+LAST = "last.ckpt"
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def train(
+    recipe: Recipe,
+    out: str | os.PathLike,
+    *,
+    max_steps: int | None = None,
+    seed: int | None = None,
+    resume: bool = False,
+    devices: int = 1,
+    quiet: bool = False,
+    command: str = "",
+) -> dict[str, Any]:
+    """Train ``recipe`` into run folder ``out``; return the final metrics."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    out = Path(out)
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / LAST
+    if resume and not last.is_dir():
+        raise DataError(f"{out}: nothing to resume (no {ckpt_dir.name}/{LAST})")
+    if not resume and ckpt_dir.exists() and any(ckpt_dir.iterdir()):
+        raise DataError(f"{out}: already holds a run; pass --resume to continue it or choose another --out")
+    if max_steps is not None:
+        if max_steps <= 0:
+            raise ConfigError(f"--max-steps: must be > 0, got {max_steps}")
+        recipe.train.max_steps = int(max_steps)
+        recipe.raw.setdefault("train", {})["max_steps"] = int(max_steps)
+    if seed is not None:
+        recipe.seed = int(seed)
+        recipe.raw["seed"] = int(seed)
+    if devices <= 0:
+        raise ConfigError(f"--devices: must be > 0, got {devices}")
+    ensure_dir(out)
+    tcfg = recipe.train
+    run_config = {
+        "recipe": to_plain(recipe.raw), "recipe_path": str(recipe.path) if recipe.path else None,
+        "seed": recipe.seed, "devices": devices, "command": command, "speechgen_version": __version__,
+        "git_commit": git_commit(),
+    }
+    write_text(out / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
+
+    L.seed_everything(recipe.seed, workers=True, verbose=False)
+    if quiet:
+        _quiet_lightning()
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*number of training batches.*")
+    warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    log_version = ""  # logs/metrics.csv; a resumed run logs to logs/resume-N/ (CSVLogger would erase the file)
+    while resume and (log_version == "" or (out / "logs" / log_version).exists()):
+        log_version = f"resume-{int(log_version.rpartition('-')[2] or 0) + 1}"
+    model = build_model(recipe)
+    extra = {"recipe": run_config["recipe"], "command": command, "seed": recipe.seed}
+    module, datamodule = SCHEMES[recipe.scheme].build(recipe, model, extra)
+
+    checkpointing = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False, monitor="step", mode="max",
+        every_n_train_steps=tcfg.checkpoint_every, save_top_k=tcfg.keep_checkpoints, save_last=True,
+    )
+    trainer = L.Trainer(
+        accelerator="auto", devices=devices, max_steps=tcfg.max_steps, precision=tcfg.precision,
+        logger=CSVLogger(out, name="logs", version=log_version), callbacks=[checkpointing],
+        plugins=[safe_checkpoint_io()], val_check_interval=min(tcfg.val_every, tcfg.max_steps),
+        check_val_every_n_epoch=None, log_every_n_steps=tcfg.log_every, num_sanity_val_steps=0,
+        enable_progress_bar=not quiet, enable_model_summary=not quiet, deterministic=False,
+        gradient_clip_val=(getattr(recipe.optim, "grad_clip", 0.0) or None),
+    )
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    seconds = time.perf_counter() - start
+
+    metrics: dict[str, Any] = {"steps": int(trainer.global_step), "train_seconds": round(seconds, 1)}
+    metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")})
+    for stage, split in (("validate", "valid"), ("test", "test")):
+        if len(datamodule.manifest.select(split, labelled=True)) == 0:
+            continue
+        run = trainer.validate if stage == "validate" else trainer.test
+        for row in run(module, datamodule=datamodule, verbose=False):
+            metrics.update({k: float(v) for k, v in row.items()})
+    if trainer.is_global_zero:
+        save_checkpoint(out / "final", module.model, {"name": recipe.model.name, "kwargs": recipe.model.kwargs},
+                        extra=dict(extra, metrics=metrics, step=int(trainer.global_step)))
+        write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics

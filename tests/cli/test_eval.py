@@ -1,0 +1,76 @@
+"""``speechgen eval``: JSON keys (unconditional, conditional, --reference) and one-line errors."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechgen.audio import io as audio_io
+from speechgen.cli.main import main
+from speechgen.data.manifest import Manifest, make_row
+
+KEYS = {"n", "inception_score", "fid", "modified_inception_score", "am_score", "ndb_over_k", "reference",
+        "classifier_version"}
+
+
+def _write(folder, n, seed=0, labelled=False, split="train"):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        x = (0.2 * rng.standard_normal(16000) * np.hanning(16000)).astype(np.float32)
+        audio_io.save(folder / f"c{i:03d}.wav", x, 16000)
+        rows.append(make_row(f"c{i:03d}.wav", label=i % 2 if labelled else None, text="", speaker=f"s{i % 3}",
+                             engine="noise", split=split, duration=1.0, sample_rate=16000))
+    return rows
+
+
+def _one_line_error(capsys, needle):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("speechgen: error:") and needle in err and "\n" not in err
+
+
+def test_unconditional_folder(tmp_path):
+    _write(tmp_path, 12)
+    out = tmp_path / "r.json"
+    assert main(["eval", str(tmp_path), "--json", str(out), "--splits", "2", "--quiet"]) == 0
+    r = json.loads(out.read_text())
+    assert KEYS <= set(r) and r["n"] == 12 and not r["conditional"] and "label_accuracy" not in r
+    assert set(r["inception_score"]) == {"mean", "std"} and set(r["reference"]) == {"train", "test"}
+    assert KEYS - {"reference", "classifier_version"} <= set(r["reference"]["test"])
+
+
+def test_conditional_manifest_and_reference(tmp_path):
+    gen, ref = tmp_path / "gen", tmp_path / "ref"
+    gen.mkdir(), ref.mkdir()
+    Manifest(gen, _write(gen, 12, labelled=True)).write()
+    Manifest(ref, _write(ref, 60, seed=1, labelled=True) + [
+        dict(r, path=f"t{i}.wav") for i, r in enumerate(_write(ref, 0))]).write()
+    out = tmp_path / "r.json"
+    assert main(["eval", str(gen / "manifest.csv"), "--reference", str(ref), "--json", str(out),
+                 "--splits", "2", "--quiet"]) == 0
+    r = json.loads(out.read_text())
+    assert r["conditional"] and 0.0 <= r["label_accuracy"] <= 1.0
+    assert set(r["fid_class"]) == {"mean", "std"} and set(r["reference"]) == {"train"}
+    assert r["reference"]["train"]["fid"] < 1e-6
+
+
+@pytest.mark.parametrize("case, needle", [("empty", "no audio files"), ("text", "no audio files"),
+                                          ("fake", "not a readable audio file"), ("nan", "NaN"),
+                                          ("few", "fewer than the 10 IS splits"), ("missing", "no such")])
+def test_errors_are_one_line_exit_2(tmp_path, capsys, case, needle):
+    d = tmp_path / "gen"
+    d.mkdir()
+    if case == "text":
+        (d / "notes.txt").write_text("hello")
+    if case == "fake":
+        _write(d, 11)
+        (d / "fake.wav").write_text("not audio")
+    if case == "nan":
+        _write(d, 11)
+        sf.write(d / "nan.wav", np.full(16000, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    if case == "few":
+        _write(d, 3)
+    target = tmp_path / "none" if case == "missing" else d
+    assert main(["eval", str(target), "--quiet"]) == 2
+    _one_line_error(capsys, needle)

@@ -1,0 +1,89 @@
+"""The judge: shipped weights and stats load, batch-size independence, input rate/length policy, NDB bins."""
+
+import numpy as np
+import pytest
+
+from speechgen.audio import io as audio_io
+from speechgen.errors import AudioError, DataError
+from speechgen.evaluation import metrics as M
+from speechgen.evaluation.judge import Judge, ReferenceStats, fix_length, ndb_against_bins, shipped_reference
+
+
+@pytest.fixture(scope="module")
+def judge() -> Judge:
+    return Judge()
+
+
+def _clips(n: int, seconds: float = 1.0, sr: int = 16000, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = rng.uniform(100, 400, (n, 1))
+    return (0.3 * np.sin(2 * np.pi * f0 * t) * (np.abs(t - seconds / 2) < 0.3)
+            + 0.01 * rng.standard_normal((n, len(t)))).astype(np.float32)
+
+
+def test_shipped_weights_and_stats_load(judge):
+    assert judge.sample_rate == 16000 and judge.segment == 16000
+    assert judge.version.startswith("digit_classifier-") and judge.config["model"]["name"] == "digit_classifier"
+    ref = shipped_reference(judge)
+    assert set(ref.rows) == {"train", "test"}
+    for row in ref.rows.values():
+        assert {"inception_score", "fid", "modified_inception_score", "am_score", "ndb_over_k"} <= set(row)
+    assert ref.rows["train"]["fid"] < 1e-6 and ref.rows["train"]["ndb"] == 0
+    assert ref.rows["test"]["label_accuracy"] >= 0.95
+
+
+def test_batch_size_does_not_change_results(judge):
+    x = _clips(12)
+    p1, f1 = judge.embed(x, batch_size=1)
+    p2, f2 = judge.embed(x, batch_size=12)
+    p3, f3 = judge.embed(list(x), batch_size=5)
+    assert p1.shape == (12, 10) and f1.shape == (12, judge.model.embed_dim)
+    for a, b in ((p1, p2), (p1, p3), (f1, f2), (f1, f3)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_length_policy_centre_crop_and_pad(judge):
+    two = _clips(2, seconds=2.0)
+    np.testing.assert_allclose(judge.embed(two)[1], judge.embed(two[:, 8000:24000])[1], atol=1e-5)
+    short = _clips(1, seconds=0.5)[0]
+    padded = np.pad(short, (4000, 4000))
+    np.testing.assert_allclose(judge.embed([short])[1], judge.embed([padded])[1], atol=1e-5)
+    assert fix_length(np.arange(5.0), 2).tolist() == [1.0, 2.0]
+    assert fix_length(np.ones(3), 6).tolist() == [0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_rate_policy_resamples(judge, tmp_path):
+    x16 = _clips(2)
+    x8 = audio_io.resample(x16, 16000, 8000)
+    expect = judge.embed(audio_io.resample(x8, 8000, 16000))[1]
+    np.testing.assert_allclose(judge.embed(x8, sample_rate=8000)[1], expect, atol=1e-5)
+    audio_io.save(tmp_path / "a.wav", x8[0], 8000, subtype="FLOAT")
+    np.testing.assert_allclose(judge.embed([tmp_path / "a.wav"])[1], expect[:1], atol=1e-4)
+
+
+def test_bad_input(judge):
+    with pytest.raises(AudioError):
+        judge.embed(np.full((2, 16000), np.nan, dtype=np.float32))
+    with pytest.raises(DataError):
+        judge.embed([])
+
+
+def test_ndb_bins_match_metrics_ndb():
+    rng = np.random.default_rng(0)
+    ref, gen = rng.standard_normal((400, 4)), rng.standard_normal((300, 4)) + 0.3
+    centres, bins = M.kmeans(ref, 10, seed=0)
+    assert ndb_against_bins(centres, np.bincount(bins, minlength=10), gen) == M.ndb(ref, gen, k=10, seed=0)
+
+
+def test_reference_stats_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(10) * 0.1, 120)
+    feats, labels = rng.standard_normal((120, 6)), rng.integers(0, 10, 120)
+    labels[:20] = np.repeat(np.arange(10), 2)
+    stats = ReferenceStats.from_features((probs, feats, labels), (probs[:60], feats[:60], labels[:60]), k=8)
+    stats.save(tmp_path)
+    back = ReferenceStats.load(tmp_path)
+    assert back.rows == stats.rows and set(back.arrays) == set(stats.arrays)
+    assert back.score(probs, feats, labels) == stats.score(probs, feats, labels)
+    assert abs(stats.rows["train"]["fid"]) < 1e-6
