@@ -48,3 +48,12 @@ def test_disk_full_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="no space left on device"):
         atomic.write_text(tmp_path / "x.txt", "hi")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_written_file_follows_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "p.txt", "hi")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "p.txt").stat().st_mode & 0o777 == 0o644
