@@ -1,7 +1,5 @@
 """F0 (YIN), voicing, continuous log-F0 and pulse-train excitation."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -56,35 +54,16 @@ def _glide():
     return _harmonic(f_inst, seconds=2.0, n_harm=5), truth
 
 
-def test_glide_gross_error_rate_vs_librosa():
-    librosa = pytest.importorskip("librosa")
+def test_glide_tracks_analytic_truth():
+    # librosa.yin/pyin (numba) crashed CI workers, so the comparison with them lives in bench/pitch_vs_librosa.py;
+    # here the reference is the glide's analytic instantaneous frequency.
     x, truth = _glide()
     ours, voiced = pitch.f0(x, SR, hop_length=HOP, fmin=60.0, fmax=500.0)
-    ref_yin = librosa.yin(x, fmin=60.0, fmax=500.0, sr=SR, frame_length=1024, hop_length=HOP)
     inner = slice(4, -4)
-
-    def gross(est):
-        return np.mean(np.abs(est[inner] / truth[inner] - 1.0) > 0.2)
-
-    def fine(est):
-        return np.median(np.abs(est[inner] / truth[inner] - 1.0))
-
+    rel = np.abs(ours[inner] / truth[inner] - 1.0)
     assert voiced[inner].all()
-    assert gross(ours) == 0.0 and gross(ours) <= gross(ref_yin)
-    # Our difference function is centred on the frame for every lag; measured 0.06 % vs librosa.yin 0.10 %.
-    assert fine(ours) < 0.003
-    assert fine(ours) <= 1.5 * fine(ref_yin)
-
-
-def test_glide_agrees_with_librosa_pyin():
-    librosa = pytest.importorskip("librosa")
-    x, truth = _glide()
-    ours, voiced = pitch.f0(x, SR, hop_length=HOP, fmin=60.0, fmax=500.0)
-    ref, ref_voiced, _ = librosa.pyin(x, fmin=60.0, fmax=500.0, sr=SR, frame_length=1024, hop_length=HOP)
-    both = voiced & ref_voiced
-    both[:4] = both[-4:] = False
-    assert both.sum() > 0.9 * (len(truth) - 8)
-    assert np.mean(np.abs(ours[both] / ref[both] - 1.0) > 0.2) == 0.0
+    assert np.mean(rel > 0.2) == 0.0  # no gross (octave) errors
+    assert np.median(rel) < 0.003  # measured 0.06 % (librosa.yin 0.10 %)
 
 
 def test_silence_and_noise_are_unvoiced():
@@ -109,19 +88,6 @@ def test_median_smoothing_keeps_steady_f0():
     x = _harmonic(180.0)
     f, voiced = pitch.f0(x, SR, median=5)
     assert np.abs(f[voiced][4:-4] / 180.0 - 1.0).max() < 0.01
-
-
-def test_one_second_is_fast():
-    x = _harmonic(150.0)
-    pitch.f0(x, SR)
-    best = min(_timed(lambda: pitch.f0(x, SR)) for _ in range(5))
-    assert best < 0.1  # measured ~5 ms on 2 shared cores
-
-
-def _timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def test_log_f0_interp_fills_gaps_linearly_in_log():
