@@ -130,35 +130,38 @@ def test_torch_modules_on_cuda():
 
 def test_amp_phase_image_round_trip_full_band():
     x = 0.1 * np.random.default_rng(3).standard_normal((1, sp.image_length(128, 512, 128)))
-    img = sp.amp_phase_image(x, n_bins=257, db_floor=-120.0)
+    img = sp.amp_phase_image(x, n_fft=512, n_bins=257, db_floor=-120.0)
     assert img.shape == (1, 2, 257, 128) and img.dtype == np.float32
     assert img[:, 0].min() > -1.0 and img[:, 0].max() < 1.0  # neither floor nor ceiling reached
-    y = sp.image_to_audio(img, db_floor=-120.0)
+    y = sp.image_to_audio(img, n_fft=512, db_floor=-120.0)
     assert y.shape == x.shape and np.abs(y - x).max() < 1e-5  # float32 image precision
 
 
-def test_amp_phase_image_default_is_band_limited():
+@pytest.mark.parametrize("n_fft", [256, 512])
+def test_amp_phase_image_is_band_limited(n_fft):
     x = speechlike(SR, 4)  # 16000 samples: zero-padded to 16256
-    img = sp.amp_phase_image(x)
-    assert img.shape == (2, 128, 128) and sp.image_length(128, 512, 128) == 16256
+    img = sp.amp_phase_image(x, n_fft=n_fft)
+    assert img.shape == (2, 128, 128) and sp.image_length(128, n_fft, 128) == 16256
     assert np.abs(img).max() <= 1.0
-    spec = sp.stft(np.pad(x, (0, 256)), 512, 128)
+    spec = sp.stft(np.pad(x, (0, 256)), n_fft, 128)
     spec[128:] = 0.0
-    floor = 128 * 10 ** (-80 / 20)  # bins under -80 dB decode at the floor level with their phase
-    spec[:128] = np.maximum(np.abs(spec[:128]), floor) * np.exp(1j * np.angle(spec[:128]))
-    band = sp.istft(spec, 128)
-    y = sp.image_to_audio(img)
+    ref = n_fft / 4
+    floor = ref * 10 ** (-80 / 20)  # bins above -80 dB keep their level, those at or below decode to silence
+    spec[:128] = np.where(np.abs(spec[:128]) > floor, spec[:128], 0.0)
+    band = sp.istft(spec, 128, n_fft=n_fft)
+    y = sp.image_to_audio(img, n_fft=n_fft)
     assert y.shape == (16256,) and np.abs(y - band).max() < 1e-5  # float32 image precision
-    assert np.array_equal(sp.amp_phase_image(np.pad(x, (0, 1000))), img)  # longer audio is cropped
+    assert np.array_equal(sp.amp_phase_image(np.pad(x, (0, 1000)), n_fft=n_fft), img)  # longer audio is cropped
 
 
 def test_amp_phase_image_db_mapping():
     n = sp.image_length(128, 512, 128)
     sine = np.sin(2 * np.pi * 16 * np.arange(n) / 512)  # full scale, exactly on bin 16
-    img = sp.amp_phase_image(sine)
+    img = sp.amp_phase_image(sine, n_fft=512)
     assert abs(img[0, 16, 64] - 1.0) < 1e-4  # a full-scale sinusoid is 0 dB -> +1
-    assert np.allclose(sp.image_magnitude(img)[16, 64], 128.0, rtol=1e-4)
-    half = sp.amp_phase_image(0.1 * sine)[0, 16, 64]
+    assert np.allclose(sp.image_magnitude(img, n_fft=512)[16, 64], 128.0, rtol=1e-4)
+    assert sp.image_magnitude(np.full((1, 128, 4), -1.0), n_fft=512).max() == 0.0  # the floor decodes to silence
+    half = sp.amp_phase_image(0.1 * sine, n_fft=512)[0, 16, 64]
     assert abs(half - (1.0 + 2.0 * (-20.0) / 80.0)) < 1e-4  # -20 dB -> 0.5
     assert np.allclose(sp.amp_phase_image(np.zeros(n))[0], -1.0)
 

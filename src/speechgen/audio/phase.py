@@ -97,7 +97,7 @@ def griffin_lim(
 
 def amp_image_to_audio_griffinlim(
     image: np.ndarray,
-    n_fft: int = 512,
+    n_fft: int = 256,
     hop_length: int = 128,
     db_floor: float = -80.0,
     db_ref: float | None = None,

@@ -338,7 +338,7 @@ def _check_image_params(n_fft: int, n_bins: int, db_floor: float) -> None:
 
 def amp_phase_image(
     audio: np.ndarray,
-    n_fft: int = 512,
+    n_fft: int = 256,
     hop_length: int = 128,
     n_bins: int = 128,
     n_frames: int = 128,
@@ -348,7 +348,8 @@ def amp_phase_image(
     """Two-channel STFT image float32 ``[..., 2, n_bins, n_frames]`` of ``audio [..., samples]``.
 
     The audio is zero-padded or cropped at the end to :func:`image_length` samples (16256 for the defaults), then
-    analysed with a hann STFT (``win_length = n_fft``, centred, reflect padding); bins ``>= n_bins`` are dropped.
+    analysed with a hann STFT (``win_length = n_fft``, centred, reflect padding); bins ``>= n_bins`` are dropped
+    (the defaults keep 0-7.94 kHz at 16 kHz: only the Nyquist bin goes).
 
     - channel 0: ``dB = 20 log10(|S| / db_ref)`` clipped to ``[db_floor, 0]``, mapped linearly to ``[-1, 1]``:
       ``1 + 2 dB / -db_floor`` (``db_floor`` -> -1, 0 dB -> +1). ``db_ref=None`` takes ``n_fft / 4`` (``sum(hann) /
@@ -371,14 +372,15 @@ def amp_phase_image(
 
 def image_magnitude(
     image: np.ndarray,
-    n_fft: int = 512,
+    n_fft: int = 256,
     db_floor: float = -80.0,
     db_ref: float | None = None,
 ) -> np.ndarray:
     """Linear magnitude ``[..., n_fft // 2 + 1, frames]`` from channel 0 of an image (dropped bins are zero).
 
-    ``image`` is ``[..., C, n_bins, frames]`` with ``C >= 1``; values are clipped to [-1, 1] first, and -1 decodes
-    to the floor level (``db_floor`` dB), not to silence.
+    ``image`` is ``[..., C, n_bins, frames]`` with ``C >= 1``; values are clipped to [-1, 1] first, and -1 (at or
+    below the floor) decodes to silence: a floor-level magnitude would carry the zero phase of digital silence and
+    sum to an audible click per frame.
     """
     img = np.asarray(image, dtype=np.float64)
     if img.ndim < 3 or img.shape[-3] < 1:
@@ -386,13 +388,13 @@ def image_magnitude(
     check_stft_params(n_fft, 1)
     _check_image_params(n_fft, img.shape[-2], db_floor)
     db = (np.clip(img[..., 0, :, :], -1.0, 1.0) - 1.0) * (-db_floor / 2.0)
-    mag = _db_ref(db_ref, n_fft) * 10.0 ** (db / 20.0)
+    mag = np.where(img[..., 0, :, :] <= -1.0, 0.0, _db_ref(db_ref, n_fft) * 10.0 ** (db / 20.0))
     return np.pad(mag, [(0, 0)] * (mag.ndim - 2) + [(0, n_fft // 2 + 1 - mag.shape[-2]), (0, 0)])
 
 
 def image_to_audio(
     image: np.ndarray,
-    n_fft: int = 512,
+    n_fft: int = 256,
     hop_length: int = 128,
     db_floor: float = -80.0,
     db_ref: float | None = None,

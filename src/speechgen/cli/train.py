@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
     p.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
-    p.add_argument("--devices", type=int, default=1, help="devices (processes) to train on (default 1)")
+    p.add_argument("--devices", type=int, default=1,
+                   help="devices (processes) per node (default 1); data.batch_size is per device")
+    p.add_argument("--num-nodes", type=int, default=1,
+                   help="nodes (default 1; launch with torchrun or SLURM, see the README)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field, e.g. --set data.manifest=corpora/digits (repeatable)")
     p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
@@ -36,7 +39,7 @@ def _train(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.overrides)
     command = "speechgen " + shlex.join(sys.argv[1:]) if sys.argv and "speechgen" in sys.argv[0] else ""
     metrics = train(recipe, args.out, max_steps=args.max_steps, seed=args.seed, resume=args.resume,
-                    devices=args.devices, quiet=bool(getattr(args, "quiet", False)), command=command)
+                    devices=args.devices, num_nodes=args.num_nodes, quiet=bool(getattr(args, "quiet", False)), command=command)
     con = console(args)
     con.print(f"[bold]{args.out}[/bold]: " + ", ".join(
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))

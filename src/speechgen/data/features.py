@@ -104,6 +104,14 @@ class Feature:
     def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def invert(self, x: np.ndarray, length: int | None = None, **options: Any) -> np.ndarray:
+        """Audio ``[..., samples]`` (float32) from feature values ``x`` (generated or real); ``length`` crops/pads.
+
+        Raises :class:`ConfigError` for features that cannot be turned back into audio on their own (those need
+        a vocoder).
+        """
+        raise ConfigError(f"feature '{self.name}' cannot be turned into audio without a vocoder")
+
 
 @dataclass(frozen=True)
 class Waveform(Feature):
@@ -125,6 +133,11 @@ class Waveform(Feature):
             if m > 0:
                 x *= self.peak / m
         return x.astype(np.float32, copy=False)
+
+    def invert(self, x: np.ndarray, length: int | None = None, **options: Any) -> np.ndarray:
+        """The waveform itself (clipped to [-1, 1]), cropped or zero-padded to ``length``."""
+        y = np.clip(np.asarray(x, dtype=np.float32), -1.0, 1.0)
+        return y if length is None else _fit_length(y, length)
 
 
 @dataclass(frozen=True)
@@ -243,7 +256,7 @@ class StftImage(Feature):
 
     name: ClassVar[str] = "stft_image"
     croppable: ClassVar[bool] = False
-    n_fft: int = 512
+    n_fft: int = 256
     hop_length: int = 128  # type: ignore[assignment]
     n_bins: int = 128
     n_frames: int = 128
@@ -272,6 +285,21 @@ class StftImage(Feature):
         )
         return np.asarray(out, dtype=np.float32)
 
+    def invert(self, x: np.ndarray, length: int | None = None, n_iter: int = 64, seed: int = 0,
+               **options: Any) -> np.ndarray:
+        """Audio from images ``[..., C, n_bins, frames]``: with C = 2 the phase channel is used (exact iSTFT);
+        with C = 1 (amplitude only) the phase is estimated by fast Griffin-Lim (``n_iter`` iterations, seeded)."""
+        from speechgen.audio import phase
+
+        img = np.asarray(x, dtype=np.float32)
+        if img.ndim < 3 or img.shape[-3] not in (1, 2) or img.shape[-2] != self.n_bins:
+            raise AudioError(f"stft_image: expected [..., 1 or 2, {self.n_bins}, frames], got {img.shape}")
+        kw = {"n_fft": self.n_fft, "hop_length": self.hop_length, "db_floor": self.db_floor, "db_ref": self.db_ref,
+              "length": length}
+        if img.shape[-3] == 2:
+            return spectral.image_to_audio(img, **kw)
+        return phase.amp_image_to_audio_griffinlim(img, n_iter=n_iter, seed=seed, **kw)
+
 
 #: Feature name → extractor class. The one place where names are mapped to code.
 FEATURES: dict[str, type[Feature]] = {
@@ -295,6 +323,14 @@ def build_feature(name: str, params: Mapping[str, Any] | None = None) -> Feature
             f"feature_params.{unknown[0]}: not a parameter of '{name}' (known: {', '.join(sorted(known)) or 'none'})"
         )
     return cls(**params)
+
+
+def _fit_length(x: np.ndarray, length: int) -> np.ndarray:
+    """Crop or zero-pad the last axis to ``length``."""
+    n = x.shape[-1]
+    if n >= length:
+        return x[..., :length]
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - n)])
 
 
 def pad_time(x: np.ndarray, left: int, right: int, value: float) -> np.ndarray:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from speechgen.errors import ConfigError
-from speechgen.training.optim import OptimConfig, build_optimizer
+from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer
 
 
 @dataclass
@@ -80,23 +80,14 @@ class Augment:
 
 
 @dataclass
-class ClassifierTrain:
-    """``train:`` section. max_steps: optimiser steps. val_every / checkpoint_every / log_every: in steps.
-    keep_checkpoints: periodic checkpoints kept (plus ``last``). label_smoothing: cross-entropy smoothing.
-    precision: Lightning precision ("32-true", "bf16-mixed", ...)."""
+class ClassifierTrain(TrainSection):
+    """``train:`` section (see :class:`~speechgen.training.optim.TrainSection`) plus label_smoothing:
+    cross-entropy smoothing."""
 
-    max_steps: int = 2000
-    val_every: int = 250
-    checkpoint_every: int = 250
-    keep_checkpoints: int = 2
-    log_every: int = 25
     label_smoothing: float = 0.1
-    precision: str = "32-true"
 
     def validate(self, where: str) -> None:
-        for k in ("max_steps", "val_every", "checkpoint_every", "keep_checkpoints", "log_every"):
-            if getattr(self, k) <= 0:
-                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
+        super().validate(where)
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"{where}.label_smoothing: must be in [0, 1), got {self.label_smoothing}")
 

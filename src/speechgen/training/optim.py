@@ -1,4 +1,4 @@
-"""Optimiser + learning-rate schedule section shared by training schemes."""
+"""Sections shared by training schemes: the optimiser + learning-rate schedule and the training loop."""
 
 from __future__ import annotations
 
@@ -65,3 +65,23 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig, tota
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step", "frequency": 1}}
+
+
+@dataclass
+class TrainSection:
+    """``train:`` section shared by schemes. max_steps: training steps (one per batch; a GAN step is one
+    generator update with its critic updates). val_every / checkpoint_every / log_every: in steps.
+    keep_checkpoints: periodic checkpoints kept (plus ``last``). precision: Lightning precision
+    ("32-true" or "bf16-mixed")."""
+
+    max_steps: int = 2000
+    val_every: int = 250
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    log_every: int = 25
+    precision: Literal["32-true", "bf16-mixed"] = "32-true"
+
+    def validate(self, where: str) -> None:
+        for k in ("max_steps", "val_every", "checkpoint_every", "keep_checkpoints", "log_every"):
+            if getattr(self, k) <= 0:
+                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")

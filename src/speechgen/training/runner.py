@@ -2,7 +2,12 @@
 
 A run folder holds ``config.yaml`` (the resolved recipe, seed and command), ``checkpoints/`` (periodic and
 ``last.ckpt`` folders, each a model checkpoint plus trainer state; see :mod:`speechgen.training.checkpoint`),
-``logs/metrics.csv`` (``logs/resume-N/metrics.csv`` after the N-th ``--resume``), ``final/`` (model checkpoint with the metrics in its ``config.yaml``) and ``metrics.json``.
+``logs/metrics.csv`` and TensorBoard event files (``logs/resume-N/`` after the N-th ``--resume``), ``samples/``
+(sample rounds of generative schemes), ``final/`` (model checkpoint with the metrics in its ``config.yaml``; the
+EMA weights when the scheme keeps them) and ``metrics.json``.
+
+A NaN/Inf loss stops the run with one line (:class:`~speechgen.training.generative.NonFiniteLossError`); no
+checkpoint is written after it, so ``checkpoints/last.ckpt`` stays the last good state.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import yaml
 from speechgen import __version__
 from speechgen.atomic import ensure_dir, write_text
 from speechgen.errors import ConfigError, DataError
+from speechgen.training.generative import NonFiniteLossError
 from speechgen.training.checkpoint import git_commit, safe_checkpoint_io, save_checkpoint, to_plain
 from speechgen.training.recipe import Recipe
 from speechgen.training.registry import SCHEMES, build_model
@@ -40,13 +46,14 @@ def train(
     seed: int | None = None,
     resume: bool = False,
     devices: int = 1,
+    num_nodes: int = 1,
     quiet: bool = False,
     command: str = "",
 ) -> dict[str, Any]:
     """Train ``recipe`` into run folder ``out``; return the final metrics."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     out = Path(out)
     ckpt_dir = out / "checkpoints"
@@ -65,11 +72,13 @@ def train(
         recipe.raw["seed"] = int(seed)
     if devices <= 0:
         raise ConfigError(f"--devices: must be > 0, got {devices}")
+    if num_nodes <= 0:
+        raise ConfigError(f"--num-nodes: must be > 0, got {num_nodes}")
     ensure_dir(out)
     tcfg = recipe.train
     run_config = {
         "recipe": to_plain(recipe.raw), "recipe_path": str(recipe.path) if recipe.path else None,
-        "seed": recipe.seed, "devices": devices, "command": command, "speechgen_version": __version__,
+        "seed": recipe.seed, "devices": devices, "num_nodes": num_nodes, "command": command, "speechgen_version": __version__,
         "git_commit": git_commit(),
     }
     write_text(out / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
@@ -92,16 +101,24 @@ def train(
         dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False, monitor="step", mode="max",
         every_n_train_steps=tcfg.checkpoint_every, save_top_k=tcfg.keep_checkpoints, save_last=True,
     )
+    loggers = [CSVLogger(out, name="logs", version=log_version)]
+    if _has_tensorboard():
+        loggers.append(TensorBoardLogger(out, name="logs", version=log_version, default_hp_metric=False))
+    clip = getattr(getattr(recipe, "optim", None), "grad_clip", 0.0) if module.automatic_optimization else 0.0
     trainer = L.Trainer(
-        accelerator="auto", devices=devices, max_steps=tcfg.max_steps, precision=tcfg.precision,
-        logger=CSVLogger(out, name="logs", version=log_version), callbacks=[checkpointing],
+        accelerator="auto", devices=devices, num_nodes=num_nodes, max_steps=tcfg.max_steps,
+        precision=tcfg.precision, logger=loggers, callbacks=[checkpointing], default_root_dir=out,
         plugins=[safe_checkpoint_io()], val_check_interval=min(tcfg.val_every, tcfg.max_steps),
         check_val_every_n_epoch=None, log_every_n_steps=tcfg.log_every, num_sanity_val_steps=0,
         enable_progress_bar=not quiet, enable_model_summary=not quiet, deterministic=False,
-        gradient_clip_val=(getattr(recipe.optim, "grad_clip", 0.0) or None),
+        gradient_clip_val=clip or None, strategy=_strategy(devices * num_nodes, module),
     )
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    except NonFiniteLossError as exc:
+        kept = f"; last good checkpoint: {last}" if last.is_dir() else "; no checkpoint was written yet"
+        raise NonFiniteLossError(f"{out}: {exc}{kept}") from exc
     seconds = time.perf_counter() - start
 
     metrics: dict[str, Any] = {"steps": int(trainer.global_step), "train_seconds": round(seconds, 1)}
@@ -113,7 +130,26 @@ def train(
         for row in run(module, datamodule=datamodule, verbose=False):
             metrics.update({k: float(v) for k, v in row.items()})
     if trainer.is_global_zero:
-        save_checkpoint(out / "final", module.model, {"name": recipe.model.name, "kwargs": recipe.model.kwargs},
+        final_model = module.export_model() if hasattr(module, "export_model") else module.model
+        save_checkpoint(out / "final", final_model, {"name": recipe.model.name, "kwargs": recipe.model.kwargs},
                         extra=dict(extra, metrics=metrics, step=int(trainer.global_step)))
         write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _has_tensorboard() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _strategy(world: int, module: Any) -> Any:
+    """"auto" for one process; DDP (gloo on CPU, NCCL on GPUs) otherwise. Schemes with several optimisers
+    (manual optimisation) may leave parameters unused in a backward pass, so DDP looks for them there."""
+    if world <= 1:
+        return "auto"
+    from lightning.pytorch.strategies import DDPStrategy
+
+    return DDPStrategy(find_unused_parameters=not module.automatic_optimization)

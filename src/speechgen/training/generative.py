@@ -1,0 +1,237 @@
+"""What every generative training scheme shares: the ``data:`` and ``train:`` sections, the datamodule, the
+model contract, the non-finite-loss guard, EMA weights and the sample writer used during training.
+
+Model contract (plain ``nn.Module`` in ``speechgen.models``; schemes rely on nothing else):
+
+- ``n_classes: int`` (0: unconditional) and ``out_shape: tuple[int, ...]`` (one generated item, e.g.
+  ``(2, 128, 128)`` for an amplitude + phase image);
+- ``sample(n, labels=None, generator=None, condition=None) -> Tensor [n, *out_shape]`` draws from the prior
+  (``labels`` LongTensor ``[n]`` for conditional models, ``condition`` a tensor such as a phase image for models
+  that need one, ``generator`` a ``torch.Generator`` for the latent draw) in the feature's value range.
+
+Data items come from :class:`~speechgen.data.datamodule.DigitsDataModule` over the feature named in ``data:``;
+a batch holds ``"features"`` ``[B, C, F, T]`` (for ``stft_image``) or ``"audio"`` ``[B, T]`` (waveforms),
+``"label"`` and ``"speaker"``. ``data.channels`` keeps some channels of the feature (``[0]``: amplitude only);
+``data.condition_channels`` hands other channels to the model as a condition (``batch["condition"]``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from speechgen.errors import ConfigError, SpeechgenError
+from speechgen.training.optim import TrainSection
+
+
+class NonFiniteLossError(SpeechgenError):
+    """A loss became NaN or Inf; training stops and the last good checkpoint is kept."""
+
+
+@dataclass
+class GenData:
+    """``data:`` section of generative schemes.
+
+    manifest: corpus manifest CSV (or its folder). feature / feature_params: a ``speechgen.data.features``
+    name and its parameters (default the 2x128x128 amplitude + phase image). channels: feature channels the model
+    generates (None: all). condition_channels: feature channels handed to the model as ``condition`` (e.g. the
+    phase image in conditional-WGAN-GP exp3). labelled: train on labelled rows only. batch_size: items per batch
+    **per device**. num_workers: loader processes. sample_rate: audio rate. segment_length: crop length in
+    samples for waveform features (None: the feature's default).
+    """
+
+    manifest: str
+    feature: str = "stft_image"
+    feature_params: dict[str, Any] = field(default_factory=dict)
+    channels: list[int] | None = None
+    condition_channels: list[int] | None = None
+    labelled: bool = True
+    batch_size: int = 64
+    num_workers: int = 0
+    sample_rate: int = 16000
+    segment_length: int | None = None
+
+    def validate(self, where: str) -> None:
+        for k in ("batch_size", "sample_rate"):
+            if getattr(self, k) <= 0:
+                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
+        if self.num_workers < 0:
+            raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
+        for k in ("channels", "condition_channels"):
+            v = getattr(self, k)
+            if v is not None and (not v or min(v) < 0 or len(set(v)) != len(v)):
+                raise ConfigError(f"{where}.{k}: expected distinct channel indices >= 0, got {v}")
+        if self.channels and self.condition_channels and set(self.channels) & set(self.condition_channels):
+            raise ConfigError(f"{where}.condition_channels: overlaps channels {self.channels}")
+        from speechgen.data.features import build_feature
+
+        try:
+            build_feature(self.feature, self.feature_params)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.{exc}") from exc
+
+
+@dataclass
+class GenTrain(TrainSection):
+    """``train:`` section of generative schemes (see :class:`~speechgen.training.optim.TrainSection`).
+
+    sample_every: write ``n_samples`` samples (WAV + PNG grid, also to TensorBoard) every this many steps (0: off).
+    n_samples: samples per round (conditional models cycle through the labels). ema: decay of an exponential
+    moving average of the model's weights used for sampling and the final checkpoint (0: off; 0.999 typical).
+    """
+
+    max_steps: int = 20000
+    val_every: int = 1000
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    sample_every: int = 1000
+    n_samples: int = 20
+    ema: float = 0.0
+
+    def validate(self, where: str) -> None:
+        super().validate(where)
+        if self.sample_every < 0 or self.n_samples <= 0:
+            raise ConfigError(f"{where}: sample_every must be >= 0 and n_samples > 0")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"{where}.ema: must be in [0, 1), got {self.ema}")
+
+
+def build_datamodule(data: GenData, seed: int) -> Any:
+    """The :class:`~speechgen.data.datamodule.DigitsDataModule` of a ``data:`` section."""
+    from speechgen.data.datamodule import DigitsDataModule
+
+    seg: int | str | None = data.segment_length if data.segment_length is not None else "auto"
+    return DigitsDataModule(
+        data.manifest, batch_size=data.batch_size, num_workers=data.num_workers, seed=seed,
+        sample_rate=data.sample_rate, segment_length=seg, feature=data.feature,
+        feature_params=data.feature_params, labelled=True if data.labelled else None,
+    )
+
+
+def split_channels(batch: dict[str, torch.Tensor], data: GenData) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(x, condition)`` of a batch: the generated channels and the conditioning channels (or None)."""
+    x = batch["features"] if "features" in batch else batch["audio"]
+    cond = x[:, data.condition_channels] if data.condition_channels else None
+    if data.channels:
+        x = x[:, data.channels]
+    return x, cond
+
+
+class GenerativeModule(L.LightningModule):
+    """Base LightningModule of generative schemes.
+
+    Subclasses implement ``training_step`` (calling :meth:`check_finite` on their losses) and
+    ``configure_optimizers``; the base keeps the model spec for pickle-free checkpoints, an optional EMA copy of
+    the model (updated by :meth:`update_ema` after each step), and writes sample rounds every
+    ``train.sample_every`` steps into ``RUN/samples/step-NNNNNNN/`` (and TensorBoard when that logger is on).
+    """
+
+    def __init__(self, model: torch.nn.Module, model_spec: dict[str, Any], data: GenData, train: GenTrain,
+                 checkpoint_extra: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.model_spec = model_spec
+        self.data_cfg, self.train_cfg = data, train
+        self.checkpoint_extra = dict(checkpoint_extra or {})
+        self.ema_model = copy.deepcopy(model).requires_grad_(False) if train.ema > 0 else None
+        self._fixed: dict[str, Any] | None = None
+
+    # -- guards and EMA ------------------------------------------------------------------------------------------
+    def check_finite(self, **losses: torch.Tensor) -> None:
+        """Raise :class:`NonFiniteLossError` naming the first NaN/Inf loss (before any optimiser step)."""
+        for name, value in losses.items():
+            if not bool(torch.isfinite(value.detach()).all()):
+                raise NonFiniteLossError(
+                    f"step {int(self.global_step)}: loss '{name}' is {float(value.detach().float().mean())}; "
+                    "training stopped (lower optim.lr or enable optim.grad_clip)")
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """Move the EMA weights towards the model's (buffers are copied)."""
+        if self.ema_model is None:
+            return
+        d = self.train_cfg.ema
+        for pe, p in zip(self.ema_model.parameters(), self.model.parameters()):
+            pe.lerp_(p.detach(), 1.0 - d)
+        for be, b in zip(self.ema_model.buffers(), self.model.buffers()):
+            be.copy_(b)
+
+    def export_model(self) -> torch.nn.Module:
+        """The model to sample from and to save as ``final``: the EMA copy when EMA is on."""
+        return self.ema_model if self.ema_model is not None else self.model
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from speechgen.training.checkpoint import model_config
+
+        extra = dict(self.checkpoint_extra, step=int(self.global_step))
+        prefix = "ema_model." if self.ema_model is not None else "model."
+        checkpoint["speechgen_model"] = {"prefix": prefix,
+                                         "config": model_config(self.export_model(), self.model_spec, extra)}
+
+    # -- samples -------------------------------------------------------------------------------------------------
+    def fixed_inputs(self) -> dict[str, Any]:
+        """Labels, latent generator seed and conditions of the sample rounds (the same every round)."""
+        if self._fixed is None:
+            n = self.train_cfg.n_samples
+            model = self.export_model()
+            labels = torch.arange(n) % model.n_classes if getattr(model, "n_classes", 0) else None
+            cond = None
+            if self.data_cfg.condition_channels:
+                cond = self._conditions_for(labels, n)
+            self._fixed = {"labels": labels, "condition": cond, "seed": int(self.checkpoint_extra.get("seed", 0))}
+        return self._fixed
+
+    def _conditions_for(self, labels: torch.Tensor | None, n: int) -> torch.Tensor:
+        """Conditions drawn from the validation split (matching labels where there are labels)."""
+        from speechgen.training.generate import conditions_from_dataset
+
+        dm = self.trainer.datamodule
+        split = "valid" if len(dm.manifest.select("valid", labelled=True)) else "train"
+        return conditions_from_dataset(dm.dataset(split), self.data_cfg.condition_channels, labels, n,
+                                       seed=int(self.checkpoint_extra.get("seed", 0)))
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.update_ema()
+        every = self.train_cfg.sample_every
+        step = int(self.global_step)
+        if every and step % every == 0 and step > 0 and self.trainer.is_global_zero:
+            self.write_samples(step)
+
+    @torch.no_grad()
+    def write_samples(self, step: int) -> Path:
+        """Draw the fixed sample round with the export model and write it under ``RUN/samples/step-NNNNNNN``."""
+        from speechgen.data.features import build_feature
+        from speechgen.training.generate import draw, write_samples
+
+        fixed = self.fixed_inputs()
+        model = self.export_model()
+        was_training = model.training
+        feats = draw(model, self.train_cfg.n_samples, fixed["labels"], fixed["seed"], fixed["condition"],
+                     device=self.device)
+        model.train(was_training)
+        feature = build_feature(self.data_cfg.feature, self.data_cfg.feature_params)
+        out = Path(self.trainer.default_root_dir) / "samples" / f"step-{step:07d}"
+        audio = write_samples(out, feats, feature, fixed["labels"], self.data_cfg.sample_rate,
+                              condition=fixed["condition"], condition_channels=self.data_cfg.condition_channels,
+                              channels=self.data_cfg.channels, seed=fixed["seed"])
+        self._log_media(step, feats, audio)
+        return out
+
+    def _log_media(self, step: int, feats: np.ndarray, audio: np.ndarray) -> None:
+        exp = getattr(self.logger, "experiment", None) if self.logger is not None else None
+        if exp is None or not hasattr(exp, "add_audio"):
+            return
+        for i, a in enumerate(audio[:4]):
+            exp.add_audio(f"samples/{i}", torch.from_numpy(a)[None], step, sample_rate=self.data_cfg.sample_rate)
+        if feats.ndim == 4:
+            from speechgen.training.generate import tile
+
+            grid = tile(np.clip((feats[:16, 0] + 1.0) / 2.0, 0.0, 1.0))
+            exp.add_image("samples/amplitude", torch.from_numpy(grid)[None], step)
