@@ -250,9 +250,14 @@ class EpochSampler(Sampler):
         self.seed = int(seed)
         self.shuffle = shuffle
         self.epoch = 0
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+
+    def skip_next(self, n: int) -> None:
+        """Make the next iteration start after its first ``n`` items (resuming an interrupted epoch)."""
+        self._skip = max(0, int(n))
 
     def __len__(self) -> int:
         return self.size
@@ -264,7 +269,8 @@ class EpochSampler(Sampler):
         else:
             order = list(range(self.size))
         epoch = self.epoch
-        for i in order:
+        skip, self._skip = self._skip, 0
+        for i in order[skip:]:
             yield (epoch, i)
 
 
@@ -405,16 +411,19 @@ class ManifestDataModule(L.LightningDataModule):
         return PadCollate(key="audio" if self.paired else ds.output_key, pad_values=pads)
 
     def _loader(self, ds: ManifestDataset, sampler: Sampler, drop_last: bool) -> DataLoader:
+        # a private generator for worker seeds: iterating a loader must not consume the global random state
+        # (that would break exact resumption, see speechgen.training.callbacks.ExactResume)
         return DataLoader(
             ds, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
             collate_fn=self._collate(ds), drop_last=drop_last, pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:
         ds = self.dataset("train")
-        sampler = EpochSampler(len(ds), seed=self.seed, shuffle=True)
-        return self._loader(ds, sampler, self.drop_last and len(ds) >= self.batch_size)
+        self.train_sampler = EpochSampler(len(ds), seed=self.seed, shuffle=True)
+        return self._loader(ds, self.train_sampler, self.drop_last and len(ds) >= self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
         ds = self.dataset("valid")

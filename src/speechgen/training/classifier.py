@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from speechgen.errors import ConfigError
+from speechgen.training.generative import check_finite
 from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer
 
 
@@ -166,6 +167,7 @@ class ClassifierModule(L.LightningModule):
         x = spec_augment(self.model.features(wave), self.augment)
         logits = self.model.classify_features(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.train_cfg.label_smoothing)
+        check_finite(int(self.global_step), loss=loss)
         acc = (logits.argmax(-1) == y).float().mean()
         self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, batch_size=len(y))
         return loss

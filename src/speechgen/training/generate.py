@@ -134,7 +134,7 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int]
 def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, labels: torch.Tensor | None,
                   sample_rate: int, condition: torch.Tensor | None = None,
                   condition_channels: Sequence[int] | None = None, channels: Sequence[int] | None = None,
-                  length: int | None = None, seed: int = 0) -> np.ndarray:
+                  length: int | None = None, seed: int = 0, n_iter: int = 64) -> np.ndarray:
     """Turn features into audio and write ``out/sample-NNNNN.wav``, ``manifest.csv`` (path, label, ...) and
     ``grid.png`` (image features). Returns the audio ``[N, samples]``."""
     from speechgen.audio import io as audio_io
@@ -143,7 +143,8 @@ def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, label
     out = ensure_dir(out)
     length = length or sample_rate
     full = assemble(feats, channels, condition, condition_channels)
-    audio = feature.invert(full, length=length, seed=seed) if full.ndim > 2 else feature.invert(full, length=length)
+    opts = {"seed": seed, "n_iter": n_iter} if full.ndim > 2 else {}
+    audio = feature.invert(full, length=length, **opts)
     audio = np.asarray(audio, dtype=np.float32).reshape(len(feats), -1)
     rows = []
     for i, a in enumerate(audio):

@@ -34,6 +34,15 @@ class NonFiniteLossError(SpeechgenError):
     """A loss became NaN or Inf; training stops and the last good checkpoint is kept."""
 
 
+def check_finite(step: int, **losses: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteLossError` naming the first NaN/Inf loss of training step ``step``."""
+    for name, value in losses.items():
+        if not bool(torch.isfinite(value.detach()).all()):
+            raise NonFiniteLossError(
+                f"step {step}: loss '{name}' is {float(value.detach().float().mean())}; "
+                "training stopped (lower the learning rate or enable gradient clipping)")
+
+
 @dataclass
 class GenData:
     """``data:`` section of generative schemes.
@@ -145,11 +154,7 @@ class GenerativeModule(L.LightningModule):
     # -- guards and EMA ------------------------------------------------------------------------------------------
     def check_finite(self, **losses: torch.Tensor) -> None:
         """Raise :class:`NonFiniteLossError` naming the first NaN/Inf loss (before any optimiser step)."""
-        for name, value in losses.items():
-            if not bool(torch.isfinite(value.detach()).all()):
-                raise NonFiniteLossError(
-                    f"step {int(self.global_step)}: loss '{name}' is {float(value.detach().float().mean())}; "
-                    "training stopped (lower optim.lr or enable optim.grad_clip)")
+        check_finite(int(self.global_step), **losses)
 
     @torch.no_grad()
     def update_ema(self) -> None:

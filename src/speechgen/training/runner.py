@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -25,6 +26,7 @@ import yaml
 from speechgen import __version__
 from speechgen.atomic import ensure_dir, write_text
 from speechgen.errors import ConfigError, DataError
+from speechgen.training.callbacks import ExactResume, PeriodicCheckpoint
 from speechgen.training.generative import NonFiniteLossError
 from speechgen.training.checkpoint import git_commit, safe_checkpoint_io, save_checkpoint, to_plain
 from speechgen.training.recipe import Recipe
@@ -52,12 +54,15 @@ def train(
 ) -> dict[str, Any]:
     """Train ``recipe`` into run folder ``out``; return the final metrics."""
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     out = Path(out)
     ckpt_dir = out / "checkpoints"
     last = ckpt_dir / LAST
+    if resume and not last.is_dir():  # killed between moving the old last.ckpt aside and renaming the new one
+        for old in sorted(ckpt_dir.glob(f".{LAST}.old-*")) if ckpt_dir.is_dir() else ():
+            os.replace(old, last)
+            break
     if resume and not last.is_dir():
         raise DataError(f"{out}: nothing to resume (no {ckpt_dir.name}/{LAST})")
     if not resume and ckpt_dir.exists() and any(ckpt_dir.iterdir()):
@@ -75,6 +80,9 @@ def train(
     if num_nodes <= 0:
         raise ConfigError(f"--num-nodes: must be > 0, got {num_nodes}")
     ensure_dir(out)
+    for pattern in (".*.part", ".*.old-*"):  # left by a run killed mid-write
+        for stale in ckpt_dir.glob(pattern) if ckpt_dir.is_dir() else ():
+            shutil.rmtree(stale, ignore_errors=True)
     tcfg = recipe.train
     run_config = {
         "recipe": to_plain(recipe.raw), "recipe_path": str(recipe.path) if recipe.path else None,
@@ -90,6 +98,7 @@ def train(
     warnings.filterwarnings("ignore", message=r".*number of training batches.*")
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*dataloader is not resumable.*")  # ExactResume handles it
     log_version = ""  # logs/metrics.csv; a resumed run logs to logs/resume-N/ (CSVLogger would erase the file)
     while resume and (log_version == "" or (out / "logs" / log_version).exists()):
         log_version = f"resume-{int(log_version.rpartition('-')[2] or 0) + 1}"
@@ -97,17 +106,15 @@ def train(
     extra = {"recipe": run_config["recipe"], "command": command, "seed": recipe.seed}
     module, datamodule = SCHEMES[recipe.scheme].build(recipe, model, extra)
 
-    checkpointing = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False, monitor="step", mode="max",
-        every_n_train_steps=tcfg.checkpoint_every, save_top_k=tcfg.keep_checkpoints, save_last=True,
-    )
+    checkpointing = PeriodicCheckpoint(ckpt_dir, tcfg.checkpoint_every, tcfg.keep_checkpoints, LAST)
     loggers = [CSVLogger(out, name="logs", version=log_version)]
     if _has_tensorboard():
         loggers.append(TensorBoardLogger(out, name="logs", version=log_version, default_hp_metric=False))
     clip = getattr(getattr(recipe, "optim", None), "grad_clip", 0.0) if module.automatic_optimization else 0.0
     trainer = L.Trainer(
         accelerator="auto", devices=devices, num_nodes=num_nodes, max_steps=tcfg.max_steps,
-        precision=tcfg.precision, logger=loggers, callbacks=[checkpointing], default_root_dir=out,
+        precision=tcfg.precision, logger=loggers, callbacks=[checkpointing, ExactResume()],
+        default_root_dir=out, enable_checkpointing=False,
         plugins=[safe_checkpoint_io()], val_check_interval=min(tcfg.val_every, tcfg.max_steps),
         check_val_every_n_epoch=None, log_every_n_steps=tcfg.log_every, num_sanity_val_steps=0,
         enable_progress_bar=not quiet, enable_model_summary=not quiet, deterministic=False,

@@ -1,0 +1,104 @@
+"""Callbacks every run uses.
+
+:class:`ExactResume` makes ``--resume`` continue a run exactly as if it had never stopped (on CPU): it saves the
+global random states (torch, CUDA, numpy, Python) with each checkpoint and restores them before the first step
+after a resume, and it makes the training sampler skip the items of the interrupted epoch that were already
+consumed (Lightning would otherwise start that epoch's data again). Data loaders draw their worker seeds from a
+private generator, so nothing but training code consumes the global random state.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "python": {"version": int(py_state[0]), "state": torch.tensor(py_state[1], dtype=torch.int64)},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.stack(torch.cuda.get_rng_state_all()) if torch.cuda.device_count() else None
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].to(torch.uint8).cpu())
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(v) for v in p["state"].tolist()), None))
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and torch.cuda.device_count() == len(cuda):
+        torch.cuda.set_rng_state_all(list(cuda.to(torch.uint8).cpu()))
+
+
+class ExactResume(L.Callback):
+    """Save/restore global RNG states and skip already-consumed items of an interrupted epoch."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": _rng_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict.get("rng")
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        done = int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)  # restored, not yet reset
+        dm = trainer.datamodule
+        sampler = getattr(dm, "train_sampler", None)
+        if done > 0 and sampler is not None:
+            sampler.skip_next(done * int(dm.batch_size))
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if self._pending is not None:
+            _set_rng_state(self._pending)
+            self._pending = None
+
+
+class PeriodicCheckpoint(L.Callback):
+    """Every ``every`` steps write ``dirpath/stepNNNNNNN.ckpt`` and ``dirpath/last.ckpt`` (through the trainer's
+    pickle-free checkpoint IO), keep the newest ``keep`` step folders, and write ``last.ckpt`` when training ends.
+
+    Lightning's ModelCheckpoint is not used: with a monitored key it defers a save that falls on the last batch
+    of an epoch to a validation that may never come, and it warns on every save under manual optimisation.
+    """
+
+    def __init__(self, dirpath: str | Path, every: int, keep: int, last_name: str = "last.ckpt") -> None:
+        self.dirpath, self.every, self.keep, self.last_name = Path(dirpath), int(every), int(keep), last_name
+        self._saved_step = -1
+
+    def _save(self, trainer: L.Trainer) -> None:
+        step = int(trainer.global_step)
+        if step == self._saved_step:
+            return
+        trainer.save_checkpoint(self.dirpath / f"step{step:07d}.ckpt")
+        trainer.save_checkpoint(self.dirpath / self.last_name)
+        self._saved_step = step
+        if trainer.is_global_zero:
+            old = sorted(p for p in self.dirpath.glob("step*.ckpt") if p.is_dir())[:-self.keep]
+            for p in old:
+                shutil.rmtree(p, ignore_errors=True)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if trainer.global_step > 0 and trainer.global_step % self.every == 0:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)

@@ -1,0 +1,105 @@
+"""Run-level guarantees: SIGKILL + --resume equals an uninterrupted run, NaN stops cleanly, DDP on 2 CPU
+processes (gloo), TensorBoard logs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from speechgen.training.registry import load_recipe
+from speechgen.training.runner import train
+
+TINY = Path(__file__).resolve().parents[2] / "recipes" / "classifier-tiny.yaml"
+
+
+def _recipe(manifest: Path, **train_fields: object):
+    sets = [f"data.manifest={manifest}"] + [f"train.{k}={v}" for k, v in train_fields.items()]
+    return load_recipe(TINY, sets)
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, toy_manifest):
+    # 24 train items, batch 8: 3 batches per epoch, so the kill lands mid-epoch and mid-schedule
+    fields = {"max_steps": 120, "checkpoint_every": 10, "keep_checkpoints": 20, "val_every": 1000, "log_every": 10}
+    whole = tmp_path / "whole"
+    train(_recipe(toy_manifest, **fields), whole, quiet=True)
+
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "speechgen.cli.main", "--quiet", "train", str(TINY), "--out", str(killed),
+           "--set", f"data.manifest={toy_manifest}"] + [f"--set=train.{k}={v}" for k, v in fields.items()]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    try:
+        while not (killed / "checkpoints" / "step0000020.ckpt").is_dir():
+            assert proc.poll() is None, "training ended before it could be killed"
+            assert time.time() < deadline
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (killed / "final").exists()  # it really died mid-run
+    _weights(killed / "checkpoints" / "last.ckpt")  # readable: checkpoints appear only when complete
+
+    train(_recipe(toy_manifest, **fields), killed, resume=True, quiet=True)
+    assert not [p for p in (killed / "checkpoints").iterdir() if p.name.endswith(".part")]  # leftovers swept
+    a, b = _weights(whole / "final"), _weights(killed / "final")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_nan_loss_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_path, toy_manifest, monkeypatch):
+    from speechgen.models.classifier import DigitClassifier
+    from speechgen.training.generative import NonFiniteLossError
+
+    calls = {"n": 0}
+    forward = DigitClassifier.classify_features
+
+    def poisoned(self, x):  # the 7th training forward pass returns NaN logits
+        calls["n"] += 1
+        out = forward(self, x)
+        return out * float("nan") if calls["n"] >= 7 else out
+
+    monkeypatch.setattr(DigitClassifier, "classify_features", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError) as err:
+        train(_recipe(toy_manifest, max_steps=20, checkpoint_every=2, val_every=1000), run, quiet=True)
+    msg = str(err.value)
+    assert "\n" not in msg and "step 6: loss 'loss' is nan" in msg and "last good checkpoint" in msg
+    last = _weights(run / "checkpoints" / "last.ckpt")
+    assert all(torch.isfinite(v).all() for v in last.values())
+    assert "step: 6" in (run / "checkpoints" / "last.ckpt" / "config.yaml").read_text()
+    assert not (run / "final").exists()
+
+
+def test_tensorboard_events_are_written(tmp_path, toy_manifest):
+    run = tmp_path / "run"
+    train(_recipe(toy_manifest, max_steps=4, log_every=1), run, quiet=True)
+    assert list((run / "logs").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                    reason="no gloo backend")
+def test_ddp_two_cpu_processes(tmp_path, toy_manifest):
+    run = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "speechgen.cli.main", "--quiet", "train", str(TINY), "--out", str(run),
+           "--set", f"data.manifest={toy_manifest}", "--devices", "2", "--max-steps", "6",
+           "--set", "train.val_every=3", "--set", "train.checkpoint_every=3"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (run / "final" / "model.safetensors").is_file()
+    cfg = (run / "config.yaml").read_text()
+    assert "devices: 2" in cfg
