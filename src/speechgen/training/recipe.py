@@ -235,4 +235,8 @@ def parse_recipe(
         raise ConfigError(f"recipe.model.name: scheme '{scheme_name}' cannot train model '{name}'")
     kwargs = check_kwargs(models[name].__init__, model_raw.get("kwargs"), "recipe.model.kwargs")
     sections = {k: build_section(cls, raw.get(k), f"recipe.{k}") for k, cls in section_types.items()}
-    return Recipe(scheme_name, seed, ModelSpec(name, kwargs), sections, raw, path)
+    recipe = Recipe(scheme_name, seed, ModelSpec(name, kwargs), sections, raw, path)
+    check = getattr(scheme, "validate", None)  # cross-section constraints, before anything is written
+    if callable(check):
+        check(recipe)
+    return recipe
