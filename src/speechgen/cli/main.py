@@ -12,12 +12,12 @@ import sys
 from collections.abc import Sequence
 
 from speechgen import __version__
-from speechgen.cli import classify, compare, corpus, sample, train, transform
+from speechgen.cli import bench, classify, compare, corpus, sample, train, transform
 from speechgen.cli import eval as evaluate
 from speechgen.errors import SpeechgenError
 
 # Explicit registry of command groups, in the order shown by --help.
-COMMAND_GROUPS = (corpus, train, sample, transform, evaluate, classify, compare)
+COMMAND_GROUPS = (corpus, train, sample, transform, evaluate, classify, compare, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
