@@ -6,9 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from speechgen.audio import io as audio_io
 from speechgen.data.manifest import Manifest, make_row
+
+# One intra-op thread per test process: with pytest-xdist (or any other job) on 2 cores, OpenMP threads spin
+# against each other and small convolutions ran up to 100x slower with 2 threads than with 1.
+torch.set_num_threads(1)
 
 TOY_SPLITS = {"train": ("a", "b"), "valid": ("c",), "test": ("d",)}
 

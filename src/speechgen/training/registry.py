@@ -8,20 +8,24 @@ from pathlib import Path
 from typing import Any
 
 from speechgen.models import DigitClassifier
+from speechgen.models.dcgan import DCGAN
 from speechgen.models.vae import ConvVAE
 from speechgen.models.wae import WAE
 from speechgen.training.classifier import ClassifierScheme
+from speechgen.training.gan import GANScheme
 from speechgen.training.recipe import Recipe, apply_overrides, parse_recipe, read_yaml
 from speechgen.training.vae import VAEScheme
 
 MODELS: dict[str, type] = {
     "digit_classifier": DigitClassifier,
+    "dcgan": DCGAN,
     "vae": ConvVAE,
     "wae": WAE,
 }
 
 SCHEMES: dict[str, Any] = {
     "classifier": ClassifierScheme,
+    "gan": GANScheme,
     "vae": VAEScheme,
 }
 
