@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="devices (processes) per node (default 1); data.batch_size is per device")
     p.add_argument("--num-nodes", type=int, default=1,
                    help="nodes (default 1; launch with torchrun or SLURM, see the README)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per process (default: torch's choice; 1 is fastest when other jobs "
+                   "share the cores)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field, e.g. --set data.manifest=corpora/digits (repeatable)")
     p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
@@ -36,6 +39,14 @@ def _train(args: argparse.Namespace) -> int:
     from speechgen.training.registry import load_recipe
     from speechgen.training.runner import train
 
+    if args.threads is not None:
+        if args.threads <= 0:
+            from speechgen.errors import ConfigError
+
+            raise ConfigError(f"--threads: must be > 0, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe, args.overrides)
     command = "speechgen " + shlex.join(sys.argv[1:]) if sys.argv and "speechgen" in sys.argv[0] else ""
     metrics = train(recipe, args.out, max_steps=args.max_steps, seed=args.seed, resume=args.resume,
