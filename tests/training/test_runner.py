@@ -36,8 +36,9 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, toy_manifest):
     train(_recipe(toy_manifest, **fields), whole, quiet=True)
 
     killed = tmp_path / "killed"
+    # one thread like this process (tests/conftest.py): float reductions then run in the same order
     cmd = [sys.executable, "-m", "speechgen.cli.main", "--quiet", "train", str(TINY), "--out", str(killed),
-           "--set", f"data.manifest={toy_manifest}"] + [f"--set=train.{k}={v}" for k, v in fields.items()]
+           "--threads", "1", "--set", f"data.manifest={toy_manifest}"] + [f"--set=train.{k}={v}" for k, v in fields.items()]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     try:

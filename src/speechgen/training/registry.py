@@ -9,24 +9,30 @@ from typing import Any
 
 from speechgen.models import DigitClassifier
 from speechgen.models.dcgan import DCGAN
+from speechgen.models.hifigan import HiFiGAN
+from speechgen.models.melgan import MelGAN
 from speechgen.models.vae import ConvVAE
 from speechgen.models.wae import WAE
 from speechgen.training.classifier import ClassifierScheme
 from speechgen.training.gan import GANScheme
 from speechgen.training.recipe import Recipe, apply_overrides, parse_recipe, read_yaml
 from speechgen.training.vae import VAEScheme
+from speechgen.training.vocoder import VocoderScheme
 
 MODELS: dict[str, type] = {
     "digit_classifier": DigitClassifier,
     "dcgan": DCGAN,
     "vae": ConvVAE,
     "wae": WAE,
+    "hifigan": HiFiGAN,
+    "melgan": MelGAN,
 }
 
 SCHEMES: dict[str, Any] = {
     "classifier": ClassifierScheme,
     "gan": GANScheme,
     "vae": VAEScheme,
+    "vocoder": VocoderScheme,
 }
 
 

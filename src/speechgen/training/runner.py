@@ -131,7 +131,7 @@ def train(
     metrics: dict[str, Any] = {"steps": int(trainer.global_step), "train_seconds": round(seconds, 1)}
     metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")})
     for stage, split in (("validate", "valid"), ("test", "test")):
-        if len(datamodule.manifest.select(split, labelled=True)) == 0:
+        if len(datamodule.manifest.select(split, labelled=getattr(datamodule, "labelled", None))) == 0:
             continue
         run = trainer.validate if stage == "validate" else trainer.test
         for row in run(module, datamodule=datamodule, verbose=False):

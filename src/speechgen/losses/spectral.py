@@ -1,0 +1,115 @@
+"""Spectral losses of vocoders, on batched torch tensors (STFTs from :mod:`speechgen.audio.spectral`).
+
+- :class:`STFTLoss` / :class:`MultiResolutionSTFTLoss` (Yamamoto et al. 2020, Parallel WaveGAN, eq. 4-6): per
+  resolution, spectral convergence ``|| |S| - |Ŝ| ||_F / || |S| ||_F`` (per item, averaged over the batch) plus
+  the log STFT magnitude distance ``mean | log|S| - log|Ŝ| |``; magnitudes are floored at ``sqrt(1e-7)``; the
+  multi-resolution loss averages both terms over the resolutions. Default resolutions (FFT size, hop, window):
+  (1024, 120, 600), (2048, 240, 1200), (512, 50, 240), hann windows.
+- :class:`MelL1Loss` (Kong et al. 2020, HiFi-GAN): ``mean | logmel(x) - logmel(x̂) |`` with the natural-log mel
+  magnitude of :class:`speechgen.audio.spectral.LogMel` (slaney mel, power 1, ``log(max(mel, eps))``).
+
+Inputs are audio ``[B, T]`` or ``[B, 1, T]`` (the same shape for both arguments; identical inputs give exactly 0).
+Every loss is symmetric in its arguments except spectral convergence, which is normalised by the first
+(the reference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from speechgen.audio.spectral import STFT, LogMel
+from speechgen.errors import ConfigError
+
+#: (n_fft, hop_length, win_length) of Parallel WaveGAN's multi-resolution STFT loss
+PWG_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+MAG_FLOOR = 1e-7  # floor of the squared magnitude before the square root (as in the PWG paper's code)
+
+
+def _audio(x: torch.Tensor, name: str) -> torch.Tensor:
+    if x.ndim == 3 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 2:
+        raise ConfigError(f"{name}: expected audio [batch, samples] or [batch, 1, samples], got {list(x.shape)}")
+    return x
+
+
+def _pair(ref: torch.Tensor, est: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r, e = _audio(ref, "reference"), _audio(est, "estimate")
+    if r.shape != e.shape:
+        raise ConfigError(f"audio shapes differ: {list(r.shape)} and {list(e.shape)}")
+    return r, e
+
+
+class STFTLoss(nn.Module):
+    """Spectral convergence and log STFT magnitude loss at one resolution; ``forward`` returns ``(sc, mag)``."""
+
+    def __init__(self, n_fft: int = 1024, hop_length: int = 120, win_length: int = 600) -> None:
+        super().__init__()
+        self.stft = STFT(n_fft, hop_length, win_length)
+
+    def magnitude(self, x: torch.Tensor) -> torch.Tensor:
+        """Floored STFT magnitude ``[B, bins, frames]`` of audio ``[B, T]`` (computed in float32 at least)."""
+        spec = self.stft(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
+        return torch.sqrt(torch.clamp(spec.real.pow(2) + spec.imag.pow(2), min=MAG_FLOOR))
+
+    def forward(self, ref: torch.Tensor, est: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r, e = _pair(ref, est)
+        mr, me = self.magnitude(r), self.magnitude(e)
+        sc = (torch.linalg.vector_norm(mr - me, dim=(-2, -1)) / torch.linalg.vector_norm(mr, dim=(-2, -1))).mean()
+        mag = (torch.log(mr) - torch.log(me)).abs().mean()
+        return sc, mag
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Parallel WaveGAN's multi-resolution STFT loss; ``forward`` returns ``(sc, mag)`` averaged over the
+    resolutions (the loss is their sum, see :meth:`total`)."""
+
+    def __init__(self, resolutions: Sequence[Sequence[int]] = PWG_RESOLUTIONS) -> None:
+        super().__init__()
+        if not resolutions:
+            raise ConfigError("mrstft_resolutions: need at least one (n_fft, hop_length, win_length)")
+        for i, r in enumerate(resolutions):
+            if len(r) != 3:
+                raise ConfigError(f"mrstft_resolutions[{i}]: expected (n_fft, hop_length, win_length), got {list(r)}")
+        self.losses = nn.ModuleList([STFTLoss(int(n), int(h), int(w)) for n, h, w in resolutions])
+        self.min_samples = max(int(r[0]) // 2 + 1 for r in resolutions)
+
+    def forward(self, ref: torch.Tensor, est: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sc = mag = None
+        for loss in self.losses:
+            s, m = loss(ref, est)
+            sc = s if sc is None else sc + s
+            mag = m if mag is None else mag + m
+        n = len(self.losses)
+        return sc / n, mag / n  # type: ignore[operator]
+
+    def total(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        """Spectral convergence + log-magnitude distance (a scalar)."""
+        sc, mag = self(ref, est)
+        return sc + mag
+
+
+class MelL1Loss(nn.Module):
+    """HiFi-GAN's mel-spectrogram loss: mean absolute difference of natural-log mel magnitudes.
+
+    Parameters are those of :class:`speechgen.audio.spectral.LogMel` (``fmax=None``: the Nyquist frequency, as
+    HiFi-GAN's loss uses).
+    """
+
+    def __init__(self, sample_rate: int, n_fft: int = 1024, hop_length: int = 256, win_length: int = 1024,
+                 n_mels: int = 80, fmin: float = 0.0, fmax: float | None = None, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.log_mel = LogMel(sample_rate, n_fft, hop_length, win_length, n_mels, fmin, fmax, eps)
+        self.min_samples = n_fft // 2 + 1
+
+    def mel(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-mel ``[B, n_mels, frames]`` of audio ``[B, T]`` / ``[B, 1, T]``."""
+        x = _audio(x, "audio")
+        return self.log_mel(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
+
+    def forward(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        r, e = _pair(ref, est)
+        return (self.mel(r) - self.mel(e)).abs().mean()

@@ -1,0 +1,154 @@
+"""What every GAN vocoder (``hifigan``, ``melgan``, ...) shares: the container contract and its checks.
+
+A vocoder is registered as one container :class:`GANVocoder` holding
+
+- ``generator``: ``nn.Module`` mapping a log-mel ``[B, n_mels, frames]`` to audio ``[B, 1, frames * hop_length]``;
+- ``discriminator``: ``nn.Module`` mapping audio ``[B, 1, T]`` to ``(logits, features)`` (lists over its
+  sub-discriminators; see :mod:`speechgen.nn.vocoder_discriminators`), or None when built with
+  ``discriminators=False`` (inference: ``speechgen vocode`` / ``export`` load only the generator's weights);
+- ``sample_rate``, ``hop_length`` (= the product of the upsampling rates), ``n_mels`` and ``feature_params``:
+  the parameters of the :class:`~speechgen.data.features.LogMel` feature the generator expects (stored in every
+  checkpoint's config);
+- :meth:`infer` (mel → audio, no gradients) and :meth:`remove_weight_norm` (for inference and export).
+
+Subclasses build ``generator`` / ``discriminator`` and may override :meth:`upsampling` when their hop is not
+the product of ``upsample_rates``. :meth:`describe` validates the constructor kwargs without building layers
+(the ``vocoder`` training scheme uses it when a recipe loads).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from speechgen.data.features import LogMel
+from speechgen.errors import ConfigError
+from speechgen.nn.vocoder_blocks import has_weight_norm, remove_weight_norm
+
+
+@dataclass(frozen=True)
+class VocoderSpec:
+    """Derived facts of a vocoder's kwargs: rate, hop, bands and the full log-mel parameters."""
+
+    sample_rate: int
+    hop_length: int
+    n_mels: int
+    feature_params: dict[str, Any]
+
+
+def log_mel_params(params: Mapping[str, Any] | None, sample_rate: int, where: str = "feature_params",
+                   ) -> dict[str, Any]:
+    """Complete and validate log-mel parameters (DESIGN §3 defaults) for ``sample_rate``; ConfigError naming
+    ``where.FIELD``."""
+    params = dict(params or {})
+    known = {f.name for f in dataclasses.fields(LogMel)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: not a log_mel parameter (known: {', '.join(sorted(known))})")
+    try:
+        feature = LogMel(**params)
+        feature.check_rate(int(sample_rate))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc}") from exc
+    return feature.params()
+
+
+class GANVocoder(nn.Module):
+    """Base of registered GAN vocoders (see the module docstring)."""
+
+    generator: nn.Module
+    discriminator: nn.Module | None
+
+    def __init__(self, sample_rate: int, feature_params: Mapping[str, Any] | None, upsample_product: int,
+                 upsample_field: str = "upsample_rates") -> None:
+        super().__init__()
+        spec = self._spec(sample_rate, feature_params, upsample_product, upsample_field)
+        self.sample_rate = spec.sample_rate
+        self.hop_length = spec.hop_length
+        self.n_mels = spec.n_mels
+        self.feature_params = spec.feature_params
+
+    # -- kwargs checks -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _spec(sample_rate: int, feature_params: Mapping[str, Any] | None, product: int, field: str) -> VocoderSpec:
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise ConfigError(f"sample_rate: expected a positive integer, got {sample_rate!r}")
+        params = log_mel_params(feature_params, sample_rate)
+        hop = int(params["hop_length"])
+        if product != hop:
+            raise ConfigError(f"{field}: their product {product} must equal the hop length "
+                              f"(feature_params.hop_length {hop}): one generated sample per hop sample")
+        return VocoderSpec(int(sample_rate), hop, int(params["n_mels"]), params)
+
+    @classmethod
+    def upsampling(cls, kwargs: Mapping[str, Any]) -> tuple[str, int]:
+        """``(field name, total upsampling)`` of a kwargs mapping (default: the product of ``upsample_rates``)."""
+        rates = cls._kwarg(kwargs, "upsample_rates")
+        if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
+            raise ConfigError(f"upsample_rates: expected positive integers, got {rates!r}")
+        return "upsample_rates", int(math.prod(rates))
+
+    @classmethod
+    def _kwarg(cls, kwargs: Mapping[str, Any], name: str) -> Any:
+        if name in kwargs:
+            return kwargs[name]
+        return inspect.signature(cls.__init__).parameters[name].default
+
+    @classmethod
+    def describe(cls, kwargs: Mapping[str, Any]) -> VocoderSpec:
+        """Sample rate, hop, bands and log-mel parameters of constructor ``kwargs`` (checked; no layers built).
+
+        ConfigError names the kwarg at fault (``upsample_rates: ...``, ``feature_params.fmax: ...``).
+        """
+        field, product = cls.upsampling(kwargs)
+        return cls._spec(cls._kwarg(kwargs, "sample_rate"), cls._kwarg(kwargs, "feature_params"), product, field)
+
+    # -- inference -----------------------------------------------------------------------------------------------
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """Generator output ``[B, 1, frames * hop_length]`` of a log-mel ``[B, n_mels, frames]``."""
+        return self.generator(mel)
+
+    def check_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        """``mel`` as ``[B, n_mels, frames]`` (a 2-D ``[n_mels, frames]`` gains a batch axis); ConfigError when the
+        number of bands is wrong."""
+        if mel.ndim == 2:
+            mel = mel.unsqueeze(0)
+        if mel.ndim != 3 or mel.shape[1] != self.n_mels:
+            raise ConfigError(f"mel: expected [batch, {self.n_mels}, frames] ({self.n_mels} bands), "
+                              f"got {list(mel.shape)}")
+        return mel
+
+    @torch.no_grad()
+    def infer(self, mel: torch.Tensor) -> torch.Tensor:
+        """Audio ``[B, frames * hop_length]`` (or ``[samples]`` for a 2-D mel) in [-1, 1], without gradients."""
+        squeeze = mel.ndim == 2
+        x = self.generator(self.check_mel(mel)).squeeze(1)
+        return x[0] if squeeze else x
+
+    def discriminate(self, audio: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+        """``(logits, features)`` of the discriminator on audio ``[B, 1, T]`` (or ``[B, T]``)."""
+        if self.discriminator is None:
+            raise ConfigError("discriminators: this vocoder was built without discriminators (inference only)")
+        if audio.ndim == 2:
+            audio = audio.unsqueeze(1)
+        return self.discriminator(audio)
+
+    def remove_weight_norm(self) -> int:
+        """Fold the generator's weight norm into plain weights (in place); return how many were removed."""
+        return remove_weight_norm(self.generator)
+
+    @property
+    def weight_norm_active(self) -> bool:
+        """True while the generator still carries weight-norm parametrisations."""
+        return has_weight_norm(self.generator)
+
+    def generator_parameters(self) -> int:
+        """Number of generator parameters."""
+        return sum(p.numel() for p in self.generator.parameters())

@@ -1,0 +1,147 @@
+"""``speechgen vocode``: copy synthesis from WAV / folder / .npy, chunked = unchunked, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechgen.audio import io as audio_io
+from speechgen.cli.main import main
+from speechgen.cli.vocode import load_vocoder, synthesize
+from speechgen.data.features import build_feature
+from speechgen.models.classifier import DigitClassifier
+from speechgen.models.hifigan import HiFiGAN
+from speechgen.models.melgan import MelGAN
+from speechgen.training.checkpoint import save_checkpoint
+
+HIFIGAN = dict(upsample_initial_channel=16, disc_width=1 / 32)
+MELGAN = dict(ngf=2, ndf=4, disc_max_channels=32)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _checkpoint(folder: Path, name: str, cls: type, kwargs: dict) -> Path:
+    torch.manual_seed(0)
+    return save_checkpoint(folder, cls(**kwargs), {"name": name, "kwargs": kwargs})
+
+
+@pytest.fixture
+def ckpt(tmp_path) -> Path:
+    return _checkpoint(tmp_path / "hifigan", "hifigan", HiFiGAN, HIFIGAN)
+
+
+def _tone(seconds: float = 0.5, sr: int = 16000, f: float = 300.0) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.5 * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+def _one_line_error(capsys, needle: str) -> None:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("speechgen: error:") and needle in err and "\n" not in err, err
+
+
+def test_copy_synthesis_from_wav_with_resampling(ckpt, tmp_path):
+    audio_io.save(tmp_path / "a.wav", _tone(), 16000)
+    audio_io.save(tmp_path / "b22.wav", _tone(sr=22050), 22050)  # resampled to the vocoder's 16 kHz
+    out = tmp_path / "out"
+    for name in ("a.wav", "b22.wav"):
+        assert main(["--quiet", "vocode", str(ckpt), "--in", str(tmp_path / name), "--out", str(out)]) == 0
+    a, sr_a = sf.read(out / "a.wav")
+    b, sr_b = sf.read(out / "b22.wav")
+    assert sr_a == sr_b == 16000 and len(a) == 8000 and len(b) == 8000
+    # the written audio is the generator's output on the training features of the clip
+    model, _, _ = load_vocoder(ckpt)
+    mel = build_feature("log_mel", model.feature_params)(_tone(), 16000)
+    want = model.infer(torch.from_numpy(mel)).numpy()[:8000]
+    assert np.abs(a - want).max() < 1e-4  # 16-bit quantisation
+
+
+def test_folder_of_wavs_and_mels_keeps_names(ckpt, tmp_path):
+    src = tmp_path / "in"
+    audio_io.save(src / "one.wav", _tone(0.3), 16000)
+    audio_io.save(src / "sub" / "two.flac", _tone(0.4, f=500.0), 16000)
+    np.save(src / "tts.npy", np.full((80, 12), -6.0, dtype=np.float32))
+    np.save(src / "batched.npy", np.full((1, 80, 7), -6.0, dtype=np.float32))
+    out = tmp_path / "out"
+    assert main(["--quiet", "vocode", str(ckpt), "--in", str(src), "--out", str(out)]) == 0
+    lengths = {str(p.relative_to(out)): len(sf.read(p)[0]) for p in sorted(out.rglob("*.wav"))}
+    assert lengths == {"one.wav": 4800, "sub/two.wav": 6400, "tts.wav": 12 * 256, "batched.wav": 7 * 256}
+
+
+@pytest.mark.parametrize("cls, kwargs", [(HiFiGAN, HIFIGAN), (MelGAN, MELGAN)])
+def test_chunked_equals_unchunked(cls, kwargs):
+    torch.manual_seed(0)
+    model = cls(**kwargs, discriminators=False).eval()
+    mel = np.random.default_rng(0).normal(-5.0, 2.0, (80, 75)).astype(np.float32)
+    whole = synthesize(model, mel, chunk_frames=1000)
+    assert whole.shape == (75 * 256,)
+    for chunk in (7, 16, 40):
+        chunked = synthesize(model, mel, chunk_frames=chunk, overlap_frames=24)
+        assert np.abs(chunked - whole).max() < 1e-5, chunk
+    # without context the chunk edges differ: the overlap is what removes the seams
+    seams = synthesize(model, mel, chunk_frames=16, overlap_frames=0)
+    assert np.abs(seams - whole).max() > 1e-4
+
+
+def test_cli_chunking_flags_match_the_default(ckpt, tmp_path):
+    x = np.concatenate([_tone(0.7), _tone(0.7, f=450.0)])
+    audio_io.save(tmp_path / "long.wav", x, 16000)
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["--quiet", "vocode", str(ckpt), "--in", str(tmp_path / "long.wav"), "--out", str(a)]) == 0
+    assert main(["--quiet", "vocode", str(ckpt), "--in", str(tmp_path / "long.wav"), "--out", str(b),
+                 "--chunk-frames", "9", "--overlap-frames", "20"]) == 0
+    ya, yb = sf.read(a / "long.wav")[0], sf.read(b / "long.wav")[0]
+    assert len(ya) == len(yb) == len(x) and np.abs(ya - yb).max() <= 2 / 32768
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("bands", "mel has 64 bands, the vocoder expects 80"),
+    ("transposed", "(transposed? save it as [n_mels, frames])"),
+    ("short_mel", "too short (needs at least 4)"),
+    ("short_wav", "too short (500 samples at 16000 Hz"),
+    ("silent", "silent (peak"),
+    ("missing", "no such file or folder"),
+    ("empty_dir", "no audio files or .npy log-mels"),
+    ("not_vocoder", "holds a 'digit_classifier' model, not a vocoder"),
+    ("no_model", "no such run, checkpoint or shipped model"),
+])
+def test_bad_inputs_exit_2_with_one_line(case, needle, ckpt, tmp_path, capsys):
+    model_dir = ckpt
+    inp = tmp_path / "input.npy"
+    if case == "bands":
+        np.save(inp, np.zeros((64, 20), dtype=np.float32))
+    elif case == "transposed":
+        np.save(inp, np.zeros((20, 80), dtype=np.float32))
+    elif case == "short_mel":
+        np.save(inp, np.zeros((80, 3), dtype=np.float32))
+    elif case == "short_wav":
+        inp = tmp_path / "short.wav"
+        audio_io.save(inp, _tone()[:500], 16000)
+    elif case == "silent":
+        inp = tmp_path / "silent.wav"
+        audio_io.save(inp, np.zeros(16000, dtype=np.float32), 16000)
+    elif case == "missing":
+        inp = tmp_path / "nothing.wav"
+    elif case == "empty_dir":
+        inp = tmp_path / "empty"
+        inp.mkdir()
+    else:
+        audio_io.save(tmp_path / "ok.wav", _tone(), 16000)
+        inp = tmp_path / "ok.wav"
+        if case == "not_vocoder":
+            kwargs = {"widths": [8, 16], "blocks": [1, 1]}
+            model_dir = _checkpoint(tmp_path / "clf", "digit_classifier", DigitClassifier, kwargs)
+        else:
+            model_dir = tmp_path / "no-such-run"
+    assert main(["--quiet", "vocode", str(model_dir), "--in", str(inp), "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, needle)
