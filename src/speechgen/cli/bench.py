@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from speechgen.cli import bench_wavenet
+
 #: benchmark modules, in the order shown by --help (each adds one sub-command)
-BENCHES: tuple = ()
+BENCHES: tuple = (bench_wavenet,)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

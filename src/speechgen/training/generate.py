@@ -195,6 +195,9 @@ def load_generator(name_or_path: str | os.PathLike, device: str = "cpu") -> tupl
 def data_section(config: dict[str, Any]) -> dict[str, Any]:
     """The recipe's ``data:`` mapping stored in a checkpoint config (feature, channels, ...)."""
     data = dict((config.get("recipe") or {}).get("data") or {})
-    data.setdefault("feature", "stft_image")
+    if "feature" not in data:
+        data["feature"] = "stft_image"
+    elif data["feature"] is None:  # raw audio (autoregressive recipes)
+        data["feature"] = "waveform"
     data.setdefault("sample_rate", int(config.get("sample_rate") or 16000))
     return data

@@ -13,6 +13,9 @@ from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.melgan import MelGAN
 from speechgen.models.vae import ConvVAE
 from speechgen.models.wae import WAE
+from speechgen.models.wavenet import WaveNet
+from speechgen.models.wavernn import WaveRNN
+from speechgen.training.autoregressive import AutoregressiveScheme
 from speechgen.training.classifier import ClassifierScheme
 from speechgen.training.gan import GANScheme
 from speechgen.training.recipe import Recipe, apply_overrides, parse_recipe, read_yaml
@@ -24,6 +27,8 @@ MODELS: dict[str, type] = {
     "dcgan": DCGAN,
     "vae": ConvVAE,
     "wae": WAE,
+    "wavenet": WaveNet,
+    "wavernn": WaveRNN,
     "hifigan": HiFiGAN,
     "melgan": MelGAN,
 }
@@ -33,6 +38,7 @@ SCHEMES: dict[str, Any] = {
     "gan": GANScheme,
     "vae": VAEScheme,
     "vocoder": VocoderScheme,
+    "autoregressive": AutoregressiveScheme,
 }
 
 
