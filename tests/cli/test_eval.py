@@ -10,7 +10,7 @@ from speechgen.audio import io as audio_io
 from speechgen.cli.main import main
 from speechgen.data.manifest import Manifest, make_row
 
-KEYS = {"n", "inception_score", "fid", "modified_inception_score", "am_score", "ndb_over_k", "reference",
+KEYS = {"n", "inception_score", "fid", "modified_inception_score", "log_modified_inception_score", "am_score", "ndb_over_k", "reference",
         "classifier_version"}
 
 

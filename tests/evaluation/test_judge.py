@@ -29,6 +29,7 @@ def test_shipped_weights_and_stats_load(judge):
     assert set(ref.rows) == {"train", "test"}
     for row in ref.rows.values():
         assert {"inception_score", "fid", "modified_inception_score", "am_score", "ndb_over_k"} <= set(row)
+        assert row["log_modified_inception_score"] == pytest.approx(np.log(row["modified_inception_score"]))
     assert ref.rows["train"]["fid"] < 1e-6 and ref.rows["train"]["ndb"] == 0
     assert ref.rows["test"]["label_accuracy"] >= 0.95
 

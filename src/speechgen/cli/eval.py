@@ -84,8 +84,8 @@ def _eval(args: argparse.Namespace) -> int:
     result["seed"] = args.seed
     result["is_splits"] = args.splits
 
-    cols = ["n", "inception_score", "fid", "modified_inception_score", "am_score", "ndb_over_k"]
-    names = ["n", "IS", "FID", "mIS", "AM", "NDB/K"]
+    cols = ["n", "inception_score", "fid", "log_modified_inception_score", "am_score", "ndb_over_k"]
+    names = ["n", "IS", "FID", "ln mIS", "AM", "NDB/K"]
     if labels is not None:
         cols += ["label_accuracy", "fid_class"]
         names += ["label acc", "FID-class"]
