@@ -14,6 +14,7 @@ from speechgen.errors import CheckpointError
 #: shipped name → folder (relative to this package) holding model.safetensors + config.yaml (+ extras)
 PRETRAINED: dict[str, str] = {
     "classifier": "classifier",
+    "digits-default": "digits-default",  # conditional VAE on the 2x128x128 amplitude image (recipes/cvae-cpu.yaml)
 }
 
 

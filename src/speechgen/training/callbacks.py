@@ -87,8 +87,9 @@ class PeriodicCheckpoint(L.Callback):
         step = int(trainer.global_step)
         if step == self._saved_step:
             return
-        trainer.save_checkpoint(self.dirpath / f"step{step:07d}.ckpt")
-        trainer.save_checkpoint(self.dirpath / self.last_name)
+        # full state (optimisers, loops, RNG), never pickled: see training.checkpoint.SafeCheckpointIO
+        trainer.save_checkpoint(self.dirpath / f"step{step:07d}.ckpt", weights_only=False)
+        trainer.save_checkpoint(self.dirpath / self.last_name, weights_only=False)
         self._saved_step = step
         if trainer.is_global_zero:
             old = sorted(p for p in self.dirpath.glob("step*.ckpt") if p.is_dir())[:-self.keep]
