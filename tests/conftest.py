@@ -42,3 +42,9 @@ def write_toy_manifest(root: Path, labels=(0, 1, 2), per: int = 4, splits=TOY_SP
 @pytest.fixture
 def toy_manifest(tmp_path: Path) -> Path:
     return write_toy_manifest(tmp_path / "toy")
+
+
+@pytest.fixture(scope="module")
+def module_toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The toy manifest shared by the tests of one module (for module-scoped fixtures such as trained runs)."""
+    return write_toy_manifest(tmp_path_factory.mktemp("toy") / "toy")

@@ -59,7 +59,7 @@ def test_feature_shapes_and_dtype(name, shape):
 
 
 def test_registry_is_explicit_and_complete():
-    assert set(FEATURES) == {"waveform", "stft_image", "log_mel", "mfcc_f0"}
+    assert set(FEATURES) == {"waveform", "stft_image", "specgan_image", "log_mel", "mfcc_f0"}
     for name, cls in FEATURES.items():
         assert cls.name == name
 

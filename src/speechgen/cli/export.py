@@ -63,6 +63,9 @@ def export_onnx(model: Any, out: Path, opset: int = 17) -> Path:
         raise MissingDependencyError("export: the 'onnx' package is not installed (pip install onnx)") from exc
     if opset < 11:
         raise ConfigError(f"--opset: must be >= 11, got {opset}")
+    if not getattr(model, "onnx_exportable", True):
+        raise ConfigError(f"export: {type(model).__name__} cannot be exported to ONNX (its generator runs numpy "
+                          f"signal analysis that does not trace)")
     model.remove_weight_norm()
     wrapped = mel_to_audio_module(model.generator)
     dummy = torch.zeros(1, model.n_mels, CHECK_FRAMES)
@@ -109,7 +112,7 @@ def _export(args: argparse.Namespace) -> int:
     export_onnx(model, out, args.opset)
     meta = {"format": "onnx", "opset": args.opset, "model": cfg["model"]["name"], "source": str(folder),
             "sample_rate": model.sample_rate, "hop_length": model.hop_length, "n_mels": model.n_mels,
-            "feature": "log_mel", "feature_params": to_plain(model.feature_params),
+            "feature": getattr(model, "feature", "log_mel"), "feature_params": to_plain(model.feature_params),
             "input": {"name": "mel", "shape": ["batch", model.n_mels, "frames"], "dtype": "float32"},
             "output": {"name": "audio", "shape": ["batch", f"frames*{model.hop_length}"], "dtype": "float32"}}
     write_text(out.with_name(out.name + ".yaml"), yaml.safe_dump(meta, sort_keys=False))

@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Draw N clips from MODEL_OR_RUN (a shipped name such as digits-default, a run folder or a "
         "checkpoint folder) and write OUT/sample-NNNNN.wav, OUT/manifest.csv (path, label, ...; ready for "
         "`speechgen eval OUT`) and OUT/grid.png. Images with a phase channel are inverted by iSTFT, amplitude-only "
-        "images by Griffin-Lim. The same --seed gives the same clips on CPU.",
+        "images by Griffin-Lim. Log-mel frame windows (data.frames) have no inverse without a vocoder: they are "
+        "written de-normalised to OUT/features.npy (+ OUT/labels.npy) with the grid, and no WAVs. The same --seed "
+        "gives the same clips on CPU.",
     )
     p.add_argument("model", metavar="MODEL_OR_RUN", help="shipped name, run folder or checkpoint folder")
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -25,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--condition-from", type=Path, default=None, metavar="MANIFEST",
                    help="manifest whose clips give the condition channels (e.g. the phase image of cwgan-gp "
                    "exp3/exp4): a train-split clip of the asked digit each (default: the training manifest)")
-    p.add_argument("--griffin-lim-iters", type=int, default=64, help="Griffin-Lim iterations (amplitude only)")
+    p.add_argument("--griffin-lim-iters", type=int, default=None,
+                   help="Griffin-Lim iterations (amplitude only; default: the feature's, 64 for stft_image, 16 for "
+                   "specgan_image)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     add_seed(p)
     p.set_defaults(func=_sample)
@@ -39,7 +43,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.n <= 0:
         raise ConfigError(f"--n: must be > 0, got {args.n}")
-    if args.griffin_lim_iters <= 0:
+    if args.griffin_lim_iters is not None and args.griffin_lim_iters <= 0:
         raise ConfigError(f"--griffin-lim-iters: must be > 0, got {args.griffin_lim_iters}")
     model, cfg = load_generator(args.model, args.device)
     data = data_section(cfg)
@@ -62,9 +66,15 @@ def _sample(args: argparse.Namespace) -> int:
     feats = draw(model, n, labels, args.seed, condition, device=args.device)
     audio = write_samples(args.out, feats, feature, labels, int(data["sample_rate"]), condition=condition,
                           condition_channels=cond_ch, channels=data.get("channels"),
-                          seed=args.seed, n_iter=args.griffin_lim_iters)
+                          seed=args.seed, n_iter=args.griffin_lim_iters, frames=data.get("frames"))
+    labelled = f", labels {sorted(set(labels.tolist()))}" if labels is not None else ""
+    if audio.shape[1] == 0:  # e.g. log-mel frame windows: no inverse without a vocoder
+        console(args).print(f"[bold]{args.out}[/bold]: {len(feats)} feature windows of shape {list(feats.shape[1:])}"
+                            f"{labelled} in features.npy and grid.png; no WAVs ('{data['feature']}' cannot be "
+                            "turned into audio without a vocoder)")
+        return 0
     console(args).print(f"[bold]{args.out}[/bold]: {len(audio)} clips of {audio.shape[1] / data['sample_rate']:.3f} s"
-                        + (f", labels {sorted(set(labels.tolist()))}" if labels is not None else ""))
+                        + labelled)
     return 0
 
 

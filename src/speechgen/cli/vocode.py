@@ -136,7 +136,7 @@ def _audio_mel(path: Path, model: Any) -> tuple[np.ndarray, int]:
     from speechgen.data.features import build_feature
 
     audio, sr = audio_io.load(path, model.sample_rate)
-    feature = build_feature("log_mel", model.feature_params)
+    feature = build_feature(getattr(model, "feature", "log_mel"), model.feature_params)  # ResGAN: mfcc_f0
     n_fft = int(model.feature_params["n_fft"])
     if len(audio) < n_fft:
         raise AudioError(f"{path}: too short ({len(audio)} samples at {sr} Hz; the features need at least {n_fft})")

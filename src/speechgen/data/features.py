@@ -2,7 +2,9 @@
 
 Every extractor takes mono float32 audio and its sample rate and returns a float32 array whose *last* axis is
 time: ``waveform`` → ``[samples]`` (hop 1), ``log_mel`` → ``[n_mels, frames]``, ``mfcc_f0`` →
-``[n_mfcc + 2, frames]``, ``stft_image`` → a fixed ``[2, n_bins, n_frames]`` image (not croppable). Frame-based
+``[n_mfcc + 2, frames]``, ``stft_image`` → a fixed ``[2, n_bins, n_frames]`` image (not croppable),
+``specgan_image`` → a fixed ``[1, n_bins, n_frames]`` log-magnitude image normalised per bin with training-set
+statistics (which :meth:`Feature.fit` adds to its parameters, see :class:`SpecGanImage`). Frame-based
 features use a centred STFT, so frame ``t`` is centred on sample ``t * hop_length`` and a clip of ``n`` samples
 gives ``1 + n // hop_length`` frames.
 
@@ -100,6 +102,17 @@ class Feature:
         if x.ndim != 1:
             raise AudioError(f"{self.name}: expected mono audio of shape (samples,), got {x.shape}")
         return x
+
+    @property
+    def needs_fit(self) -> bool:
+        """True when the feature still needs statistics of a training set (see :meth:`fit`) to extract."""
+        return False
+
+    def fit(self, manifest: Manifest, cache_dir: str | os.PathLike, sample_rate: int = 16000,
+            labelled: bool | None = None) -> Feature:
+        """The feature completed with statistics of ``manifest``'s train split (``self`` for features that need
+        none; see :class:`SpecGanImage`)."""
+        return self
 
     def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -256,6 +269,8 @@ class StftImage(Feature):
 
     name: ClassVar[str] = "stft_image"
     croppable: ClassVar[bool] = False
+    #: channels of the image (0: amplitude, 1: phase)
+    n_channels: ClassVar[int] = 2
     n_fft: int = 256
     hop_length: int = 128  # type: ignore[assignment]
     n_bins: int = 128
@@ -301,10 +316,173 @@ class StftImage(Feature):
         return phase.amp_image_to_audio_griffinlim(img, n_iter=n_iter, seed=seed, **kw)
 
 
+@dataclass(frozen=True)
+class SpecGanImage(Feature):
+    """SpecGAN's image (Donahue, McAuley & Puckette 2019): ``[1, n_bins, n_frames]`` float32 log-magnitude STFT,
+    normalised per frequency bin with statistics of the training set.
+
+    The clip is padded or cropped at the end to :func:`~speechgen.audio.spectral.image_length` samples (16256 for
+    the defaults), analysed with a hann STFT (``n_fft`` 256 = 16 ms, hop 128 = 8 ms at 16 kHz: the paper's
+    128 × 128 image; bins ``>= n_bins`` dropped) and ``L = log(|S| + eps)`` is taken. With ``normalize`` (the
+    paper's), every bin ``f`` is standardised with the training set's ``mean[f]`` / ``std[f]`` of ``L`` (over
+    all frames of all training clips), clipped to ``± clip_std`` standard deviations and rescaled to [-1, 1]:
+    ``clip((L - mean) / std, -c, c) / c``. ``mean`` / ``std`` are plain numbers in the feature's parameters, filled
+    by :meth:`fit` from a manifest's train split (cached as JSON next to the feature cache) — so the checkpoint's
+    recipe carries them and :meth:`invert` needs nothing else. Without ``normalize`` the feature is ``L`` itself
+    (what the statistics are computed from). :meth:`invert` de-normalises, exponentiates and estimates the phase
+    by fast Griffin-Lim (``griffin_lim_iters``, 16 in the paper; momentum ``griffin_lim_momentum``, 0 = classic).
+    """
+
+    name: ClassVar[str] = "specgan_image"
+    croppable: ClassVar[bool] = False
+    n_channels: ClassVar[int] = 1
+    n_fft: int = 256
+    hop_length: int = 128  # type: ignore[assignment]
+    n_bins: int = 128
+    n_frames: int = 128
+    eps: float = 1e-6
+    clip_std: float = 3.0
+    normalize: bool = True
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    griffin_lim_iters: int = 16
+    griffin_lim_momentum: float = 0.99
+
+    def __post_init__(self) -> None:
+        for f in ("n_fft", "hop_length", "n_bins", "n_frames"):
+            object.__setattr__(self, f, _check_int(f, getattr(self, f), minimum=2 if f == "n_fft" else 1))
+        if self.n_bins > self.n_fft // 2 + 1:
+            raise ConfigError(f"n_bins: must be <= n_fft // 2 + 1 ({self.n_fft // 2 + 1}), got {self.n_bins}")
+        object.__setattr__(self, "eps", _check_float("eps", self.eps, positive=True))
+        object.__setattr__(self, "clip_std", _check_float("clip_std", self.clip_std, positive=True))
+        if not isinstance(self.normalize, bool):
+            raise ConfigError(f"normalize: expected true/false, got {self.normalize!r}")
+        object.__setattr__(self, "griffin_lim_iters", _check_int("griffin_lim_iters", self.griffin_lim_iters))
+        m = _check_float("griffin_lim_momentum", self.griffin_lim_momentum, minimum=0.0)
+        if m > 1.0:
+            raise ConfigError(f"griffin_lim_momentum: must be in [0, 1], got {m}")
+        object.__setattr__(self, "griffin_lim_momentum", m)
+        if (self.mean is None) != (self.std is None):
+            raise ConfigError(f"{'std' if self.std is None else 'mean'}: give both mean and std (or neither)")
+        for f in ("mean", "std"):
+            v = getattr(self, f)
+            if v is None:
+                continue
+            if not isinstance(v, (list, tuple)) or len(v) != self.n_bins:
+                raise ConfigError(f"{f}: expected a list of {self.n_bins} numbers (one per bin), got "
+                                  f"{len(v) if isinstance(v, (list, tuple)) else v!r}")
+            vals = tuple(_check_float(f"{f}[{i}]", x, positive=f == "std") for i, x in enumerate(v))
+            object.__setattr__(self, f, vals)
+        if not self.normalize and self.mean is not None:
+            raise ConfigError("normalize: false takes no mean / std")
+
+    def num_frames(self, num_samples: int) -> int:
+        return self.n_frames
+
+    @property
+    def needs_fit(self) -> bool:
+        """True while ``normalize`` is on and the per-bin statistics are missing."""
+        return self.normalize and self.mean is None
+
+    def _stats(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.mean is None or self.std is None:
+            raise ConfigError("mean: specgan_image needs the per-bin statistics of the training set (fit() fills "
+                              "them; the gan scheme does so when it builds the data)")
+        return np.asarray(self.mean, dtype=np.float64)[:, None], np.asarray(self.std, dtype=np.float64)[:, None]
+
+    def log_magnitude(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        """``log(|S| + eps)`` float64 ``[n_bins, n_frames]`` of a clip (before normalisation)."""
+        x = self._prepare(audio, sr)
+        want = spectral.image_length(self.n_frames, self.n_fft, self.hop_length)
+        x = x[:want] if len(x) >= want else np.pad(x, (0, want - len(x)))
+        spec = spectral.stft(x, self.n_fft, self.hop_length)[: self.n_bins]
+        return np.log(np.abs(spec) + self.eps)
+
+    def normalize_log(self, log_mag: np.ndarray) -> np.ndarray:
+        """``clip((L - mean) / std, -c, c) / c`` of log-magnitudes ``[..., n_bins, frames]`` (float64)."""
+        mean, std = self._stats()
+        z = (np.asarray(log_mag, dtype=np.float64) - mean) / std
+        return np.clip(z, -self.clip_std, self.clip_std) / self.clip_std
+
+    def denormalize(self, x: np.ndarray) -> np.ndarray:
+        """Log-magnitudes ``x · c · std + mean`` of normalised values ``[..., n_bins, frames]`` (float64); the exact
+        inverse of :meth:`normalize_log` for values within ``± clip_std`` standard deviations."""
+        mean, std = self._stats()
+        return np.asarray(x, dtype=np.float64) * self.clip_std * std + mean
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        log_mag = self.log_magnitude(audio, sr)
+        out = self.normalize_log(log_mag) if self.normalize else log_mag
+        return np.asarray(out, dtype=np.float32)[None]
+
+    def invert(self, x: np.ndarray, length: int | None = None, n_iter: int | None = None, seed: int = 0,
+               **options: Any) -> np.ndarray:
+        """Audio ``[..., samples]`` from images ``[..., 1, n_bins, frames]``: de-normalised (values clipped to
+        [-1, 1] first), ``|S| = exp(L) - eps`` (dropped bins zero), phase by fast Griffin-Lim (``n_iter``
+        iterations, default ``griffin_lim_iters``; seeded)."""
+        from speechgen.audio import phase
+
+        img = np.asarray(x, dtype=np.float64)
+        if img.ndim < 3 or img.shape[-3] != 1 or img.shape[-2] != self.n_bins:
+            raise AudioError(f"specgan_image: expected [..., 1, {self.n_bins}, frames], got {img.shape}")
+        v = img[..., 0, :, :]
+        log_mag = self.denormalize(np.clip(v, -1.0, 1.0)) if self.normalize else v
+        mag = np.maximum(np.exp(log_mag) - self.eps, 0.0)
+        mag = np.pad(mag, [(0, 0)] * (mag.ndim - 2) + [(0, self.n_fft // 2 + 1 - self.n_bins), (0, 0)])
+        iters = self.griffin_lim_iters if n_iter is None else int(n_iter)
+        audio = phase.griffin_lim(mag, self.hop_length, self.n_fft, n_iter=iters,
+                                  momentum=self.griffin_lim_momentum, seed=seed, length=length)
+        return np.asarray(audio, dtype=np.float32)
+
+    def fit(self, manifest: Manifest, cache_dir: str | os.PathLike, sample_rate: int = 16000,
+            labelled: bool | None = None) -> SpecGanImage:
+        """This feature with ``mean`` / ``std`` of ``log(|S| + eps)`` per bin over every frame of the **train**
+        split of ``manifest`` (rows filtered by ``labelled`` as the data module does). The un-normalised images
+        go through a :class:`FeatureCache` under ``cache_dir``; the statistics are written as JSON beside them
+        (``stats-<hash of the train files>.json``) and read back on the next call. ``self`` when nothing is
+        missing."""
+        if not self.needs_fit:
+            return self
+        raw = dataclasses.replace(self, normalize=False, mean=None, std=None)
+        cache = FeatureCache(cache_dir, raw, sample_rate)
+        rows = manifest.select(split="train", labelled=labelled)
+        paths = sorted({str(manifest.resolve(r)) for r in rows})
+        if not paths:
+            raise DataError(f"{manifest.root}: the train split has no rows to compute specgan_image statistics from")
+        ident = hashlib.sha256("\n".join(cache.entry(p).name for p in paths).encode()).hexdigest()[:16]
+        target = cache.directory / f"stats-{ident}.json"
+        stats = None
+        if target.is_file():
+            try:
+                stats = json.loads(target.read_text(encoding="utf-8"))
+                mean, std = stats["mean"], stats["std"]
+            except (OSError, ValueError, KeyError, TypeError):
+                stats = None  # unreadable: recompute and overwrite
+        if stats is None:
+            total = np.zeros(self.n_bins)
+            frames = 0
+            for p in paths:
+                a = cache.get(p)[0].astype(np.float64)
+                total += a.sum(axis=1)
+                frames += a.shape[1]
+            mean_a = total / frames
+            sq = np.zeros(self.n_bins)
+            for p in paths:  # second pass over the (now cached) images: a stable variance
+                sq += ((cache.get(p)[0].astype(np.float64) - mean_a[:, None]) ** 2).sum(axis=1)
+            std_a = np.maximum(np.sqrt(sq / frames), 1e-6)
+            mean, std = [float(v) for v in mean_a], [float(v) for v in std_a]
+            info = {"feature": self.name, "params": raw.params(), "version": FEATURE_VERSION, "split": "train",
+                    "labelled": labelled, "files": len(paths), "frames": frames, "mean": mean, "std": std}
+            ensure_dir(cache.directory)
+            write_text(target, json.dumps(info, indent=1) + "\n")
+        return dataclasses.replace(self, mean=tuple(mean), std=tuple(std))
+
+
 #: Feature name → extractor class. The one place where names are mapped to code.
 FEATURES: dict[str, type[Feature]] = {
     Waveform.name: Waveform,
     StftImage.name: StftImage,
+    SpecGanImage.name: SpecGanImage,
     LogMel.name: LogMel,
     MfccF0.name: MfccF0,
 }

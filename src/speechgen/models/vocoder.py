@@ -14,6 +14,16 @@ A vocoder is registered as one container :class:`GANVocoder` holding
 Subclasses build ``generator`` / ``discriminator`` and may override :meth:`upsampling` when their hop is not
 the product of ``upsample_rates``. :meth:`describe` validates the constructor kwargs without building layers
 (the ``vocoder`` training scheme uses it when a recipe loads).
+
+Two optional hooks, both off by default:
+
+- :attr:`feature` (class attribute): the registered :mod:`speechgen.data.features` name of the conditioning input
+  (``"log_mel"``; ResGAN uses ``"mfcc_f0"``). ``feature_params`` are that feature's parameters, ``n_mels`` is the
+  number of input channels (:meth:`input_channels`: the mel bands of a log-mel). Training data, ``speechgen
+  vocode`` and ``export`` compute / document the input with it.
+- a supervised stage (:attr:`supervised_stage`, :meth:`supervised_loss`): a model that pre-trains part of its
+  generator with a loss of its own (ResGAN's least-squares pulse model) returns True while built for that stage;
+  the ``vocoder`` scheme then minimises :meth:`supervised_loss` instead of running the GAN step.
 """
 
 from __future__ import annotations
@@ -23,12 +33,12 @@ import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from speechgen.data.features import LogMel
+from speechgen.data.features import FEATURES, LogMel
 from speechgen.errors import ConfigError
 from speechgen.nn.vocoder_blocks import has_weight_norm, remove_weight_norm
 
@@ -43,21 +53,31 @@ class VocoderSpec:
     feature_params: dict[str, Any]
 
 
+def feature_params_for(feature: str, params: Mapping[str, Any] | None, sample_rate: int,
+                       where: str = "feature_params") -> dict[str, Any]:
+    """Complete and validate the parameters of registered feature ``feature`` (its defaults; DESIGN §3 for
+    ``log_mel``) for ``sample_rate``; ConfigError naming ``where.FIELD``."""
+    if feature not in FEATURES:
+        raise ConfigError(f"feature: unknown feature '{feature}' (choose from {', '.join(sorted(FEATURES))})")
+    cls = FEATURES[feature]
+    params = dict(params or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: not a {feature} parameter (known: {', '.join(sorted(known))})")
+    try:
+        built = cls(**params)
+        built.check_rate(int(sample_rate))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc}") from exc
+    return built.params()
+
+
 def log_mel_params(params: Mapping[str, Any] | None, sample_rate: int, where: str = "feature_params",
                    ) -> dict[str, Any]:
     """Complete and validate log-mel parameters (DESIGN §3 defaults) for ``sample_rate``; ConfigError naming
     ``where.FIELD``."""
-    params = dict(params or {})
-    known = {f.name for f in dataclasses.fields(LogMel)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}: not a log_mel parameter (known: {', '.join(sorted(known))})")
-    try:
-        feature = LogMel(**params)
-        feature.check_rate(int(sample_rate))
-    except ConfigError as exc:
-        raise ConfigError(f"{where}.{exc}") from exc
-    return feature.params()
+    return feature_params_for(LogMel.name, params, sample_rate, where)
 
 
 class GANVocoder(nn.Module):
@@ -65,6 +85,10 @@ class GANVocoder(nn.Module):
 
     generator: nn.Module
     discriminator: nn.Module | None
+    #: registered name of the conditioning feature (:data:`speechgen.data.features.FEATURES`)
+    feature: ClassVar[str] = LogMel.name
+    #: False for generators that cannot be traced to ONNX (numpy analysis inside, e.g. ResGAN)
+    onnx_exportable: ClassVar[bool] = True
 
     def __init__(self, sample_rate: int, feature_params: Mapping[str, Any] | None, upsample_product: int,
                  upsample_field: str = "upsample_rates") -> None:
@@ -76,16 +100,22 @@ class GANVocoder(nn.Module):
         self.feature_params = spec.feature_params
 
     # -- kwargs checks -------------------------------------------------------------------------------------------
-    @staticmethod
-    def _spec(sample_rate: int, feature_params: Mapping[str, Any] | None, product: int, field: str) -> VocoderSpec:
+    @classmethod
+    def _spec(cls, sample_rate: int, feature_params: Mapping[str, Any] | None, product: int, field: str,
+              ) -> VocoderSpec:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ConfigError(f"sample_rate: expected a positive integer, got {sample_rate!r}")
-        params = log_mel_params(feature_params, sample_rate)
+        params = feature_params_for(cls.feature, feature_params, sample_rate)
         hop = int(params["hop_length"])
         if product != hop:
             raise ConfigError(f"{field}: their product {product} must equal the hop length "
                               f"(feature_params.hop_length {hop}): one generated sample per hop sample")
-        return VocoderSpec(int(sample_rate), hop, int(params["n_mels"]), params)
+        return VocoderSpec(int(sample_rate), hop, cls.input_channels(params), params)
+
+    @classmethod
+    def input_channels(cls, feature_params: Mapping[str, Any]) -> int:
+        """Channels of the conditioning input for complete ``feature_params`` (default: the mel bands)."""
+        return int(feature_params["n_mels"])
 
     @classmethod
     def upsampling(cls, kwargs: Mapping[str, Any]) -> tuple[str, int]:
@@ -94,6 +124,17 @@ class GANVocoder(nn.Module):
         if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
             raise ConfigError(f"upsample_rates: expected positive integers, got {rates!r}")
         return "upsample_rates", int(math.prod(rates))
+
+    @classmethod
+    def feature_hop(cls, kwargs: Mapping[str, Any]) -> tuple[str, Any]:
+        """``("feature_params.hop_length", hop)``: the :meth:`upsampling` of vocoders whose output hop is the
+        feature's by construction (an iSTFT head, pitch-synchronous pulses). The hop is the kwargs' or the
+        feature's default; :meth:`describe` validates it with the other feature parameters."""
+        params = cls._kwarg(kwargs, "feature_params") or {}
+        hop = params.get("hop_length") if isinstance(params, Mapping) else None
+        if hop is None:
+            hop = FEATURES[cls.feature].__dataclass_fields__["hop_length"].default
+        return "feature_params.hop_length", hop
 
     @classmethod
     def _kwarg(cls, kwargs: Mapping[str, Any], name: str) -> Any:
@@ -127,7 +168,8 @@ class GANVocoder(nn.Module):
 
     @torch.no_grad()
     def infer(self, mel: torch.Tensor) -> torch.Tensor:
-        """Audio ``[B, frames * hop_length]`` (or ``[samples]`` for a 2-D mel) in [-1, 1], without gradients."""
+        """Audio ``[B, frames * hop_length]`` (or ``[samples]`` for a 2-D mel), without gradients (in [-1, 1] for
+        generators ending in tanh; Parallel WaveGAN's and ResGAN's outputs are linear)."""
         squeeze = mel.ndim == 2
         x = self.generator(self.check_mel(mel)).squeeze(1)
         return x[0] if squeeze else x
@@ -152,3 +194,15 @@ class GANVocoder(nn.Module):
     def generator_parameters(self) -> int:
         """Number of generator parameters."""
         return sum(p.numel() for p in self.generator.parameters())
+
+    # -- optional supervised (pre-training) stage ----------------------------------------------------------------
+    @property
+    def supervised_stage(self) -> bool:
+        """True when this model is built for a supervised stage: training minimises :meth:`supervised_loss` (no
+        discriminator, no GAN losses). False for every plain GAN vocoder."""
+        return False
+
+    def supervised_loss(self, audio: torch.Tensor, features: torch.Tensor,
+                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(loss, named parts)`` of the supervised stage on audio ``[B, T]`` and its input ``[B, C, T / hop]``."""
+        raise ConfigError(f"{type(self).__name__}: has no supervised training stage")

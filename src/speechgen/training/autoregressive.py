@@ -68,7 +68,7 @@ class ARData(GenData):
         if self.feature not in (*RAW_FEATURES, "log_mel"):
             raise ConfigError(f"{where}.feature: the autoregressive scheme takes 'waveform' (or null: raw audio) or "
                               f"'log_mel' (paired audio + mel), got {self.feature!r}")
-        for k in ("channels", "condition_channels"):
+        for k in ("channels", "condition_channels", "frames"):
             if getattr(self, k) is not None:
                 raise ConfigError(f"{where}.{k}: not used by the autoregressive scheme (leave it unset)")
         for k in ("segment_length", "eval_segment_length"):

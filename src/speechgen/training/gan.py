@@ -1,4 +1,11 @@
-"""The ``gan`` scheme: GANs on spectrogram images (model ``dcgan``), one scheme for the whole family.
+"""The ``gan`` scheme: GANs on spectrogram images (model ``dcgan``), one scheme for the whole family; also on
+log-mel frame windows (``data.frames``, model ``dcgan`` with ``arch: mlp``; see :mod:`speechgen.data.frames`).
+
+WaveGAN and SpecGAN (Donahue, McAuley & Puckette 2019) are recipes of this scheme too: model ``wavegan`` on the
+``waveform`` feature (``data.segment_length`` = the model's ``slice_len``; batches of ``[B, slice_len]``
+waveforms, see :mod:`speechgen.models.wavegan`), and ``dcgan`` with ``kernel_size: 5`` on the ``specgan_image``
+feature, whose per-bin training-set statistics :func:`~speechgen.training.generative.fit_feature` adds to the
+data section (and to the checkpoints' recipe) when the scheme builds the data.
 
 What a recipe picks:
 
@@ -56,7 +63,10 @@ from speechgen.audio.spectral import STFT, image_length
 from speechgen.errors import ConfigError
 from speechgen.losses import adversarial as adv
 from speechgen.models.dcgan import DCGAN
-from speechgen.training.generative import GenData, GenerativeModule, GenTrain, build_datamodule, split_channels
+from speechgen.models.wavegan import WaveGAN
+from speechgen.training.generative import (
+    GenData, GenerativeModule, GenTrain, build_datamodule, fit_feature, frame_shape, split_channels,
+)
 from speechgen.training.optim import OptimConfig, build_optimizer
 
 
@@ -323,49 +333,42 @@ def _kwarg(recipe: Any, name: str) -> Any:
     """The model kwarg ``name`` of the recipe, or the constructor's default."""
     if name in recipe.model.kwargs:
         return recipe.model.kwargs[name]
-    return inspect.signature(DCGAN.__init__).parameters[name].default
+    return inspect.signature(GAN_MODELS[recipe.model.name].__init__).parameters[name].default
 
 
-def check_recipe(recipe: Any) -> None:
-    """Cross-section constraints of a ``gan`` recipe; ConfigError naming the field at fault."""
-    from speechgen.data.features import build_feature
+#: models the ``gan`` scheme trains (a class per registry name, for constructor defaults in the recipe checks)
+GAN_MODELS: dict[str, type] = {"dcgan": DCGAN, "wavegan": WaveGAN}
+#: image features (with their channel counts) the ``dcgan`` model can be trained on
+IMAGE_FEATURES: dict[str, int] = {"stft_image": 2, "specgan_image": 1}
+#: models of raw waveforms (checked by :func:`check_waveform_recipe`)
+WAVEFORM_MODELS: tuple[str, ...] = ("wavegan",)
 
+
+def check_waveform_recipe(recipe: Any) -> None:
+    """Cross-section constraints of a ``gan`` recipe with the waveform model ``wavegan``."""
+    d: GenData = recipe.data
+    if d.feature != "waveform":
+        raise ConfigError(f"recipe.data.feature: model 'wavegan' generates raw audio; use feature 'waveform', got "
+                          f"'{d.feature}'")
+    for name in ("channels", "condition_channels", "frames"):
+        if getattr(d, name, None):
+            raise ConfigError(f"recipe.data.{name}: waveforms have no channels, frames or condition inputs; leave "
+                              f"it unset (got {getattr(d, name)})")
+    slice_len = _kwarg(recipe, "slice_len")
+    if d.segment_length != slice_len:
+        raise ConfigError(f"recipe.data.segment_length: {d.segment_length}, but the model generates "
+                          f"{slice_len} samples (recipe.model.kwargs.slice_len); set them equal")
+    if recipe.gan.consistency_weight > 0:
+        raise ConfigError("recipe.gan.consistency_weight: the STFT-consistency regulariser needs stft_image data, "
+                          "not waveforms")
+    check_labels(recipe)
+
+
+def check_labels(recipe: Any) -> None:
+    """Label and auxiliary-classifier constraints shared by every ``gan`` model."""
     g: GANSection = recipe.gan
     d: GenData = recipe.data
     m = "recipe.model.kwargs"
-    if d.feature != "stft_image":
-        raise ConfigError(f"recipe.data.feature: the gan scheme models image features ('stft_image'), "
-                          f"got '{d.feature}'")
-    for name in ("channels", "condition_channels"):
-        v = getattr(d, name)
-        if v and max(v) > 1:
-            raise ConfigError(f"recipe.data.{name}: stft_image has channels 0 (amplitude) and 1 (phase), got {v}")
-    if d.condition_channels and not d.channels:
-        raise ConfigError("recipe.data.channels: name the generated channels when data.condition_channels is set "
-                          "(e.g. [0] with condition_channels [1])")
-    n_gen = len(d.channels) if d.channels else 2
-    n_cond = len(d.condition_channels or [])
-    feature = build_feature(d.feature, d.feature_params)
-    if _kwarg(recipe, "channels") != n_gen:
-        raise ConfigError(f"{m}.channels: {_kwarg(recipe, 'channels')}, but the data gives {n_gen} generated "
-                          f"channel(s) (recipe.data.channels: {d.channels})")
-    for name, want in (("height", feature.n_bins), ("width", feature.n_frames)):  # type: ignore[attr-defined]
-        if _kwarg(recipe, name) != want:
-            raise ConfigError(f"{m}.{name}: {_kwarg(recipe, name)}, but the data gives images of "
-                              f"{feature.n_bins} bins x {feature.n_frames} frames")  # type: ignore[attr-defined]
-    cc = _kwarg(recipe, "condition_channels")
-    if n_cond and cc != n_cond:
-        raise ConfigError(f"{m}.condition_channels: {cc}, but recipe.data.condition_channels hands the model "
-                          f"{n_cond} condition channel(s)")
-    if cc and not n_cond:
-        raise ConfigError(f"recipe.data.condition_channels: the model takes {cc} condition channel(s); name the "
-                          "feature channels to condition on (e.g. [1], the phase)")
-    norm = _kwarg(recipe, "d_norm")
-    if norm == "batch" and g.loss == "wgan-gp":
-        raise ConfigError(f"{m}.d_norm: 'batch' cannot be used with loss 'wgan-gp' (the gradient penalty is "
-                          "per item; batch norm mixes items): use 'layer', 'instance' or 'none'")
-    if norm == "batch" and g.r1_weight > 0:
-        raise ConfigError(f"{m}.d_norm: 'batch' cannot be used with an R1 penalty (recipe.gan.r1_weight)")
     n_classes, n_aux = _kwarg(recipe, "n_classes"), _kwarg(recipe, "n_aux_classes")
     if (n_classes or n_aux) and not d.labelled:
         raise ConfigError("recipe.data.labelled: a conditional model (n_classes or n_aux_classes > 0) needs "
@@ -379,6 +382,60 @@ def check_recipe(recipe: Any) -> None:
     if n_aux and g.aux_weight <= 0:
         raise ConfigError("recipe.gan.aux_weight: the model's auxiliary classifier head is trained only with "
                           "aux_weight > 0")
+
+
+def check_recipe(recipe: Any) -> None:
+    """Cross-section constraints of a ``gan`` recipe; ConfigError naming the field at fault."""
+    from speechgen.data.features import build_feature
+
+    if recipe.model.name in WAVEFORM_MODELS:
+        check_waveform_recipe(recipe)
+        return
+    g: GANSection = recipe.gan
+    d: GenData = recipe.data
+    m = "recipe.model.kwargs"
+    frames = frame_shape(d)  # log-mel frame windows (1, n_mels, context), or None for images
+    if frames is None and d.feature not in IMAGE_FEATURES:
+        raise ConfigError(f"recipe.data.feature: the gan scheme models image features ('stft_image', "
+                          f"'specgan_image'), waveforms (model 'wavegan') or log-mel "
+                          f"frame windows ('log_mel' with data.frames), got '{d.feature}'")
+    n_img = IMAGE_FEATURES.get(d.feature, 2)
+    for name in ("channels", "condition_channels"):
+        v = getattr(d, name)
+        if v and max(v) >= n_img:
+            raise ConfigError(f"recipe.data.{name}: stft_image has channels 0 (amplitude) and 1 (phase), got {v}"
+                              if n_img == 2 else f"recipe.data.{name}: {d.feature} has one channel (0), got {v}")
+    if d.condition_channels and not d.channels:
+        raise ConfigError("recipe.data.channels: name the generated channels when data.condition_channels is set "
+                          "(e.g. [0] with condition_channels [1])")
+    n_gen = 1 if frames is not None else (len(d.channels) if d.channels else n_img)
+    n_cond = len(d.condition_channels or [])
+    if frames is not None:
+        height, width, what = frames[1], frames[2], f"windows of {frames[1]} mel bands x {frames[2]} frames"
+    else:
+        feature = build_feature(d.feature, d.feature_params)
+        height, width = feature.n_bins, feature.n_frames  # type: ignore[attr-defined]
+        what = f"images of {height} bins x {width} frames"
+    if _kwarg(recipe, "channels") != n_gen:
+        raise ConfigError(f"{m}.channels: {_kwarg(recipe, 'channels')}, but the data gives {n_gen} generated "
+                          f"channel(s) (recipe.data.channels: {d.channels})")
+    for name, want in (("height", height), ("width", width)):
+        if _kwarg(recipe, name) != want:
+            raise ConfigError(f"{m}.{name}: {_kwarg(recipe, name)}, but the data gives {what}")
+    cc = _kwarg(recipe, "condition_channels")
+    if n_cond and cc != n_cond:
+        raise ConfigError(f"{m}.condition_channels: {cc}, but recipe.data.condition_channels hands the model "
+                          f"{n_cond} condition channel(s)")
+    if cc and not n_cond:
+        raise ConfigError(f"recipe.data.condition_channels: the model takes {cc} condition channel(s); name the "
+                          "feature channels to condition on (e.g. [1], the phase)")
+    norm = _kwarg(recipe, "d_norm")
+    if norm == "batch" and g.loss == "wgan-gp":
+        raise ConfigError(f"{m}.d_norm: 'batch' cannot be used with loss 'wgan-gp' (the gradient penalty is "
+                          "per item; batch norm mixes items): use 'layer', 'instance' or 'none'")
+    if norm == "batch" and g.r1_weight > 0:
+        raise ConfigError(f"{m}.d_norm: 'batch' cannot be used with an R1 penalty (recipe.gan.r1_weight)")
+    check_labels(recipe)
     if g.consistency_weight > 0 and (list(d.channels or []) != [0] or list(d.condition_channels or []) != [1]):
         raise ConfigError(f"recipe.gan.consistency_weight: the STFT-consistency regulariser needs the amplitude "
                           f"generated (data.channels: [0]) given the phase (data.condition_channels: [1]); got "
@@ -391,7 +448,7 @@ class GANScheme:
     name = "gan"
     sections = {"data": GenData, "train": GenTrain, "optim_g": OptimConfig, "optim_d": OptimConfig,
                 "gan": GANSection}
-    models = ("dcgan",)
+    models = ("dcgan", "wavegan")
 
     @staticmethod
     def validate(recipe: Any) -> None:
@@ -402,7 +459,8 @@ class GANScheme:
     def build(recipe: Any, model: torch.nn.Module, checkpoint_extra: dict[str, Any] | None = None,
               ) -> tuple[L.LightningModule, L.LightningDataModule]:
         check_recipe(recipe)
-        d: GenData = recipe.data
+        # features with training-set statistics (specgan_image) get them here, also in the checkpoints' recipe
+        d, checkpoint_extra = fit_feature(recipe.data, checkpoint_extra)
         # the loader yields n_critic x batch_size items per training step (one slice per critic update)
         dm = build_datamodule(dataclasses.replace(d, batch_size=d.batch_size * recipe.gan.n_critic), recipe.seed)
         for name in ("n_classes", "n_aux_classes"):

@@ -3,6 +3,10 @@
 Used by the training schemes (sample rounds) and by ``speechgen sample``. Sampling is deterministic per seed on
 CPU: latents are drawn on the CPU from a ``torch.Generator`` seeded with ``seed``, in fixed chunks of
 :data:`CHUNK` items.
+
+Features that cannot be turned into audio on their own (``log_mel`` frame windows: they need a vocoder) are
+written as :data:`FEATURES_NAME` (``[N, C, F, T]`` float32, de-normalised with the stored frame statistics),
+:data:`LABELS_NAME` (conditional models) and the grid, without WAVs or manifest.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from speechgen.errors import CheckpointError, ConfigError, DataError
 
 CHUNK = 256
 GRID_NAME = "grid.png"
+FEATURES_NAME = "features.npy"
+LABELS_NAME = "labels.npy"
 
 
 # ------------------------------------------------------------------------------------------------ drawing
@@ -103,8 +109,10 @@ def tile(images: np.ndarray, cols: int | None = None, gap: int = 2) -> np.ndarra
 
 
 def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int] | None = None,
-              title: str = "") -> Path:
-    """PNG grid of amplitude images ``[N, F, T]`` in [-1, 1] (one panel per sample, labelled), atomically."""
+              title: str = "", label_names: Sequence[str] | None = None,
+              value_range: tuple[float, float] = (-1.0, 1.0)) -> Path:
+    """PNG grid of images ``[N, F, T]`` (one panel per sample, titled with its label and, given ``label_names``,
+    the label's name), coloured over ``value_range`` (default [-1, 1], the amplitude image's), atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,9 +127,12 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int]
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(images[i], origin="lower", aspect="auto", vmin=-1, vmax=1, cmap="magma")
+            ax.imshow(images[i], origin="lower", aspect="auto", vmin=value_range[0], vmax=value_range[1],
+                      cmap="magma")
             if labels is not None:
-                ax.set_title(str(int(labels[i])), fontsize=8)
+                lab = int(labels[i])
+                name = f" {label_names[lab]}" if label_names is not None and 0 <= lab < len(label_names) else ""
+                ax.set_title(f"{lab}{name}", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -134,17 +145,37 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int]
 def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, labels: torch.Tensor | None,
                   sample_rate: int, condition: torch.Tensor | None = None,
                   condition_channels: Sequence[int] | None = None, channels: Sequence[int] | None = None,
-                  length: int | None = None, seed: int = 0, n_iter: int = 64) -> np.ndarray:
+                  length: int | None = None, seed: int = 0, n_iter: int | None = None,
+                  frames: Any | None = None) -> np.ndarray:
     """Turn features into audio and write ``out/sample-NNNNN.wav``, ``manifest.csv`` (path, label, ...) and
-    ``grid.png`` (image features). Returns the audio ``[N, samples]``."""
+    ``grid.png`` (image features). Returns the audio ``[N, samples]``.
+
+    ``length``: samples per clip (default: a waveform's own length, one second for other features). ``n_iter``:
+    Griffin-Lim iterations for amplitude-only images (None: the feature's default, 64 for ``stft_image``, 16 for
+    ``specgan_image``).
+
+    ``frames``: the resolved frame options of a frame-window model (``data.frames`` with its statistics): the
+    windows are de-normalised to log-mel values first. Features the ``feature`` cannot invert (``log_mel``) are
+    written as ``features.npy`` (+ ``labels.npy``) and the grid only; the returned audio is then ``[N, 0]``.
+    """
     from speechgen.audio import io as audio_io
     from speechgen.data.manifest import Manifest, make_row
 
     out = ensure_dir(out)
-    length = length or sample_rate
+    length = length or (feats.shape[-1] if feats.ndim == 2 else sample_rate)
     full = assemble(feats, channels, condition, condition_channels)
-    opts = {"seed": seed, "n_iter": n_iter} if full.ndim > 2 else {}
-    audio = feature.invert(full, length=length, **opts)
+    names = None
+    if frames is not None:
+        from speechgen.data.frames import denormalize_samples, label_names
+
+        full, names = denormalize_samples(full, frames), label_names(frames)
+    opts: dict[str, Any] = {}
+    if full.ndim > 2:
+        opts = {"seed": seed} if n_iter is None else {"seed": seed, "n_iter": n_iter}
+    try:
+        audio = feature.invert(full, length=length, **opts)
+    except ConfigError:  # no inverse without a vocoder: keep the features themselves
+        return _write_features(out, full, labels, names)
     audio = np.asarray(audio, dtype=np.float32).reshape(len(feats), -1)
     rows = []
     for i, a in enumerate(audio):
@@ -160,6 +191,27 @@ def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, label
         save_grid(out / GRID_NAME, full[:k, 0], None if labels is None else labels[:k].tolist())
     Manifest(Path(out).resolve(), rows).write()
     return audio
+
+
+def _write_features(out: Path, full: np.ndarray, labels: torch.Tensor | None,
+                    names: Sequence[str] | None) -> np.ndarray:
+    """``features.npy``, ``labels.npy`` and a grid (coloured over the values' range) for features without an
+    inverse; returns empty audio ``[N, 0]``."""
+    from speechgen.atomic import atomic_path
+
+    arr = np.ascontiguousarray(full, dtype=np.float32)
+    with atomic_path(out / FEATURES_NAME) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
+    lab = None if labels is None else [int(v) for v in labels]
+    if lab is not None:
+        with atomic_path(out / LABELS_NAME) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(lab, dtype=np.int64), allow_pickle=False)
+    if arr.ndim == 4:
+        k = min(len(arr), 40)
+        lo, hi = float(arr[:k, 0].min()), float(arr[:k, 0].max())
+        save_grid(out / GRID_NAME, arr[:k, 0], None if lab is None else lab[:k], label_names=names,
+                  value_range=(lo, hi if hi > lo else lo + 1.0))
+    return np.zeros((len(arr), 0), dtype=np.float32)
 
 
 # ------------------------------------------------------------------------------------------------ loading

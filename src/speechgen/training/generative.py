@@ -13,11 +13,18 @@ Data items come from :class:`~speechgen.data.datamodule.DigitsDataModule` over t
 a batch holds ``"features"`` ``[B, C, F, T]`` (for ``stft_image``) or ``"audio"`` ``[B, T]`` (waveforms),
 ``"label"`` and ``"speaker"``. ``data.channels`` keeps some channels of the feature (``[0]``: amplitude only);
 ``data.condition_channels`` hands other channels to the model as a condition (``batch["condition"]``).
+
+With ``data.frames`` set (a mapping of :class:`~speechgen.data.frames.FrameOptions`, e.g. ``{context: 9}``), items
+come from :class:`~speechgen.data.frames.FramesDataModule` instead: normalised ``[1, n_mels, context]`` windows of
+the ``log_mel`` feature labelled with their centre frame's phone (or the clip's label). The train statistics it
+computes are written into the checkpoint's recipe (``recipe.data.frames``, with the resolved labels mode), and
+sample rounds de-normalise generated windows with them.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +59,9 @@ class GenData:
     generates (None: all). condition_channels: feature channels handed to the model as ``condition`` (e.g. the
     phase image in conditional-WGAN-GP exp3). labelled: train on labelled rows only. batch_size: items per batch
     **per device**. num_workers: loader processes. sample_rate: audio rate. segment_length: crop length in
-    samples for waveform features (None: the feature's default).
+    samples for waveform features (None: the feature's default). frames: log-mel frame windows labelled per frame
+    (a :class:`~speechgen.data.frames.FrameOptions` mapping: context, stride, eval_stride, phone_set, labels,
+    norm_scale, stats; ``{}`` for the defaults; None: whole clips/images). Needs ``feature: log_mel``.
     """
 
     manifest: str
@@ -65,6 +74,7 @@ class GenData:
     num_workers: int = 0
     sample_rate: int = 16000
     segment_length: int | None = None
+    frames: dict[str, Any] | None = None
 
     def validate(self, where: str) -> None:
         for k in ("batch_size", "sample_rate"):
@@ -84,6 +94,22 @@ class GenData:
             build_feature(self.feature, self.feature_params)
         except ConfigError as exc:
             raise ConfigError(f"{where}.{exc}") from exc
+        if self.frames is not None:
+            from speechgen.data.frames import FrameOptions
+
+            opts = FrameOptions.from_mapping(self.frames, f"{where}.frames")
+            n_mels = getattr(build_feature(self.feature, self.feature_params), "n_mels", None)
+            if opts.stats is not None and len(opts.stats["mean"]) != n_mels:
+                raise ConfigError(f"{where}.frames.stats.mean: {len(opts.stats['mean'])} values, but the feature "
+                                  f"has {n_mels} mel bands")
+            if self.feature != "log_mel":
+                raise ConfigError(f"{where}.feature: frame windows (data.frames) are cut from 'log_mel', "
+                                  f"got '{self.feature}'")
+            if self.condition_channels or (self.channels and self.channels != [0]):
+                raise ConfigError(f"{where}.channels: frame windows have one channel; leave channels and "
+                                  "condition_channels unset")
+            if self.segment_length is not None:
+                raise ConfigError(f"{where}.segment_length: frame windows are sized by frames.context; leave it unset")
 
 
 @dataclass
@@ -112,8 +138,18 @@ class GenTrain(TrainSection):
 
 
 def build_datamodule(data: GenData, seed: int) -> Any:
-    """The :class:`~speechgen.data.datamodule.DigitsDataModule` of a ``data:`` section."""
+    """The :class:`~speechgen.data.datamodule.DigitsDataModule` of a ``data:`` section (the
+    :class:`~speechgen.data.frames.FramesDataModule` when ``data.frames`` is set)."""
     from speechgen.data.datamodule import DigitsDataModule
+
+    if data.frames is not None:
+        from speechgen.data.frames import FramesDataModule
+
+        return FramesDataModule(
+            data.manifest, batch_size=data.batch_size, num_workers=data.num_workers, seed=seed,
+            sample_rate=data.sample_rate, feature=data.feature, feature_params=data.feature_params,
+            frames=data.frames, labelled=True if data.labelled else None,
+        )
 
     seg: int | str | None = data.segment_length if data.segment_length is not None else "auto"
     return DigitsDataModule(
@@ -121,6 +157,46 @@ def build_datamodule(data: GenData, seed: int) -> Any:
         sample_rate=data.sample_rate, segment_length=seg, feature=data.feature,
         feature_params=data.feature_params, labelled=True if data.labelled else None,
     )
+
+
+def fit_feature(data: GenData, checkpoint_extra: dict[str, Any] | None = None,
+                ) -> tuple[GenData, dict[str, Any] | None]:
+    """``(data, checkpoint_extra)`` with the feature's training-set statistics filled in (both unchanged for
+    features without any).
+
+    A feature that needs statistics (``Feature.needs_fit``, e.g. ``specgan_image``'s per-bin mean / std) gets them
+    from the train split of ``data.manifest`` (cached beside the feature cache, see
+    :meth:`~speechgen.data.features.SpecGanImage.fit`); the completed parameters replace ``data.feature_params``
+    and those of a copy of the recipe in ``checkpoint_extra["recipe"]`` that the run's checkpoints carry, so a
+    checkpoint alone can turn generated features into audio.
+    """
+    from speechgen.data.datamodule import DEFAULT_CACHE_SUBDIR
+    from speechgen.data.features import build_feature
+    from speechgen.data.manifest import Manifest
+
+    feature = build_feature(data.feature, data.feature_params)
+    if not feature.needs_fit:
+        return data, checkpoint_extra
+    manifest = Manifest.read(data.manifest)
+    fitted = feature.fit(manifest, manifest.root / DEFAULT_CACHE_SUBDIR, data.sample_rate,
+                         labelled=True if data.labelled else None)
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in fitted.params().items()}
+    extra = dict(checkpoint_extra or {})
+    recipe = copy.deepcopy(extra.get("recipe") or {})
+    recipe.setdefault("data", {})["feature_params"] = copy.deepcopy(params)
+    extra["recipe"] = recipe
+    return dataclasses.replace(data, feature_params=params), extra
+
+
+def frame_shape(data: GenData) -> tuple[int, int, int] | None:
+    """``(1, n_mels, context)``: the shape of one frame window when ``data.frames`` is set, else None."""
+    if data.frames is None:
+        return None
+    from speechgen.data.features import build_feature
+    from speechgen.data.frames import FrameOptions
+
+    opts = FrameOptions.from_mapping(data.frames, "recipe.data.frames")
+    return 1, int(build_feature(data.feature, data.feature_params).n_mels), opts.context  # type: ignore[attr-defined]
 
 
 def split_channels(batch: dict[str, torch.Tensor], data: GenData) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -180,6 +256,20 @@ class GenerativeModule(L.LightningModule):
         checkpoint["speechgen_model"] = {"prefix": prefix,
                                          "config": model_config(self.export_model(), self.model_spec, extra)}
 
+    # -- frame windows -------------------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        """With frame windows, record the data module's resolved frame options (train statistics, labels mode) in
+        ``data_cfg.frames`` and in the checkpoint's recipe, so that samples can be de-normalised later."""
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        resolve = getattr(dm, "resolved_frames", None)
+        if self.data_cfg.frames is None or not callable(resolve):
+            return
+        frames = resolve()
+        self.data_cfg = dataclasses.replace(self.data_cfg, frames=frames)
+        recipe = copy.deepcopy(self.checkpoint_extra.get("recipe") or {})
+        recipe.setdefault("data", {})["frames"] = copy.deepcopy(frames)
+        self.checkpoint_extra["recipe"] = recipe
+
     # -- samples -------------------------------------------------------------------------------------------------
     def fixed_inputs(self) -> dict[str, Any]:
         """Labels, latent generator seed and conditions of the sample rounds (the same every round)."""
@@ -225,7 +315,7 @@ class GenerativeModule(L.LightningModule):
         out = Path(self.trainer.default_root_dir) / "samples" / f"step-{step:07d}"
         audio = write_samples(out, feats, feature, fixed["labels"], self.data_cfg.sample_rate,
                               condition=fixed["condition"], condition_channels=self.data_cfg.condition_channels,
-                              channels=self.data_cfg.channels, seed=fixed["seed"])
+                              channels=self.data_cfg.channels, seed=fixed["seed"], frames=self.data_cfg.frames)
         self._log_media(step, feats, audio)
         return out
 
@@ -233,7 +323,7 @@ class GenerativeModule(L.LightningModule):
         exp = getattr(self.logger, "experiment", None) if self.logger is not None else None
         if exp is None or not hasattr(exp, "add_audio"):
             return
-        for i, a in enumerate(audio[:4]):
+        for i, a in enumerate(audio[:4] if audio.size else ()):  # no audio for features without an inverse
             exp.add_audio(f"samples/{i}", torch.from_numpy(a)[None], step, sample_rate=self.data_cfg.sample_rate)
         if feats.ndim == 4:
             from speechgen.training.generate import tile

@@ -11,8 +11,12 @@ from speechgen.models import DigitClassifier
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.melgan import MelGAN
+from speechgen.models.istft_vocoder import ISTFTVocoder
+from speechgen.models.parallel_wavegan import ParallelWaveGAN
+from speechgen.models.resgan import ResGAN
 from speechgen.models.vae import ConvVAE
 from speechgen.models.wae import WAE
+from speechgen.models.wavegan import WaveGAN
 from speechgen.models.wavenet import WaveNet
 from speechgen.models.wavernn import WaveRNN
 from speechgen.training.autoregressive import AutoregressiveScheme
@@ -27,18 +31,22 @@ MODELS: dict[str, type] = {
     "dcgan": DCGAN,
     "vae": ConvVAE,
     "wae": WAE,
+    "wavegan": WaveGAN,
     "wavenet": WaveNet,
     "wavernn": WaveRNN,
     "hifigan": HiFiGAN,
     "melgan": MelGAN,
+    "parallel_wavegan": ParallelWaveGAN,
+    "istft_vocoder": ISTFTVocoder,
+    "resgan": ResGAN,
 }
 
 SCHEMES: dict[str, Any] = {
     "classifier": ClassifierScheme,
     "gan": GANScheme,
     "vae": VAEScheme,
-    "vocoder": VocoderScheme,
     "autoregressive": AutoregressiveScheme,
+    "vocoder": VocoderScheme,
 }
 
 

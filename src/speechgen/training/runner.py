@@ -131,17 +131,28 @@ def train(
     metrics: dict[str, Any] = {"steps": int(trainer.global_step), "train_seconds": round(seconds, 1)}
     metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")})
     for stage, split in (("validate", "valid"), ("test", "test")):
-        if len(datamodule.manifest.select(split, labelled=getattr(datamodule, "labelled", None))) == 0:
+        if not _has_eval_rows(datamodule, split):
             continue
         run = trainer.validate if stage == "validate" else trainer.test
         for row in run(module, datamodule=datamodule, verbose=False):
             metrics.update({k: float(v) for k, v in row.items()})
     if trainer.is_global_zero:
         final_model = module.export_model() if hasattr(module, "export_model") else module.model
+        # the module's extra: a scheme may have resolved more of the recipe while training (frame statistics)
+        final_extra = dict(getattr(module, "checkpoint_extra", None) or extra)
         save_checkpoint(out / "final", final_model, {"name": recipe.model.name, "kwargs": recipe.model.kwargs},
-                        extra=dict(extra, metrics=metrics, step=int(trainer.global_step)))
+                        extra=dict(final_extra, metrics=metrics, step=int(trainer.global_step)))
         write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _has_eval_rows(datamodule: Any, split: str) -> bool:
+    """Whether ``split`` has data for the final validate/test: the data module's ``has_rows`` where it has one
+    (frame windows labelled by alignments), else manifest rows under its ``labelled`` filter."""
+    has_rows = getattr(datamodule, "has_rows", None)
+    if callable(has_rows):
+        return bool(has_rows(split))
+    return len(datamodule.manifest.select(split, labelled=getattr(datamodule, "labelled", None))) > 0
 
 
 def _has_tensorboard() -> bool:

@@ -1,4 +1,5 @@
-"""The ``vae`` scheme: auto-encoders with a latent prior on spectrogram images.
+"""The ``vae`` scheme: auto-encoders with a latent prior on spectrogram images (or on log-mel frame windows,
+``data.frames``: see :mod:`speechgen.data.frames`).
 
 Objectives (``vae.objective``), with ``rec`` the reconstruction cost (L1 or squared L2 summed over the image's
 values, averaged over the batch) and ``z ~ N(0, I)`` the prior:
@@ -30,7 +31,9 @@ import torch.nn.functional as F
 
 from speechgen.errors import ConfigError
 from speechgen.losses.divergence import DEFAULT_SCALES, kl_standard_normal, mmd
-from speechgen.training.generative import GenData, GenerativeModule, GenTrain, build_datamodule, split_channels
+from speechgen.training.generative import (
+    GenData, GenerativeModule, GenTrain, build_datamodule, frame_shape, split_channels,
+)
 from speechgen.training.optim import OptimConfig, build_optimizer
 
 
@@ -228,20 +231,22 @@ def check_recipe(recipe: Any, model: torch.nn.Module | None = None) -> None:
     if v.objective != "adversarial" and adversarial:
         raise ConfigError(f"recipe.model.kwargs.adversarial: the latent critic is trained only by objective "
                           f"'adversarial', not '{v.objective}'")
-    if d.feature != "stft_image":
-        raise ConfigError(f"recipe.data.feature: the vae scheme models image features ('stft_image'), "
-                          f"got '{d.feature}'")
+    frames = frame_shape(d)  # log-mel frame windows (1, n_mels, context), or None for images
+    if frames is None and d.feature != "stft_image":
+        raise ConfigError(f"recipe.data.feature: the vae scheme models image features ('stft_image') or log-mel "
+                          f"frame windows ('log_mel' with data.frames), got '{d.feature}'")
     if d.condition_channels:
         raise ConfigError("recipe.data.condition_channels: the vae scheme's models take no condition")
-    feature = build_feature(d.feature, d.feature_params)
-    channels = len(d.channels) if d.channels else 2
-    if d.channels and max(d.channels) > 1:
-        raise ConfigError(f"recipe.data.channels: stft_image has channels 0 (amplitude) and 1 (phase), "
-                          f"got {d.channels}")
+    if frames is None:
+        feature = build_feature(d.feature, d.feature_params)
+        channels = len(d.channels) if d.channels else 2
+        if d.channels and max(d.channels) > 1:
+            raise ConfigError(f"recipe.data.channels: stft_image has channels 0 (amplitude) and 1 (phase), "
+                              f"got {d.channels}")
     if model is None:
         return
     shape = tuple(getattr(model, "out_shape", ()))
-    expect = (channels, feature.n_bins, feature.n_frames)  # type: ignore[attr-defined]
+    expect = frames or (channels, feature.n_bins, feature.n_frames)  # type: ignore[attr-defined]
     for field_name, got, exp in zip(("in_channels", "height", "width"), shape, expect):
         if got != exp:
             raise ConfigError(f"recipe.model.kwargs.{field_name}: {got}, but the data gives images of shape "

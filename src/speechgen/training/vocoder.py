@@ -20,6 +20,15 @@ long enough for the spectral losses.
    ``adv_weight · Σ_k L_adv(D_k(x̂)) + fm_weight · L_fm`` (the discriminator frozen);
 4. steps both learning-rate schedules.
 
+**A supervised stage** (a model whose :attr:`~speechgen.models.vocoder.GANVocoder.supervised_stage` is True, e.g.
+ResGAN built with ``stage: pulse``) replaces steps 1-3 by one generator-optimiser update on the model's own
+:meth:`~speechgen.models.vocoder.GANVocoder.supervised_loss` (logged as ``train/g_loss`` and ``train/<part>``); the
+discriminator is not used. ``train.init_from`` starts a run from the weights of an earlier checkpoint (every tensor
+whose name and shape match), which chains such a stage to the GAN stage that follows it.
+
+The conditioning input is the model's feature (:attr:`~speechgen.models.vocoder.GANVocoder.feature`: log-mel for
+mel vocoders, ``mfcc_f0`` for ResGAN); the batch key stays ``"mel"``.
+
 Loss definitions: :mod:`speechgen.losses.spectral` (mel L1 with ``mel_fmax``, MR-STFT) and
 :mod:`speechgen.losses.adversarial` (``"lsgan"``: ``(D(x)-1)²/2 + D(x̂)²/2`` and ``(D(x̂)-1)²/2``, i.e. half the
 HiFi-GAN paper's squared errors, hence ``adv_weight: 2`` in the HiFi-GAN recipes; ``"hinge"``; feature matching
@@ -47,7 +56,7 @@ import torch
 from speechgen.errors import ConfigError
 from speechgen.losses import adversarial as adv
 from speechgen.losses.spectral import PWG_RESOLUTIONS, MelL1Loss, MultiResolutionSTFTLoss
-from speechgen.models.vocoder import GANVocoder, log_mel_params
+from speechgen.models.vocoder import GANVocoder, feature_params_for
 from speechgen.training.generative import check_finite
 from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer
 
@@ -89,7 +98,9 @@ class VocoderTrain(TrainSection):
     """``train:`` section (see :class:`~speechgen.training.optim.TrainSection`).
 
     sample_every: write copy-synthesis WAVs of ``n_samples`` valid clips with their mel L1 / MR-STFT every this
-    many steps (0: off). val_items: valid clips used by each validation (0: all).
+    many steps (0: off). val_items: valid clips used by each validation (0: all). init_from: a checkpoint folder
+    (or run folder) whose weights initialise the model before training (tensors whose name and shape match; the
+    others keep their initialisation; null: none) — e.g. ResGAN's noise stage starting from its pulse stage.
     """
 
     max_steps: int = 100000
@@ -99,11 +110,14 @@ class VocoderTrain(TrainSection):
     sample_every: int = 5000
     n_samples: int = 4
     val_items: int = 0
+    init_from: str | None = None
 
     def validate(self, where: str) -> None:
         super().validate(where)
         if self.sample_every < 0 or self.n_samples <= 0 or self.val_items < 0:
             raise ConfigError(f"{where}: sample_every and val_items must be >= 0 and n_samples > 0")
+        if self.init_from is not None and not str(self.init_from).strip():
+            raise ConfigError(f"{where}.init_from: expected a checkpoint folder or null, got an empty string")
 
 
 @dataclass
@@ -162,7 +176,7 @@ class VocoderModule(L.LightningModule):
         self.automatic_optimization = False
         fp = model.feature_params
         self.mel_loss = MelL1Loss(model.sample_rate, fp["n_fft"], fp["hop_length"], fp["win_length"], fp["n_mels"],
-                                  fp["fmin"], losses.mel_fmax, fp["eps"])
+                                  fp["fmin"], losses.mel_fmax, fp.get("eps", 1e-5))
         self.mrstft = MultiResolutionSTFTLoss(losses.mrstft_resolutions)
         self._val_seen = 0
 
@@ -212,9 +226,33 @@ class VocoderModule(L.LightningModule):
         return total, parts
 
     # -- training ------------------------------------------------------------------------------------------------
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        opt_g, opt_d = self.optimizers()
+    def _step_schedules(self) -> None:
         sched_g, sched_d = self.lr_schedulers()
+        sched_g.step()
+        with warnings.catch_warnings():  # before disc_start_step the D schedule advances without D updates
+            warnings.filterwarnings("ignore", message=r".*lr_scheduler\.step\(\)` before `optimizer\.step\(\)`.*")
+            sched_d.step()
+
+    def supervised_step(self, batch: dict[str, torch.Tensor]) -> None:
+        """One update of a supervised stage: the model's own loss, the generator's optimiser, no discriminator."""
+        opt_g, _ = self.optimizers()
+        step = int(self.global_step)
+        loss, parts = self.model.supervised_loss(batch["audio"], batch["mel"])
+        check_finite(step, g_loss=loss, **parts)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        self._clip(opt_g, self.optim_g_cfg)
+        opt_g.step()  # advances trainer.global_step
+        self._step_schedules()
+        self.log("train/g_loss", loss.detach(), prog_bar=True, batch_size=len(batch["audio"]))
+        if parts:
+            self.log_dict({f"train/{k}": v.detach() for k, v in parts.items()}, batch_size=len(batch["audio"]))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        if self.model.supervised_stage:
+            self.supervised_step(batch)
+            return
+        opt_g, opt_d = self.optimizers()
         real = batch["audio"].unsqueeze(1)
         fake = self.model.generator(batch["mel"])
         step = int(self.global_step)
@@ -239,10 +277,7 @@ class VocoderModule(L.LightningModule):
             disc.requires_grad_(True)
         self._clip(opt_g, self.optim_g_cfg)
         opt_g.step()  # the LightningOptimizer: advances trainer.global_step once per training step
-        sched_g.step()
-        with warnings.catch_warnings():  # before disc_start_step the D schedule advances without D updates
-            warnings.filterwarnings("ignore", message=r".*lr_scheduler\.step\(\)` before `optimizer\.step\(\)`.*")
-            sched_d.step()
+        self._step_schedules()
         logs["train/g_loss"] = g_loss.detach()
         logs["train/mel_l1"] = parts["mel_l1"].detach()
         self.log_dict(logs, prog_bar=True, batch_size=len(real))
@@ -365,7 +400,7 @@ def check_recipe(recipe: Any) -> None:
         raise ConfigError(f"recipe.data.sample_rate: {d.sample_rate}, but the model works at {spec.sample_rate} Hz "
                           f"(recipe.model.kwargs.sample_rate)")
     if d.feature_params is not None:
-        given = log_mel_params(d.feature_params, spec.sample_rate, "recipe.data.feature_params")
+        given = feature_params_for(cls.feature, d.feature_params, spec.sample_rate, "recipe.data.feature_params")
         for k, v in given.items():
             if v != spec.feature_params[k]:
                 raise ConfigError(f"recipe.data.feature_params.{k}: {v}, but the model expects "
@@ -387,6 +422,25 @@ def check_recipe(recipe: Any) -> None:
                           f"({spec.sample_rate / 2:g} Hz)")
 
 
+def init_weights(model: GANVocoder, path: str, where: str = "recipe.train.init_from") -> dict[str, int]:
+    """Copy into ``model`` every tensor of checkpoint ``path`` (a checkpoint or run folder) whose name and shape
+    match; return ``{"loaded", "kept"}`` counts. ConfigError when nothing matches."""
+    from speechgen.errors import CheckpointError
+    from speechgen.training.checkpoint import load_checkpoint
+    from speechgen.training.generate import resolve_checkpoint
+
+    try:
+        state, _ = load_checkpoint(resolve_checkpoint(path))
+    except CheckpointError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    own = model.state_dict()
+    match = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    if not match:
+        raise ConfigError(f"{where}: {path} holds no weights that fit this model")
+    model.load_state_dict(match, strict=False)
+    return {"loaded": len(match), "kept": len(own) - len(match)}
+
+
 def build_datamodule(data: VocoderData, model: GANVocoder, seed: int) -> Any:
     """The paired :class:`~speechgen.data.datamodule.ManifestDataModule` of a ``data:`` section."""
     from speechgen.data.datamodule import ManifestDataModule
@@ -394,7 +448,7 @@ def build_datamodule(data: VocoderData, model: GANVocoder, seed: int) -> Any:
     return ManifestDataModule(
         data.manifest, batch_size=data.batch_size, num_workers=data.num_workers, seed=seed,
         sample_rate=model.sample_rate, segment_length=data.segment_length,
-        eval_segment_length=data.eval_segment_length or data.segment_length, feature="log_mel",
+        eval_segment_length=data.eval_segment_length or data.segment_length, feature=model.feature,
         feature_params=model.feature_params, labelled=None, paired=True,
     )
 
@@ -415,6 +469,8 @@ class VocoderScheme:
     def build(recipe: Any, model: GANVocoder, checkpoint_extra: dict[str, Any] | None = None,
               ) -> tuple[L.LightningModule, L.LightningDataModule]:
         check_recipe(recipe)
+        if recipe.train.init_from:
+            init_weights(model, recipe.train.init_from)
         dm = build_datamodule(recipe.data, model, recipe.seed)
         spec = {"name": recipe.model.name, "kwargs": recipe.model.kwargs}
         module = VocoderModule(model, spec, recipe.data, recipe.train, recipe.optim_g, recipe.optim_d,

@@ -1,0 +1,207 @@
+"""``speechgen bench vocoder``: parameters and real-time factor of every registered vocoder, side by side.
+
+Each GAN vocoder of the model registry is built (random weights: speed does not depend on training; generator only,
+weight norm folded, eval mode, ``torch.inference_mode``) from its default configuration: the kwargs of its CPU
+recipe (``recipes/*-cpu.yaml``; without one, its paper-size recipe; without any, its constructor defaults), plus a
+HiFi-GAN V1-size reference (``hifigan-v1.yaml``). With ``--size tiny`` the test recipes (``*-tiny.yaml``) are used
+instead (for smoke tests; their timings mean little).
+
+Input: the model's own feature (log-mel, or MFCC + F0 for ResGAN) of ``--seconds`` of a synthetic voiced signal
+(a harmonic tone with vibrato). Every (model, thread count) pair is timed ``--repeats`` times, the models
+interleaved so that a change of machine load hits them alike, after one warm-up call; the fastest repeat is kept.
+``rtf`` is seconds of computation per second of audio (< 1: faster than real time), ``x_realtime = 1 / rtf``.
+Timings on shared machines vary several-fold with other load (DESIGN §6): compare rows of one run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speechgen.atomic import write_text
+from speechgen.cli.common import console
+from speechgen.errors import ConfigError
+
+#: the reference configuration: (row name, recipe stem per --size)
+REFERENCE = "hifigan-v1"
+REFERENCE_RECIPES = {"cpu": "hifigan-v1", "tiny": "hifigan-v1-tiny"}
+SIZES = ("cpu", "tiny")
+DEFAULT_RECIPES = Path(__file__).resolve().parents[3] / "recipes"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("vocoder", help="parameters and real-time factor of every vocoder, single/multi-threaded",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the rows as JSON to OUT")
+    p.add_argument("--seconds", type=float, default=1.0, help="seconds of audio per call (default 1.0)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], metavar="N",
+                   help="torch intra-op thread counts to measure (default 1 2)")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per model and thread count (default 3)")
+    p.add_argument("--size", choices=SIZES, default="cpu", help="cpu: the CPU recipes (default); tiny: test recipes")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="registry names to include (default all)")
+    p.add_argument("--recipes", type=Path, default=DEFAULT_RECIPES, metavar="DIR",
+                   help="recipe folder searched for the configurations (default: the repository's recipes/)")
+    p.set_defaults(func=_bench)
+
+
+# ------------------------------------------------------------------------------------------------ configurations
+def _recipes_of(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    import yaml
+
+    out = []
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(raw, dict) and isinstance(raw.get("model"), dict) and raw.get("scheme") == "vocoder":
+            out.append((path, raw))
+    return out
+
+
+def _rank(stem: str, size: str) -> int | None:
+    """Preference of a recipe file for ``size`` (lower first; None: not used)."""
+    if size == "tiny":
+        return 0 if stem.endswith("-tiny") else None
+    if stem.endswith("-cpu"):
+        return 0
+    if stem.endswith("-tiny") or "-22k" in stem:
+        return None
+    return 1
+
+
+def default_configs(size: str = "cpu", recipes: Path = DEFAULT_RECIPES, only: list[str] | None = None,
+                    ) -> list[dict[str, Any]]:
+    """``[{"name", "model", "kwargs", "recipe", "default"}]``: each registered vocoder's default configuration and
+    the HiFi-GAN V1 reference (``default: False``). Recipes of a supervised stage (ResGAN's pulse pre-training)
+    are skipped: they do not describe the finished vocoder."""
+    from speechgen.models.vocoder import GANVocoder
+    from speechgen.training.registry import MODELS
+
+    if size not in SIZES:
+        raise ConfigError(f"--size: expected one of {', '.join(SIZES)}, got {size!r}")
+    names = sorted(k for k, v in MODELS.items() if isinstance(v, type) and issubclass(v, GANVocoder))
+    if only:
+        unknown = sorted(set(only) - set(names) - {REFERENCE})
+        if unknown:
+            raise ConfigError(f"--only: '{unknown[0]}' is not a registered vocoder ({', '.join(names)})")
+    files = _recipes_of(recipes)
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        if only and name not in only:
+            continue
+        found = sorted((rank, path.name, dict(raw["model"].get("kwargs") or {})) for path, raw in files
+                       if raw["model"].get("name") == name and (rank := _rank(path.stem, size)) is not None)
+        recipe, kwargs = None, {}
+        for _, file_name, kw in found:
+            if not MODELS[name](**dict(kw, discriminators=False)).supervised_stage:
+                recipe, kwargs = file_name, kw
+                break
+        rows.append({"name": name, "model": name, "kwargs": kwargs, "recipe": recipe, "default": True})
+    if not only or REFERENCE in only:
+        from speechgen.models.hifigan import CONFIGS
+
+        stem = REFERENCE_RECIPES[size]
+        ref = next(((p.name, dict(r["model"].get("kwargs") or {})) for p, r in files if p.stem == stem), None)
+        recipe, kwargs = ref if ref is not None else (None, dict(CONFIGS["v1"]))
+        rows.append({"name": REFERENCE, "model": "hifigan", "kwargs": kwargs, "recipe": recipe, "default": False})
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ measurement
+def voiced_signal(seconds: float, sample_rate: int) -> np.ndarray:
+    """A voiced test signal: 20 harmonics of 110-150 Hz with 5 Hz vibrato and a slow amplitude envelope (float32)."""
+    t = np.arange(max(1, round(seconds * sample_rate))) / sample_rate
+    f0 = 130.0 + 20.0 * np.sin(2 * np.pi * 5.0 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    x = sum(np.sin(k * phase) / k for k in range(1, 21))
+    return (0.3 * x * (0.6 + 0.4 * np.sin(2 * np.pi * 1.5 * t)) / 1.6).astype(np.float32)
+
+
+def _build(model_name: str, kwargs: dict[str, Any]) -> Any:
+    import torch
+
+    from speechgen.training.registry import MODELS
+
+    torch.manual_seed(0)
+    model = MODELS[model_name](**dict(kwargs, discriminators=False))
+    model.remove_weight_norm()
+    return model.eval()
+
+
+def run_bench(seconds: float = 1.0, threads: list[int] | None = None, repeats: int = 3, size: str = "cpu",
+              recipes: Path = DEFAULT_RECIPES, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Measure every configuration at every thread count; return the rows (see the module docstring)."""
+    import torch
+
+    from speechgen.data.features import build_feature
+
+    threads = [1, 2] if threads is None else list(threads)
+    if not seconds > 0 or not math.isfinite(seconds):
+        raise ConfigError(f"--seconds: must be > 0, got {seconds}")
+    if not threads or any(t <= 0 for t in threads):
+        raise ConfigError(f"--threads: need thread counts > 0, got {threads}")
+    if repeats <= 0:
+        raise ConfigError(f"--repeats: must be > 0, got {repeats}")
+    entries = []
+    for cfg in default_configs(size, recipes, only):
+        model = _build(cfg["model"], cfg["kwargs"])
+        feature = build_feature(model.feature, model.feature_params)
+        x = torch.from_numpy(feature(voiced_signal(seconds, model.sample_rate), model.sample_rate))[None]
+        audio_s = x.shape[-1] * model.hop_length / model.sample_rate
+        entries.append((cfg, model, x, audio_s))
+    before = torch.get_num_threads()
+    best: dict[tuple[int, int], float] = {}
+    try:
+        with torch.inference_mode():
+            for n in threads:
+                torch.set_num_threads(n)
+                for _, model, x, _ in entries:  # warm-up (allocations, one-off kernels)
+                    model.infer(x)
+                for _ in range(repeats):
+                    for i, (_, model, x, _) in enumerate(entries):
+                        start = time.perf_counter()
+                        model.infer(x)
+                        took = time.perf_counter() - start
+                        best[(i, n)] = min(best.get((i, n), math.inf), took)
+    finally:
+        torch.set_num_threads(before)
+    rows = []
+    for i, (cfg, model, _, audio_s) in enumerate(entries):
+        for n in threads:
+            rtf = best[(i, n)] / audio_s
+            rows.append({"name": cfg["name"], "params": int(model.generator_parameters()), "rtf": rtf,
+                         "x_realtime": 1.0 / rtf if rtf > 0 else math.inf, "threads": n, "default": cfg["default"],
+                         "model": cfg["model"], "recipe": cfg["recipe"], "sample_rate": model.sample_rate,
+                         "audio_seconds": audio_s, "repeats": repeats, "size": size,
+                         "torch": torch.__version__, "machine": platform.machine()})
+    return rows
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    rows = run_bench(args.seconds, args.threads, args.repeats, args.size, args.recipes, args.only)
+    con = console(args)
+    table = Table(title=f"Vocoders on {rows[0]['audio_seconds']:.2f} s of audio ({args.size} configurations; "
+                        f"best of {args.repeats}; lower RTF is faster)" if rows else "Vocoders")
+    for col in ("vocoder", "config", "params", "threads", "RTF", "x real-time"):
+        table.add_column(col, justify="left" if col in ("vocoder", "config") else "right")
+    for r in rows:
+        config = r["recipe"] or "constructor defaults"
+        table.add_row(r["name"] + ("" if r["default"] else " (reference)"), config, f"{r['params']:,}",
+                      str(r["threads"]), f"{r['rtf']:.4f}", f"{r['x_realtime']:.1f}")
+    con.print(table)
+    if args.json is not None:
+        write_text(args.json, json.dumps(rows, indent=2) + "\n")
+        con.print(f"wrote {args.json}")
+    return 0

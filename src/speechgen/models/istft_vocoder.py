@@ -1,0 +1,213 @@
+"""A Vocos-style iSTFT vocoder (after Siuzdak, "Vocos", 2023): a frame-rate ConvNeXt backbone predicts the
+log-magnitude and phase of an STFT whose hop equals the mel hop, and a fixed inverse STFT turns it into audio.
+
+Generator (``[B, n_mels, F]`` → ``[B, 1, F · hop]``), all at the frame rate until the last layer:
+
+- a kernel-7 convolution from the mel bands to ``dim`` channels (replicate padding: log-mel silence is not 0) and a
+  LayerNorm;
+- ``layers`` ConvNeXt blocks (Liu et al. 2022, 1-D): a depthwise kernel-7 convolution, LayerNorm over channels, a
+  pointwise MLP ``dim → intermediate_dim → dim`` with GELU, a learned per-channel layer scale (initialised to
+  ``1 / layers``) and a residual connection;
+- a final LayerNorm and a linear layer to ``n_fft + 2`` values per frame: log-magnitudes ``m`` and phase angles
+  ``φ`` of the ``n_fft / 2 + 1`` bins; the spectrum is ``exp(min(m, log mag_clip)) · (cos φ + j sin φ)`` (Vocos
+  predicts the angle and takes its cosine and sine, which avoids phase wrapping);
+- :class:`InverseSTFT`: frame ``j`` is centred on output sample ``j · hop`` (the convention of the training
+  features), windowed by the analysis window (periodic Hann of ``n_fft``), overlap-added and divided by the summed
+  squared window; the ``F · hop`` samples from the first frame's centre are kept. This is the least-squares inverse
+  of :func:`speechgen.audio.spectral.stft`: a real STFT goes through unchanged.
+
+The head has two implementations that agree to float rounding (tested): ``"matmul"`` (default) — the inverse real
+DFT as one fixed matrix product and the overlap-add as a ``conv_transpose1d`` with an identity kernel, which
+exports to ONNX (``torch.istft`` does not: the TorchScript exporter has no ``aten::istft``) — and ``"torch"``,
+``torch.istft`` (``center=True``, ``length = F · hop``).
+
+Discriminators (Vocos uses HiFi-GAN's multi-period discriminator plus a multi-resolution STFT discriminator; the
+latter is not in :mod:`speechgen.nn.vocoder_discriminators`, so its place is taken by HiFi-GAN's multi-scale
+discriminator): MPD (periods ``mpd_periods``) + MSD (``msd_scales``), widths × ``disc_width``.
+
+Vocos' configuration (the defaults): ``dim`` 512, ``intermediate_dim`` 1536, 8 layers, n_fft 1024 with hop 256
+(Vocos reports 13.5 M generator parameters with 100 mel bands at 24 kHz; 13.46 M here with 80 bands). Losses (the
+``vocoder`` scheme), as Vocos: hinge adversarial loss, feature matching and a mel L1 loss (weights 2 and 45 in our
+recipes, HiFi-GAN's); AdamW (0.8, 0.9), lr 5e-4 with cosine decay.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechgen.audio.spectral import fft_window
+from speechgen.errors import ConfigError
+from speechgen.models.vocoder import GANVocoder
+from speechgen.nn.vocoder_discriminators import (HIFIGAN_SCALE_LAYERS, CombinedDiscriminator,
+                                                 MultiPeriodDiscriminator, MultiScaleDiscriminator, scale_layers)
+
+HeadImpl = Literal["matmul", "torch"]
+
+
+def check_head(n_fft: Any, hop_length: Any) -> None:
+    """ConfigError unless ``n_fft`` is an even integer of at least three hops. The output runs from the first
+    frame's centre to one hop past the last frame's centre; with ``n_fft`` below 3 hops (e.g. 2) its last samples
+    lie in the far tail of one window only, and the division by the summed squared window amplifies rounding."""
+    if isinstance(n_fft, bool) or not isinstance(n_fft, int) or n_fft < 2 or n_fft % 2:
+        raise ConfigError(f"n_fft: expected an even integer, got {n_fft!r}")
+    if isinstance(hop_length, int) and not isinstance(hop_length, bool) and n_fft < 3 * hop_length:
+        raise ConfigError(f"n_fft: {n_fft} must be at least three times the hop length {hop_length}")
+
+
+class InverseSTFT(nn.Module):
+    """``(real, imag)`` spectra ``[B, n_fft / 2 + 1, F]`` → audio ``[B, F · hop]``, frame ``j`` centred on sample
+    ``j · hop`` (see the module docstring); ``impl``: ``"matmul"`` (exportable) or ``"torch"`` (``torch.istft``)."""
+
+    def __init__(self, n_fft: int, hop_length: int, window: str = "hann", impl: HeadImpl = "matmul") -> None:
+        super().__init__()
+        check_head(n_fft, hop_length)
+        if impl not in ("matmul", "torch"):
+            raise ConfigError(f"head: expected 'matmul' or 'torch', got {impl!r}")
+        self.n_fft, self.hop_length, self.impl = int(n_fft), int(hop_length), impl
+        w = fft_window(window, n_fft, n_fft)  # float64
+        bins = n_fft // 2 + 1
+        n = np.arange(n_fft)[:, None]
+        k = np.arange(bins)[None, :]
+        weight = np.full(bins, 2.0)
+        weight[0] = 1.0
+        weight[-1] = 1.0  # DC and Nyquist appear once in the two-sided sum
+        angle = 2.0 * np.pi * n * k / n_fft
+        cos = w[:, None] * weight * np.cos(angle) / n_fft
+        sin = -w[:, None] * weight * np.sin(angle) / n_fft
+        self.register_buffer("basis", torch.from_numpy(np.concatenate([cos, sin], axis=1)).float(), persistent=False)
+        self.register_buffer("window", torch.from_numpy(w).float(), persistent=False)
+        self.register_buffer("ola", torch.eye(n_fft).unsqueeze(1), persistent=False)  # [n_fft, 1, n_fft]
+
+    def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        frames = real.shape[-1]
+        length = frames * self.hop_length
+        if self.impl == "torch":
+            spec = torch.complex(real, imag)
+            return torch.istft(spec, self.n_fft, self.hop_length, window=self.window.to(real), center=True,
+                               length=length)
+        x = torch.matmul(self.basis.to(real), torch.cat([real, imag], dim=1))  # windowed frames [B, n_fft, F]
+        ola = self.ola.to(real)
+        y = F.conv_transpose1d(x, ola, stride=self.hop_length)  # [B, 1, n_fft + (F - 1) hop]
+        wsq = (self.window.to(real) ** 2).view(1, -1, 1).expand(1, self.n_fft, frames)
+        env = F.conv_transpose1d(wsq, ola, stride=self.hop_length)
+        start = self.n_fft // 2
+        return (y[:, 0, start:start + length] / env[:, 0, start:start + length])
+
+
+class ConvNeXtBlock(nn.Module):
+    """1-D ConvNeXt block: ``x + γ · MLP(LayerNorm(dwconv(x)))`` on ``[B, dim, F]``."""
+
+    def __init__(self, dim: int, intermediate_dim: int, layer_scale: float, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pw1 = nn.Linear(dim, intermediate_dim)
+        self.pw2 = nn.Linear(intermediate_dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), float(layer_scale)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.dwconv(x).transpose(1, 2)  # [B, F, dim]
+        h = self.pw2(F.gelu(self.pw1(self.norm(h))))
+        return x + (self.gamma * h).transpose(1, 2)
+
+
+class ISTFTGenerator(nn.Module):
+    """ConvNeXt backbone + iSTFT head: log-mel ``[B, n_mels, F]`` → audio ``[B, 1, F · hop]``."""
+
+    def __init__(self, n_mels: int = 80, hop_length: int = 256, n_fft: int = 1024, dim: int = 512,
+                 intermediate_dim: int = 1536, layers: int = 8, kernel_size: int = 7, mag_clip: float = 1000.0,
+                 head: HeadImpl = "matmul") -> None:
+        super().__init__()
+        for name, v in (("dim", dim), ("intermediate_dim", intermediate_dim), ("layers", layers)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {v!r}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ConfigError(f"kernel_size: must be odd, got {kernel_size}")
+        if not mag_clip > 0:
+            raise ConfigError(f"mag_clip: must be > 0, got {mag_clip}")
+        self.n_fft, self.hop_length = int(n_fft), int(hop_length)
+        self.log_mag_clip = math.log(float(mag_clip))
+        self.embed = nn.Conv1d(n_mels, dim, kernel_size, padding=kernel_size // 2, padding_mode="replicate")
+        self.norm_in = nn.LayerNorm(dim, eps=1e-6)
+        self.blocks = nn.ModuleList([ConvNeXtBlock(dim, intermediate_dim, 1.0 / layers, kernel_size)
+                                     for _ in range(layers)])
+        self.norm_out = nn.LayerNorm(dim, eps=1e-6)
+        self.out = nn.Linear(dim, n_fft + 2)
+        self.istft = InverseSTFT(n_fft, hop_length, impl=head)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv1d, nn.Linear)):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    def spectrum(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted ``(real, imag)`` STFT ``[B, n_fft / 2 + 1, F]``."""
+        x = self.norm_in(self.embed(mel).transpose(1, 2)).transpose(1, 2)
+        for block in self.blocks:
+            x = block(x)
+        x = self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # [B, n_fft + 2, F]
+        log_mag, phase = x.chunk(2, dim=1)
+        mag = torch.exp(torch.clamp(log_mag, max=self.log_mag_clip))
+        return mag * torch.cos(phase), mag * torch.sin(phase)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        real, imag = self.spectrum(mel)
+        return self.istft(real, imag).unsqueeze(1)
+
+
+class ISTFTVocoder(GANVocoder):
+    """iSTFT vocoder generator + MPD + MSD (registry name ``istft_vocoder``; see the module docstring).
+
+    Args:
+        sample_rate: audio rate (16 000 for our digits corpus).
+        feature_params: the log-mel input's parameters; its ``hop_length`` is the head's hop (the generator works
+            at the frame rate, so there are no upsampling rates).
+        n_fft: FFT size of the head (null: the features' ``n_fft``); even and at least three hops.
+        dim, intermediate_dim, layers, kernel_size: the ConvNeXt backbone (512, 1536, 8, 7 in Vocos).
+        mag_clip: largest predicted magnitude (Vocos: 100; 1000 here, which caps a pure tone at amplitude ~3.9 for
+            n_fft 1024 instead of ~0.39).
+        head: "matmul" (fixed inverse DFT + overlap-add; exports to ONNX) or "torch" (``torch.istft``).
+        mpd_periods, msd_scales, disc_width: discriminators as in :class:`~speechgen.models.hifigan.HiFiGAN`.
+        discriminators: build the discriminators (False for inference).
+    """
+
+    def __init__(self, sample_rate: int = 16000, feature_params: dict[str, Any] | None = None,
+                 n_fft: int | None = None, dim: int = 512, intermediate_dim: int = 1536, layers: int = 8,
+                 kernel_size: int = 7, mag_clip: float = 1000.0, head: HeadImpl = "matmul",
+                 mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3, disc_width: float = 1.0,
+                 discriminators: bool = True) -> None:
+        kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft}
+        field, product = self.upsampling(kwargs)
+        super().__init__(sample_rate, feature_params, product, field)
+        head_fft = int(self.feature_params["n_fft"]) if n_fft is None else int(n_fft)
+        self.generator = ISTFTGenerator(self.n_mels, self.hop_length, head_fft, dim, intermediate_dim, layers,
+                                        kernel_size, mag_clip, head)
+        self.discriminator = None
+        if discriminators:
+            parts: dict[str, nn.Module] = {}
+            if mpd_periods:
+                parts["mpd"] = MultiPeriodDiscriminator(mpd_periods, disc_width)
+            if msd_scales:
+                norms = ["spectral"] + ["weight"] * (msd_scales - 1)
+                parts["msd"] = MultiScaleDiscriminator(msd_scales, scale_layers(HIFIGAN_SCALE_LAYERS, disc_width),
+                                                       norms, pool_padding=2)
+            if not parts:
+                raise ConfigError("mpd_periods / msd_scales: the iSTFT vocoder needs at least one discriminator")
+            self.discriminator = CombinedDiscriminator(**parts)
+
+    @classmethod
+    def upsampling(cls, kwargs: Mapping[str, Any]) -> tuple[str, int]:
+        """The hop of the features (the head's hop; no upsampling rates); checks the head's ``n_fft``."""
+        field, hop = cls.feature_hop(kwargs)
+        n_fft = cls._kwarg(kwargs, "n_fft")
+        if n_fft is None:
+            params = cls._kwarg(kwargs, "feature_params") or {}
+            n_fft = params.get("n_fft", 1024) if isinstance(params, Mapping) else 1024
+        check_head(n_fft, hop)
+        return field, hop

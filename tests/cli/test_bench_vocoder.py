@@ -1,0 +1,60 @@
+"""``speechgen bench vocoder``: runs with tiny settings and writes one JSON row per vocoder and thread count
+(timings are not asserted: they depend on the machine's load)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from speechgen.cli.bench_vocoder import default_configs
+from speechgen.cli.main import main
+from speechgen.models.vocoder import GANVocoder
+from speechgen.training.registry import MODELS
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """The bench sets torch's thread count per measurement: give the test process its setting back."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+VOCODERS = sorted(k for k, v in MODELS.items() if isinstance(v, type) and issubclass(v, GANVocoder))
+
+
+def test_default_configs_cover_every_registered_vocoder():
+    rows = default_configs("cpu")
+    names = [r["name"] for r in rows]
+    assert names == VOCODERS + ["hifigan-v1"]
+    by = {r["name"]: r for r in rows}
+    assert by["istft_vocoder"]["recipe"] == "istft-vocoder-cpu.yaml"
+    assert by["parallel_wavegan"]["recipe"] == "parallel_wavegan-cpu.yaml"
+    assert by["resgan"]["recipe"] == "resgan.yaml"  # not its supervised pre-training stage
+    assert by["hifigan-v1"]["default"] is False and by["hifigan-v1"]["kwargs"]["upsample_initial_channel"] == 512
+    assert all(r["default"] for r in rows[:-1])
+
+
+def test_bench_vocoder_tiny_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench" / "vocoder.json"
+    code = main(["bench", "vocoder", "--size", "tiny", "--seconds", "0.1", "--threads", "1", "2", "--repeats", "1",
+                 "--json", str(out)])
+    assert code == 0
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2 * (len(VOCODERS) + 1)
+    for row in rows:
+        for key in ("name", "params", "rtf", "x_realtime", "threads", "default"):
+            assert key in row, key
+        assert row["params"] > 0 and row["rtf"] > 0 and row["x_realtime"] == pytest.approx(1 / row["rtf"])
+    assert {r["threads"] for r in rows} == {1, 2}
+    assert {r["name"] for r in rows} == set(VOCODERS) | {"hifigan-v1"}
+    assert [r["default"] for r in rows if r["name"] == "hifigan-v1"] == [False, False]
+    assert "x real-time" in capsys.readouterr().out
+
+
+def test_bench_vocoder_bad_option_is_one_line(capsys):
+    assert main(["bench", "vocoder", "--size", "tiny", "--threads", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("speechgen: error: --threads") and "\n" not in err

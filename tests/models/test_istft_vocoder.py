@@ -1,0 +1,110 @@
+"""iSTFT vocoder: the inverse-STFT head is exact (both implementations), output lengths, sizes, kwargs checks."""
+
+import numpy as np
+import pytest
+import torch
+
+from speechgen.audio.spectral import STFT, stft
+from speechgen.errors import ConfigError
+from speechgen.models.istft_vocoder import InverseSTFT, ISTFTVocoder
+
+TINY = dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("impl", ["matmul", "torch"])
+@pytest.mark.parametrize("n_fft, hop", [(1024, 256), (768, 256), (800, 200)])
+def test_head_inverts_a_real_stft(impl, n_fft, hop):
+    rng = np.random.default_rng(0)
+    frames = 20
+    x = rng.standard_normal((2, frames * hop + n_fft)).astype(np.float32) * 0.3
+    spec = torch.from_numpy(stft(x, n_fft, hop).astype(np.complex64))[..., :frames]  # numpy reference analysis
+    y = InverseSTFT(n_fft, hop, impl=impl)(spec.real, spec.imag)
+    assert y.shape == (2, frames * hop)
+    # frame j is centred on sample j * hop: the first frames * hop samples come back to float32 rounding
+    assert np.abs(y.numpy() - x[:, : frames * hop]).max() < 1e-5
+
+
+def test_both_head_implementations_agree_on_arbitrary_spectra():
+    torch.manual_seed(0)
+    real, imag = torch.randn(3, 513, 17) * 5, torch.randn(3, 513, 17) * 5
+    a = InverseSTFT(1024, 256, impl="matmul")(real, imag)
+    b = InverseSTFT(1024, 256, impl="torch")(real, imag)
+    assert a.shape == b.shape == (3, 17 * 256)
+    assert (a - b).abs().max() < 1e-5 * max(1.0, float(b.abs().max()))
+
+
+def test_head_matches_the_torch_stft_module_round_trip():
+    x = torch.randn(1, 6000)
+    st = STFT(1024, 256)
+    spec = st(x)[..., :20]
+    y = InverseSTFT(1024, 256)(spec.real, spec.imag)
+    assert torch.allclose(y, x[:, : 20 * 256], atol=1e-5)
+
+
+def test_generator_output_length_and_head_choice():
+    torch.manual_seed(0)
+    model = ISTFTVocoder(**TINY)
+    assert model.hop_length == 256 and model.n_mels == 80 and model.generator.n_fft == 1024
+    for frames in (1, 7):
+        assert model(torch.randn(2, 80, frames) - 5.0).shape == (2, 1, frames * 256)
+    mel = torch.randn(1, 80, 9) - 5.0
+    other = ISTFTVocoder(**dict(TINY, head="torch"), discriminators=False)
+    other.load_state_dict(model.state_dict(), strict=False)
+    assert torch.allclose(model.infer(mel), other.infer(mel), atol=1e-5)
+    assert model.remove_weight_norm() == 0  # no weight norm in the backbone (as Vocos)
+
+
+def test_predicted_spectrum_is_bounded_by_mag_clip():
+    model = ISTFTVocoder(**dict(TINY, mag_clip=10.0), discriminators=False)
+    with torch.no_grad():
+        model.generator.out.bias.fill_(50.0)  # log-magnitudes far above log(10)
+        real, imag = model.generator.spectrum(torch.randn(1, 80, 4))
+    assert torch.sqrt(real ** 2 + imag ** 2).max() <= 10.0 + 1e-4
+
+
+def test_vocos_size():
+    model = ISTFTVocoder(discriminators=False)
+    assert model.generator_parameters() / 1e6 == pytest.approx(13.5, rel=0.01)  # Vocos: 13.5 M
+
+
+def test_other_hop_and_fft():
+    fp = {"hop_length": 200, "n_fft": 800, "win_length": 800}
+    model = ISTFTVocoder(feature_params=fp, **TINY, discriminators=False)
+    assert model.generator.n_fft == 800 and model(torch.randn(1, 80, 6)).shape == (1, 1, 1200)
+    wider = ISTFTVocoder(n_fft=1024, **TINY, discriminators=False)
+    assert wider.generator.out.out_features == 1026 and wider(torch.randn(1, 80, 3)).shape == (1, 1, 768)
+
+
+def test_discriminators_are_mpd_and_msd():
+    model = ISTFTVocoder(**TINY)
+    logits, feats = model.discriminate(torch.randn(2, 1, 2048) * 0.1)
+    assert len(logits) == 5 + 3 and set(model.discriminator.parts) == {"mpd", "msd"}
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(n_fft=512), "n_fft: 512 must be at least three times the hop length 256"),
+    (dict(n_fft=1023), "n_fft: expected an even integer"),
+    (dict(head="fft"), "head: expected 'matmul' or 'torch'"),
+    (dict(mpd_periods=[], msd_scales=0), "mpd_periods / msd_scales"),
+])
+def test_kwargs_errors_name_the_field(kwargs, msg):
+    with pytest.raises(ConfigError) as err:
+        ISTFTVocoder(**dict(TINY, **kwargs))
+    assert str(err.value).startswith(msg), str(err.value)
+
+
+def test_describe_uses_the_feature_hop():
+    spec = ISTFTVocoder.describe({"feature_params": {"hop_length": 128, "n_fft": 512, "win_length": 512}})
+    assert spec.hop_length == 128 and spec.feature_params["n_fft"] == 512
+    with pytest.raises(ConfigError, match=r"^n_fft: 256 must be at least three times"):
+        ISTFTVocoder.describe({"n_fft": 256})
+    with pytest.raises(ConfigError, match=r"^feature_params\.hop_size: not a log_mel parameter"):
+        ISTFTVocoder.describe({"feature_params": {"hop_size": 128}})
