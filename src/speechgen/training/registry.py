@@ -15,6 +15,7 @@ from speechgen.models.istft_vocoder import ISTFTVocoder
 from speechgen.models.parallel_wavegan import ParallelWaveGAN
 from speechgen.models.resgan import ResGAN
 from speechgen.models.vae import ConvVAE
+from speechgen.models.vaegan import VAEGAN
 from speechgen.models.wae import WAE
 from speechgen.models.wavegan import WaveGAN
 from speechgen.models.wavenet import WaveNet
@@ -24,6 +25,7 @@ from speechgen.training.classifier import ClassifierScheme
 from speechgen.training.gan import GANScheme
 from speechgen.training.recipe import Recipe, apply_overrides, parse_recipe, read_yaml
 from speechgen.training.vae import VAEScheme
+from speechgen.training.vaegan import VAEGANScheme
 from speechgen.training.vocoder import VocoderScheme
 
 MODELS: dict[str, type] = {
@@ -31,6 +33,7 @@ MODELS: dict[str, type] = {
     "dcgan": DCGAN,
     "vae": ConvVAE,
     "wae": WAE,
+    "vaegan": VAEGAN,
     "wavegan": WaveGAN,
     "wavenet": WaveNet,
     "wavernn": WaveRNN,
@@ -45,6 +48,7 @@ SCHEMES: dict[str, Any] = {
     "classifier": ClassifierScheme,
     "gan": GANScheme,
     "vae": VAEScheme,
+    "vaegan": VAEGANScheme,
     "autoregressive": AutoregressiveScheme,
     "vocoder": VocoderScheme,
 }
