@@ -29,8 +29,8 @@ BATCH = 64
 def require_autoencoder(model: torch.nn.Module, where: str = "model") -> None:
     """CheckpointError unless ``model`` has an encoder and a decoder (``embed`` and ``decode``)."""
     if not (callable(getattr(model, "embed", None)) and callable(getattr(model, "decode", None))):
-        raise CheckpointError(f"{where}: a {type(model).__name__} has no encoder; latent operations need a 'vae' or "
-                              "'wae' model")
+        raise CheckpointError(f"{where}: a {type(model).__name__} has no encoder; latent operations need a 'vae', "
+                              "'wae' or 'vaegan' model")
 
 
 def _device(model: torch.nn.Module) -> torch.device:
