@@ -17,14 +17,6 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("name, cls, kwargs", [
     ("hifigan", HiFiGAN, dict(upsample_rates=[8, 8, 4], upsample_kernel_sizes=[16, 16, 8], resblock=2,
                               upsample_initial_channel=16, resblock_kernel_sizes=[3, 5, 7],

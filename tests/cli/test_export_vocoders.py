@@ -18,14 +18,6 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("name, cls, kwargs", [
     ("parallel_wavegan", ParallelWaveGAN, dict(layers=6, stacks=2, residual_channels=8, gate_channels=16,
                                                skip_channels=8, disc_layers=4, disc_channels=8)),

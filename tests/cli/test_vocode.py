@@ -22,14 +22,6 @@ HIFIGAN = dict(upsample_initial_channel=16, disc_width=1 / 32)
 MELGAN = dict(ngf=2, ndf=4, disc_max_channels=32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _checkpoint(folder: Path, name: str, cls: type, kwargs: dict) -> Path:
     torch.manual_seed(0)
     return save_checkpoint(folder, cls(**kwargs), {"name": name, "kwargs": kwargs})

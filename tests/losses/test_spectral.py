@@ -10,14 +10,6 @@ from speechgen.evaluation.speech import PWG_RESOLUTIONS as EVAL_RESOLUTIONS
 from speechgen.losses.spectral import PWG_RESOLUTIONS, MelL1Loss, MultiResolutionSTFTLoss, STFTLoss
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _noise(b=2, t=4096, seed=0, scale=0.3):
     return scale * torch.randn(b, t, generator=torch.Generator().manual_seed(seed))
 

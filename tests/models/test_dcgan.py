@@ -17,15 +17,6 @@ TINY = dict(height=32, width=32, stages=3, base_width=4, max_width=16, latent_di
             condition_width=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions run many times faster on one thread on the shared 2-core test machines."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _count(m: torch.nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 

@@ -10,14 +10,6 @@ TINY = dict(upsample_initial_channel=16, disc_width=1 / 32)
 PAPER_MILLIONS = {"v1": 13.92, "v2": 0.92, "v3": 1.46}  # Kong et al. 2020, Table 1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("version", ["v1", "v2", "v3"])
 def test_paper_configs_sizes_and_output_length(version):
     torch.manual_seed(0)

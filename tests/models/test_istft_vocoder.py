@@ -11,14 +11,6 @@ from speechgen.models.istft_vocoder import InverseSTFT, ISTFTVocoder
 TINY = dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("impl", ["matmul", "torch"])
 @pytest.mark.parametrize("n_fft, hop", [(1024, 256), (768, 256), (800, 200)])
 def test_head_inverts_a_real_stft(impl, n_fft, hop):

@@ -8,14 +8,6 @@ from speechgen.models.melgan import MelGAN
 TINY = dict(ngf=2, ndf=4, disc_max_channels=32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_paper_size_and_output_length():
     torch.manual_seed(0)
     model = MelGAN(discriminators=False)

@@ -10,14 +10,6 @@ TINY = dict(layers=6, stacks=2, residual_channels=8, gate_channels=16, skip_chan
             disc_channels=8)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -81,7 +73,6 @@ def test_upsampling_net_is_a_smoothed_repeat_at_init():
     assert c.shape == (1, 80, 4 * 256)
     # a constant mel stays constant in time, edges included (replicate padding, moving-average kernels)
     assert torch.allclose(c, c[..., :1].expand_as(c), atol=1e-5)
-
 
 
 def test_discriminator_layout_and_outputs():

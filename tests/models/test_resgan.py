@@ -15,14 +15,6 @@ TINY = dict(lpc_order=12, pulse_length=128, pulse_hidden=[32], noise_channels=4,
             disc_channels=[4, 8])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _buzz(n: int = 8192, silence: int = 2048) -> np.ndarray:
     """A harmonic tone with vibrato (120 +- 20 Hz) after ``silence`` samples of faint noise."""
     rng = np.random.default_rng(0)

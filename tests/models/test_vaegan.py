@@ -20,14 +20,6 @@ TINY = dict(channels=1, height=32, width=32, latent_dim=8, label_dim=4, enc_widt
             enc_hidden=16, stages=3, base_width=4, max_width=16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _count(m: torch.nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 

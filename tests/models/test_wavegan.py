@@ -15,15 +15,6 @@ from speechgen.nn.phase_shuffle import PhaseShuffle, phase_shuffle
 TINY = dict(d=2, latent_dim=8, label_dim=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions run many times faster on one thread on the shared 2-core test machines."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _count(m: torch.nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 

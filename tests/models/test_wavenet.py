@@ -15,15 +15,6 @@ MEL = dict(local_conditioning=True, feature_params={"n_mels": 6, "n_fft": 64, "w
            upsample_scales=[2, 4])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: a second intra-op thread only slows these tests down on busy shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _model(seed: int = 0, **kw) -> WaveNet:
     torch.manual_seed(seed)
     m = WaveNet(**{**TINY, **kw}).eval()

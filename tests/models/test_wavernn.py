@@ -14,15 +14,6 @@ MEL = dict(local_conditioning=True, feature_params={"n_mels": 6, "n_fft": 64, "w
 CASES = [dict(hidden=16), dict(hidden=16, mode="mulaw", bits=10), dict(hidden=16, n_classes=3, **MEL)]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: a second intra-op thread only slows these tests down on busy shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _model(**kw) -> WaveRNN:
     torch.manual_seed(0)
     return WaveRNN(**kw).eval()

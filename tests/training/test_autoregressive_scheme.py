@@ -32,15 +32,6 @@ AR_RECIPES = sorted(p.stem for p in RECIPES.glob("*.yaml")
                     if p.read_text().find("scheme: autoregressive") >= 0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Step-by-step models work on small tensors: a second intra-op thread only slows them on busy shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class _Repeat(torch.utils.data.Dataset):
     def __init__(self, batch: dict, n: int) -> None:
         self.batch, self.n = batch, n

@@ -37,14 +37,6 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 READERS_CONFTEST = Path(__file__).resolve().parents[1] / "data" / "readers" / "conftest.py"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def timit_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The TIMIT fixture of tests/data/readers/conftest.py (loaded by path), imported as a manifest."""

@@ -34,15 +34,6 @@ TINY_RECIPES = ["gan", "cgan", "controllable-gan", "wgan-gp", "cwgan-gp-exp1", "
 SMALL = dict(channels=1, height=32, width=32, stages=3, base_width=8, max_width=32, latent_dim=16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions run many times faster on one thread on the shared 2-core test machines."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class _Repeat(torch.utils.data.Dataset):
     def __init__(self, batch: dict, n: int) -> None:
         self.batch, self.n = batch, n

@@ -36,14 +36,6 @@ SMALL = dict(channels=1, height=32, width=32, latent_dim=8, label_dim=4, enc_wid
              enc_hidden=32, stages=3, base_width=8, max_width=32)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class _Repeat(torch.utils.data.Dataset):
     def __init__(self, batch: dict, n: int) -> None:
         self.batch, self.n = batch, n

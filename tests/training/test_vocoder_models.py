@@ -32,14 +32,6 @@ FULL_RECIPES = ["parallel_wavegan", "parallel_wavegan-22k", "parallel_wavegan-cp
                 "istft-vocoder-22k", "istft-vocoder-cpu", "resgan-pulse", "resgan"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class _Repeat(torch.utils.data.Dataset):
     def __init__(self, batch: dict, n: int) -> None:
         self.batch, self.n = batch, n

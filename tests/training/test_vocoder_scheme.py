@@ -29,14 +29,6 @@ FULL_RECIPES = ["hifigan-v1", "hifigan-v2", "hifigan-v3", "melgan", "hifigan-v1-
                 "hifigan-v3-22k", "melgan-22k", "hifigan-cpu", "melgan-cpu"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class _Repeat(torch.utils.data.Dataset):
     def __init__(self, batch: dict, n: int) -> None:
         self.batch, self.n = batch, n

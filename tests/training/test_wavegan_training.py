@@ -31,14 +31,6 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 TINY = ["wavegan", "wavegan-cond", "specgan"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def runs(module_toy_manifest, tmp_path_factory):
     """The three tiny recipes trained once on a toy manifest (4 steps each)."""
