@@ -1,16 +1,20 @@
-# Quick start: `make demo` (set up + run the main job) and `make test` (set up + run the tests).
+# Quick start: `make demo` (set up + sample, judge and report the shipped digits model) and `make test` (set up + run the tests).
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEMO_DIR ?= out/demo-digits
+DEMO_DIR ?= out/demo
+CORPUS_DIR ?= out/demo-digits
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo demo-corpus test bench clean
 
 setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(BIN)/speechgen corpus digits --out $(DEMO_DIR) --variants 1
+	$(BIN)/speechgen demo --out $(DEMO_DIR)
+
+demo-corpus: setup
+	$(BIN)/speechgen corpus digits --out $(CORPUS_DIR) --variants 1
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
