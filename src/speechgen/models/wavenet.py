@@ -76,6 +76,26 @@ def silence_class(bits: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ shared pieces
+def setup_local_conditioning(model: nn.Module, enabled: bool, feature_params: Mapping[str, Any] | None,
+                             upsample_scales: Sequence[int]) -> list[int]:
+    """Set ``local_conditioning``, ``feature_params``, ``n_mels`` and ``hop_length`` on an autoregressive model
+    (``model.sample_rate`` must be set) and return the checked upsampling scales (their product = the hop)."""
+    model.local_conditioning = bool(enabled)
+    model.feature_params = None
+    model.n_mels, model.hop_length = 0, 1
+    scales = [check_positive(f"upsample_scales[{i}]", s) for i, s in enumerate(upsample_scales)]
+    if model.local_conditioning:
+        model.feature_params = log_mel_params(feature_params, model.sample_rate)
+        model.n_mels = int(model.feature_params["n_mels"])
+        model.hop_length = int(model.feature_params["hop_length"])
+        if not scales or math.prod(scales) != model.hop_length:
+            raise ConfigError(f"upsample_scales: their product {math.prod(scales) if scales else 0} must equal "
+                              f"the hop length (feature_params.hop_length {model.hop_length})")
+    elif feature_params:
+        raise ConfigError("feature_params: given without local_conditioning: true")
+    return scales
+
+
 def log_mel_params(params: Mapping[str, Any] | None, sample_rate: int) -> dict[str, Any]:
     """Complete and check log-mel parameters (DESIGN §3 defaults); ConfigError naming ``feature_params.FIELD``."""
     from speechgen.data.features import LogMel
@@ -244,20 +264,7 @@ class WaveNet(nn.Module):
         self.sample_rate = check_positive("sample_rate", sample_rate)
         self.sample_length = check_positive("sample_length", sample_length)
         self.generation_dtype = torch.float64
-        self.local_conditioning = bool(local_conditioning)
-        self.feature_params: dict[str, Any] | None = None
-        self.n_mels = 0
-        self.hop_length = 1
-        scales = [check_positive(f"upsample_scales[{i}]", s) for i, s in enumerate(upsample_scales)]
-        if self.local_conditioning:
-            self.feature_params = log_mel_params(feature_params, self.sample_rate)
-            self.n_mels = int(self.feature_params["n_mels"])
-            self.hop_length = int(self.feature_params["hop_length"])
-            if not scales or math.prod(scales) != self.hop_length:
-                raise ConfigError(f"upsample_scales: their product {math.prod(scales) if scales else 0} must equal "
-                                  f"the hop length (feature_params.hop_length {self.hop_length})")
-        elif feature_params:
-            raise ConfigError("feature_params: given without local_conditioning: true")
+        scales = setup_local_conditioning(self, local_conditioning, feature_params, upsample_scales)
 
         in_ch = self.n_quant if input == "one_hot" else check_positive("embedding_channels", embedding_channels)
         self.embedding = nn.Embedding(self.n_quant, in_ch) if input == "embedding" else None

@@ -34,8 +34,8 @@ from torch import nn
 from torch.func import functional_call
 
 from speechgen.errors import ConfigError
-from speechgen.models.wavenet import (ConvUpsampler, check_positive, draw_classes, log_mel_params,
-                                      mulaw_dequantize, mulaw_quantize, one_thread, silence_class, uniforms)
+from speechgen.models.wavenet import (ConvUpsampler, check_positive, draw_classes, mulaw_dequantize,
+                                      mulaw_quantize, one_thread, setup_local_conditioning, silence_class, uniforms)
 
 
 # ------------------------------------------------------------------------------------------------ 16-bit split
@@ -143,19 +143,7 @@ class WaveRNN(nn.Module):
         if self.fold_length and self.fold_overlap >= self.fold_length:
             raise ConfigError(f"fold_overlap: must be < fold_length ({fold_length}), got {fold_overlap}")
         self.generation_dtype = torch.float64
-        self.local_conditioning = bool(local_conditioning)
-        self.feature_params: dict[str, Any] | None = None
-        self.n_mels, self.hop_length = 0, 1
-        scales = [check_positive(f"upsample_scales[{i}]", s) for i, s in enumerate(upsample_scales)]
-        if self.local_conditioning:
-            self.feature_params = log_mel_params(feature_params, self.sample_rate)
-            self.n_mels = int(self.feature_params["n_mels"])
-            self.hop_length = int(self.feature_params["hop_length"])
-            if not scales or math.prod(scales) != self.hop_length:
-                raise ConfigError(f"upsample_scales: their product {math.prod(scales) if scales else 0} must equal "
-                                  f"the hop length (feature_params.hop_length {self.hop_length})")
-        elif feature_params:
-            raise ConfigError("feature_params: given without local_conditioning: true")
+        scales = setup_local_conditioning(self, local_conditioning, feature_params, upsample_scales)
         self.upsampler = ConvUpsampler(self.n_mels, scales) if self.local_conditioning else None
         label_ch = check_positive("label_channels", label_channels) if self.n_classes else 0
         self.label_embedding = nn.Embedding(self.n_classes, label_ch) if self.n_classes else None
