@@ -57,6 +57,7 @@ import torch
 from torch import nn
 
 from speechgen.errors import ConfigError
+from speechgen.nn.conditioning import check_labels
 
 Norm = Literal["batch", "layer", "instance", "none"]
 GNorm = Literal["batch", "none"]
@@ -476,16 +477,7 @@ class DCGAN(nn.Module):
 
     def check_labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """Labels as a LongTensor ``[n]`` on the model's device (None for unconditional models)."""
-        if not self.n_classes:
-            return None
-        if labels is None:
-            raise ConfigError(f"labels: this model is conditional on {self.n_classes} labels; give one per item")
-        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).reshape(-1)
-        if len(labels) != n:
-            raise ConfigError(f"labels: expected {n}, got {len(labels)}")
-        if n and (int(labels.min()) < 0 or int(labels.max()) >= self.n_classes):
-            raise ConfigError(f"labels: must be in 0..{self.n_classes - 1}")
-        return labels
+        return check_labels(labels, n, self.n_classes, self.device)
 
     def check_condition(self, condition: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """The condition image ``[n, condition_channels, H, W]`` on the model's device (None if the model has none)."""

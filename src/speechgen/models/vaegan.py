@@ -43,6 +43,7 @@ from torch import nn
 from speechgen.errors import ConfigError
 from speechgen.models.dcgan import DCGAN, Norm
 from speechgen.models.vae import LOGVAR_RANGE, Activation, ConvEncoder, ConvVAE
+from speechgen.nn.conditioning import check_labels
 
 DLabelConditioning = Literal["projection", "embedding"]
 
@@ -177,16 +178,7 @@ class VAEGAN(nn.Module):
     def check_labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """Labels as a LongTensor ``[n]`` on the model's device (None for unconditional models, which ignore
         ``labels``); ConfigError naming ``labels`` when they are missing, miscounted or out of range."""
-        if not self.n_classes:
-            return None
-        if labels is None:
-            raise ConfigError(f"labels: this model is conditional on {self.n_classes} labels; give one per item")
-        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).reshape(-1)
-        if len(labels) != n:
-            raise ConfigError(f"labels: expected {n}, got {len(labels)}")
-        if n and (int(labels.min()) < 0 or int(labels.max()) >= self.n_classes):
-            raise ConfigError(f"labels: must be in 0..{self.n_classes - 1}")
-        return labels
+        return check_labels(labels, n, self.n_classes, self.device)
 
     # -- the three networks --------------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from speechgen.errors import ConfigError
+from speechgen.nn.conditioning import check_labels
 from speechgen.nn.phase_shuffle import PhaseShuffle
 
 DConditioning = Literal["projection", "embedding", "none"]
@@ -227,16 +228,7 @@ class WaveGAN(nn.Module):
 
     def check_labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """Labels as a LongTensor ``[n]`` on the model's device (None for unconditional models)."""
-        if not self.n_classes:
-            return None
-        if labels is None:
-            raise ConfigError(f"labels: this model is conditional on {self.n_classes} labels; give one per item")
-        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).reshape(-1)
-        if len(labels) != n:
-            raise ConfigError(f"labels: expected {n}, got {len(labels)}")
-        if n and (int(labels.min()) < 0 or int(labels.max()) >= self.n_classes):
-            raise ConfigError(f"labels: must be in 0..{self.n_classes - 1}")
-        return labels
+        return check_labels(labels, n, self.n_classes, self.device)
 
     @staticmethod
     def _no_condition(condition: torch.Tensor | None) -> None:
