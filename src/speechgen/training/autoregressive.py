@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -255,23 +254,11 @@ class ARModule(GenerativeModule):
             pick.append(int(rng.choice(pool)))
         return torch.stack([ds[j]["mel"] for j in pick])
 
-    @torch.no_grad()
-    def write_samples(self, step: int) -> Path:
-        """Draw the fixed sample round with the export model and write WAVs under ``RUN/samples/step-NNNNNNN``."""
+    def sample_feature(self) -> Any:
+        """Samples are waveforms whatever the model is conditioned on."""
         from speechgen.data.features import Waveform
-        from speechgen.training.generate import draw, write_samples
 
-        fixed = self.fixed_inputs()
-        model = self.export_model()
-        was_training = model.training
-        audio = draw(model, self.train_cfg.n_samples, fixed["labels"], fixed["seed"], fixed["condition"],
-                     device=self.device)
-        model.train(was_training)
-        out = Path(self.trainer.default_root_dir) / "samples" / f"step-{step:07d}"
-        audio = write_samples(out, audio, Waveform(), fixed["labels"], self.data_cfg.sample_rate,
-                              length=audio.shape[-1], seed=fixed["seed"])
-        self._log_media(step, audio, audio)
-        return out
+        return Waveform()
 
 
 def build_datamodule(data: ARData, ar: ARSection, seed: int) -> Any:

@@ -299,10 +299,15 @@ class GenerativeModule(L.LightningModule):
         if every and step % every == 0 and step > 0 and self.trainer.is_global_zero:
             self.write_samples(step)
 
+    def sample_feature(self) -> Any:
+        """The feature whose ``invert`` turns the model's samples into audio (the data section's feature)."""
+        from speechgen.data.features import build_feature
+
+        return build_feature(self.data_cfg.feature, self.data_cfg.feature_params)
+
     @torch.no_grad()
     def write_samples(self, step: int) -> Path:
         """Draw the fixed sample round with the export model and write it under ``RUN/samples/step-NNNNNNN``."""
-        from speechgen.data.features import build_feature
         from speechgen.training.generate import draw, write_samples
 
         fixed = self.fixed_inputs()
@@ -311,11 +316,12 @@ class GenerativeModule(L.LightningModule):
         feats = draw(model, self.train_cfg.n_samples, fixed["labels"], fixed["seed"], fixed["condition"],
                      device=self.device)
         model.train(was_training)
-        feature = build_feature(self.data_cfg.feature, self.data_cfg.feature_params)
+        d = self.data_cfg
         out = Path(self.trainer.default_root_dir) / "samples" / f"step-{step:07d}"
-        audio = write_samples(out, feats, feature, fixed["labels"], self.data_cfg.sample_rate,
-                              condition=fixed["condition"], condition_channels=self.data_cfg.condition_channels,
-                              channels=self.data_cfg.channels, seed=fixed["seed"], frames=self.data_cfg.frames)
+        audio = write_samples(out, feats, self.sample_feature(), fixed["labels"], d.sample_rate,
+                              condition=fixed["condition"], condition_channels=getattr(d, "condition_channels", None),
+                              channels=getattr(d, "channels", None), seed=fixed["seed"],
+                              frames=getattr(d, "frames", None))
         self._log_media(step, feats, audio)
         return out
 
