@@ -36,8 +36,7 @@ from torch import nn
 from speechgen.errors import ConfigError
 from speechgen.models.vocoder import GANVocoder
 from speechgen.nn.vocoder_blocks import LRELU_SLOPE, MultiReceptiveFieldFusion, TransposedUpsample, conv1d
-from speechgen.nn.vocoder_discriminators import (HIFIGAN_SCALE_LAYERS, CombinedDiscriminator,
-                                                 MultiPeriodDiscriminator, MultiScaleDiscriminator, scale_layers)
+from speechgen.nn.vocoder_discriminators import hifigan_discriminator
 
 #: generator kwargs of the paper's three configurations
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -112,16 +111,7 @@ class HiFiGAN(GANVocoder):
                                           resblock, resblock_kernel_sizes, resblock_dilation_sizes)
         self.discriminator = None
         if discriminators:
-            parts: dict[str, nn.Module] = {}
-            if mpd_periods:
-                parts["mpd"] = MultiPeriodDiscriminator(mpd_periods, disc_width)
-            if msd_scales:
-                norms = ["spectral"] + ["weight"] * (msd_scales - 1)
-                parts["msd"] = MultiScaleDiscriminator(msd_scales, scale_layers(HIFIGAN_SCALE_LAYERS, disc_width),
-                                                       norms, pool_padding=2)
-            if not parts:
-                raise ConfigError("mpd_periods / msd_scales: a HiFi-GAN needs at least one discriminator")
-            self.discriminator = CombinedDiscriminator(**parts)
+            self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "a HiFi-GAN")
 
     def _part(self, name: str) -> nn.Module | None:
         parts = getattr(self.discriminator, "parts", {})

@@ -45,8 +45,7 @@ from torch import nn
 from speechgen.audio.spectral import fft_window
 from speechgen.errors import ConfigError
 from speechgen.models.vocoder import GANVocoder
-from speechgen.nn.vocoder_discriminators import (HIFIGAN_SCALE_LAYERS, CombinedDiscriminator,
-                                                 MultiPeriodDiscriminator, MultiScaleDiscriminator, scale_layers)
+from speechgen.nn.vocoder_discriminators import hifigan_discriminator
 
 HeadImpl = Literal["matmul", "torch"]
 
@@ -190,16 +189,7 @@ class ISTFTVocoder(GANVocoder):
                                         kernel_size, mag_clip, head)
         self.discriminator = None
         if discriminators:
-            parts: dict[str, nn.Module] = {}
-            if mpd_periods:
-                parts["mpd"] = MultiPeriodDiscriminator(mpd_periods, disc_width)
-            if msd_scales:
-                norms = ["spectral"] + ["weight"] * (msd_scales - 1)
-                parts["msd"] = MultiScaleDiscriminator(msd_scales, scale_layers(HIFIGAN_SCALE_LAYERS, disc_width),
-                                                       norms, pool_padding=2)
-            if not parts:
-                raise ConfigError("mpd_periods / msd_scales: the iSTFT vocoder needs at least one discriminator")
-            self.discriminator = CombinedDiscriminator(**parts)
+            self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "the iSTFT vocoder")
 
     @classmethod
     def upsampling(cls, kwargs: Mapping[str, Any]) -> tuple[str, int]:

@@ -187,3 +187,19 @@ class CombinedDiscriminator(nn.Module):
             logits.extend(lo)
             feats.extend(fe)
         return logits, feats
+
+
+def hifigan_discriminator(mpd_periods: Sequence[int], msd_scales: int, disc_width: float,
+                          owner: str = "this vocoder") -> CombinedDiscriminator:
+    """HiFi-GAN's discriminators: multi-period (``mpd_periods``; empty: none) + multi-scale (``msd_scales``
+    scales, the first with spectral norm; 0: none), widths scaled by ``disc_width``."""
+    parts: dict[str, nn.Module] = {}
+    if mpd_periods:
+        parts["mpd"] = MultiPeriodDiscriminator(mpd_periods, disc_width)
+    if msd_scales:
+        norms = ["spectral"] + ["weight"] * (msd_scales - 1)
+        parts["msd"] = MultiScaleDiscriminator(msd_scales, scale_layers(HIFIGAN_SCALE_LAYERS, disc_width), norms,
+                                               pool_padding=2)
+    if not parts:
+        raise ConfigError(f"mpd_periods / msd_scales: {owner} needs at least one discriminator")
+    return CombinedDiscriminator(**parts)
