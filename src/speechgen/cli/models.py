@@ -37,6 +37,10 @@ def shipped_models() -> list[dict[str, Any]]:
             j = shipped["judge"]
             figures = {"label_accuracy": j.get("label_accuracy"), "inception_score": (j.get("inception_score") or {})
                        .get("mean"), "fid": j.get("fid"), "n": j.get("n")}
+        elif "compare" in shipped:  # a vocoder: copy-synthesis of held-out voices, and its speed
+            c = shipped["compare"]
+            figures = {k: c.get(k) for k in ("pesq", "stoi", "mcd")}
+            figures.update({f"x_realtime_{s['threads']}t": s["x_realtime"] for s in shipped.get("speed") or []})
         elif "evaluation" in cfg:  # the judge itself: accuracy on held-out voices
             figures = {f"{split}_accuracy": v.get("accuracy") for split, v in cfg["evaluation"].items()}
         recipe = cfg.get("recipe_path") or (cfg.get("command") or "")

@@ -1,0 +1,88 @@
+"""Ship a trained generator or vocoder as package data: copy RUN/final into src/speechgen/pretrained/NAME with its
+tensors stored as float16 (half the size; loading casts them back to the model's float32), and record the figures
+that judged it and the commands that reproduce it in its config.yaml (``shipped``).
+
+A generator, judged by `speechgen eval --json`:
+
+    python scripts/ship_model.py runs/cvae-cpu digits-default --eval runs/cvae-cpu/eval.json \
+        --train-command "scripts/train_and_judge.sh recipes/cvae-cpu.yaml runs/cvae-cpu"
+
+A vocoder, judged by copy-synthesis of the test voices (scripts/judge_vocoder.sh → compare.json) and timed by
+`speechgen bench vocoder --json`:
+
+    python scripts/ship_model.py runs/istft-vocoder-cpu vocoder-default \
+        --compare runs/istft-vocoder-cpu/copy-synthesis/compare.json --bench out/bench-vocoder.json \
+        --train-command "speechgen train recipes/istft-vocoder-cpu.yaml --out runs/istft-vocoder-cpu"
+
+Then add NAME to speechgen.pretrained.PRETRAINED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from speechgen.atomic import write_text
+
+ROOT = Path(__file__).resolve().parents[1] / "src" / "speechgen" / "pretrained"
+METRICS = ("n", "inception_score", "fid", "modified_inception_score", "log_modified_inception_score", "am_score",
+           "ndb_over_k", "label_accuracy", "fid_class", "classifier_version")
+
+
+def _vocoder_figures(compare: Path, bench: Path | None, model_name: str) -> dict[str, Any]:
+    """Mean pair metrics of the copy-synthesis and, from a bench JSON, this model's rows (per thread count)."""
+    judged = json.loads(compare.read_text())
+    out: dict[str, Any] = {"compare": {"n": len(judged["files"]), **judged["mean"]},
+                           "compare_command": f"scripts/judge_vocoder.sh MODEL  # {compare}"}
+    if bench is not None:
+        rows = [r for r in json.loads(bench.read_text()) if r["name"] == model_name]
+        if not rows:
+            raise SystemExit(f"{bench}: no row for '{model_name}'")
+        out["speed"] = [{k: r[k] for k in ("threads", "rtf", "x_realtime")} for r in rows]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="training run folder (uses RUN/final)")
+    ap.add_argument("name", help="shipped name, e.g. digits-default")
+    what = ap.add_mutually_exclusive_group(required=True)
+    what.add_argument("--eval", type=Path, help="generator: JSON written by `speechgen eval --json`")
+    what.add_argument("--compare", type=Path, help="vocoder: JSON written by `speechgen compare --json`")
+    ap.add_argument("--bench", type=Path, default=None, help="vocoder: JSON of `speechgen bench vocoder --json`")
+    ap.add_argument("--train-command", required=True)
+    args = ap.parse_args()
+
+    dest = ROOT / args.name
+    dest.mkdir(parents=True, exist_ok=True)
+    state = load_file(str(args.run / "final" / "model.safetensors"))
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
+    save_file(half, str(dest / "model.safetensors"))
+    cfg = yaml.safe_load((args.run / "final" / "config.yaml").read_text())
+    shipped: dict[str, Any] = {"name": args.name, "weights_dtype": "float16", "train_command": args.train_command}
+    if args.eval is not None:
+        judged = json.loads(args.eval.read_text())
+        shipped.update({
+            "eval_command": f"speechgen eval {judged.get('generated')} --seed {judged.get('seed', 0)}",
+            "judge": {k: judged[k] for k in METRICS if k in judged},
+            "reference": judged.get("reference"),
+        })
+    else:
+        shipped.update(_vocoder_figures(args.compare, args.bench, cfg["model"]["name"]))
+    cfg["shipped"] = shipped
+    write_text(dest / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    for f in dest.iterdir():
+        f.chmod(0o644)
+    size = sum(f.stat().st_size for f in dest.iterdir()) / 1e6
+    print(f"{dest}: {size:.1f} MB, params {sum(v.numel() for v in state.values()) / 1e6:.2f} M")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    main()
