@@ -1,8 +1,10 @@
 """The HTML report: self-contained (audio and images as data URIs), escaped, with metrics and reference rows."""
 
 import base64
+import io
 
 import numpy as np
+import pytest
 
 from speechgen.audio import io as audio_io
 from speechgen.evaluation.report import write_report
@@ -47,3 +49,69 @@ def test_self_contained_escaped_report(tmp_path):
 def test_report_without_clips_or_images(tmp_path):
     html = write_report(tmp_path / "r.html", "empty", {}, {}, [], []).read_text()
     assert "No clips." in html and "data:" not in html
+
+
+def _tone_wav(path, f=300.0, seconds=0.5, sr=16000):
+    t = np.arange(int(seconds * sr)) / sr
+    audio_io.save(path, (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32), sr)
+    return path
+
+
+def test_spectrogram_png_panels_and_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    import matplotlib.image as mpimg
+
+    from speechgen.evaluation.report import spectrogram_png
+
+    clip = (0.3 * np.sin(np.arange(8000) / 3)).astype(np.float32)
+    one = spectrogram_png(clip, 16000, ["a"])
+    three = spectrogram_png([clip, clip[:4000], np.zeros(10, np.float32)], 16000)
+    assert one[:8] == three[:8] == b"\x89PNG\r\n\x1a\n"
+    w1 = mpimg.imread(io.BytesIO(one)).shape[1]
+    w3 = mpimg.imread(io.BytesIO(three)).shape[1]
+    assert w3 > 1.5 * w1  # panels side by side
+    with ThreadPoolExecutor(4) as pool:  # matplotlib from several threads (speechgen serve)
+        assert all(p[:4] == b"\x89PNG" for p in pool.map(lambda _: spectrogram_png(clip, 16000), range(8)))
+
+
+@pytest.mark.parametrize("bad", [np.zeros(0, np.float32), np.array([0.0, np.nan], np.float32)])
+def test_spectrogram_png_refuses_bad_audio(bad):
+    from speechgen.errors import AudioError
+    from speechgen.evaluation.report import spectrogram_png
+
+    with pytest.raises(AudioError, match="empty or not finite"):
+        spectrogram_png(bad, 16000)
+    with pytest.raises(AudioError, match="no clips"):
+        spectrogram_png([], 16000)
+
+
+def test_leaderboard_marks_best_links_and_embeds(tmp_path):
+    from speechgen.evaluation.report import write_leaderboard
+
+    clips_a = [{"path": str(_tone_wav(tmp_path / f"a{i}.wav", 300 + 100 * i)), "label": i, "predicted": i,
+                "probability": 0.9} for i in range(2)]
+    clips_b = [{"path": str(_tone_wav(tmp_path / "b0.wav")), "label": None, "predicted": 4, "probability": 0.5}]
+    entries = [
+        {"label": "<b>model A</b>", "source": "runs/a", "clips": clips_a,
+         "metrics": {"n": 2, "fid": 3.0, "inception_score": {"mean": 7.0, "std": 0.1}, "label_accuracy": 0.5,
+                     "train/loss": 1.0}},
+        {"label": "model B", "source": "b.json", "clips": clips_b,
+         "metrics": {"n": 1, "fid": 2.0, "inception_score": {"mean": 7.0, "std": 0.2}, "am_score": float("nan")}},
+        {"label": "model C", "source": "c.json", "clips": [], "metrics": {"n": 3, "fid": 2.0}},
+    ]
+    refs = [("real train", {"n": 10, "fid": 0.0, "inception_score": {"mean": 9.9, "std": 0.0}}),
+            ("real test", {"n": 5, "fid": 1.0})]
+    html = write_leaderboard(tmp_path / "lb.html", "board <1>", entries, refs).read_text()
+    assert "board &lt;1&gt;" in html and "&lt;b&gt;model A&lt;/b&gt;" in html and "<b>model A" not in html
+    gen_rows = html.split("<tr class='gen'>")[1:]
+    assert gen_rows[0].count("class='best'") == 1  # IS tied with B (both marked); label acc alone: unmarked
+    assert "<td class='best'>7.000 ± 0.100</td>" in gen_rows[0]
+    assert "<td class='best'>2.000</td>" in gen_rows[1] and "<td class='best'>7.000 ± 0.200</td>" in gen_rows[1]
+    assert "<td class='best'>2.000</td>" in gen_rows[2]  # FID tie between B and C
+    assert "train/loss" not in html  # only the judge's columns
+    assert "<a href='#entry-0'>" in html and "id='entry-2'" in html
+    assert "real train" in html and "real test" in html and "9.900" in html
+    assert html.count('src="data:audio/wav;base64,') == 3
+    assert html.count('src="data:image/png;base64,') == 2  # entries with clips get a spectrogram
+    assert "http://" not in html and "https://" not in html and "file:" not in html

@@ -1,39 +1,57 @@
-"""``speechgen report``: one self-contained HTML page from an eval JSON (``speechgen eval --json``) or a run folder."""
+"""``speechgen report``: one self-contained HTML page from an eval JSON (``speechgen eval --json``) or a run folder;
+from several of them, one leaderboard page (a metrics row per run/eval beside the real rows, best per column
+marked, a few clips and a spectrogram per entry)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 from speechgen.cli.common import console
 from speechgen.errors import ConfigError, DataError
 
+MAX_SCORED_CLIPS = 2000  # a run's latest samples judged for its leaderboard row
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report", help="write a self-contained HTML report",
+        "report", help="write a self-contained HTML report (several inputs: a leaderboard)",
         description="From an eval JSON (written by `speechgen eval --json` or `speechgen demo`) or a run folder "
         "(its metrics.json, logs/metrics.csv loss curves and latest samples/step-*/), write one HTML file with "
         "the metrics, spectrogram grid, clips (audio embedded) with the judge's digit and probability, and loss "
-        "curves.",
+        "curves. With several inputs, write one leaderboard page instead: a row of judge metrics per input "
+        "(a run folder without them is scored from its latest samples) beside the real train/test rows, the best "
+        "value of each column marked, and per input a few clips and their spectrograms.",
     )
-    p.add_argument("source", type=Path, metavar="RUN_OR_EVAL_JSON", help="run folder or eval JSON")
+    p.add_argument("sources", type=Path, nargs="+", metavar="RUN_OR_EVAL_JSON", help="run folder(s) or eval JSON(s)")
     p.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file (default report.html)")
-    p.add_argument("--max-clips", type=int, default=40, help="clips embedded in the page (default 40)")
+    p.add_argument("--max-clips", type=int, default=40, help="clips embedded in a single report (default 40)")
+    p.add_argument("--clips-per-entry", type=int, default=3,
+                   help="leaderboard: clips embedded per run/eval (default 3)")
+    p.add_argument("--title", default=None, help="page title")
     p.add_argument("--classifier", default="classifier", help="judge: shipped name or checkpoint folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of the metrics computed for run folders (default 0)")
     p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no summary")
     p.set_defaults(func=_report)
 
 
-def judge_clips(paths: list[Path], labels: list[Any], classifier: str = "classifier") -> list[dict[str, Any]]:
-    """``{path, label, predicted, probability}`` of each clip, judged by the classifier."""
+@functools.lru_cache(maxsize=2)
+def _judge(classifier: str) -> Any:
+    """The judge, loaded once per command (a leaderboard judges several inputs)."""
     from speechgen.evaluation.judge import Judge
 
+    return Judge(classifier)
+
+
+def judge_clips(paths: list[Path], labels: list[Any], classifier: str = "classifier") -> list[dict[str, Any]]:
+    """``{path, label, predicted, probability}`` of each clip, judged by the classifier."""
     if not paths:
         return []
-    probs, _ = Judge(classifier).embed([str(p) for p in paths])
+    probs, _ = _judge(classifier).embed([str(p) for p in paths])
     return [{"path": str(p), "label": lab, "predicted": int(pr.argmax()), "probability": float(pr.max())}
             for p, lab, pr in zip(paths, labels, probs)]
 
@@ -44,10 +62,27 @@ def _manifest_clips(folder: Path, limit: int) -> tuple[list[Path], list[Any]]:
 
     if (folder / MANIFEST_NAME).is_file() or folder.suffix.lower() == ".csv":
         m = Manifest.read(folder)
-        rows = list(m)[:limit]
+        rows = spread(list(m), [r.get("label") for r in m], limit)
         return [m.resolve(r) for r in rows], [r.get("label") for r in rows]
     wavs = sorted(folder.glob("*.wav"))[:limit]
     return wavs, [None] * len(wavs)
+
+
+def spread(items: list[Any], labels: list[Any], limit: int) -> list[Any]:
+    """At most ``limit`` items, taken in turn from each label (so a few clips show several digits), in their
+    original order."""
+    if len(items) <= limit:
+        return list(items)
+    groups: dict[Any, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    chosen: list[int] = []
+    queues = list(groups.values())
+    while len(chosen) < limit:
+        for q in queues:
+            if q and len(chosen) < limit:
+                chosen.append(q.pop(0))
+    return [items[i] for i in sorted(chosen)]
 
 
 def _from_eval_json(path: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -61,7 +96,8 @@ def _from_eval_json(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     if not gen.is_absolute() and not gen.exists():
         gen = path.parent / gen
     if result.get("clips"):
-        clips = list(result["clips"])[:args.max_clips]
+        every = list(result["clips"])
+        clips = spread(every, [c.get("label") for c in every], args.max_clips)
         for c in clips:
             p = Path(str(c["path"]))
             if not p.is_absolute() and not p.exists():
@@ -87,14 +123,13 @@ def _from_run(run: Path, args: argparse.Namespace) -> dict[str, Any]:
             raise DataError(f"{run / 'metrics.json'}: unreadable ({exc})") from None
         if isinstance(loaded, dict):
             metrics = {k: v for k, v in loaded.items() if isinstance(v, (int, float, str, dict)) or v is None}
-    steps = sorted(p for p in (run / "samples").glob("step-*") if p.is_dir()) if (run / "samples").is_dir() else []
+    latest = _latest_step(run)
     loss_csv = run / "logs" / "metrics.csv"
-    if not metrics and not steps and not loss_csv.is_file():
+    if not metrics and latest is None and not loss_csv.is_file():
         raise DataError(f"{run}: not a run folder (no metrics.json, logs/metrics.csv or samples/step-*/)")
     clips: list[dict[str, Any]] = []
     images: list[Path] = []
-    if steps:
-        latest = steps[-1]
+    if latest is not None:
         paths, labels = _manifest_clips(latest, args.max_clips)
         clips = judge_clips(paths, labels, args.classifier)
         images = [latest / "grid.png"] if (latest / "grid.png").is_file() else []
@@ -102,20 +137,106 @@ def _from_run(run: Path, args: argparse.Namespace) -> dict[str, Any]:
             "clips": clips, "images": images, "loss_csv": loss_csv if loss_csv.is_file() else None}
 
 
+def _latest_step(run: Path) -> Path | None:
+    """The run's latest ``samples/step-*`` folder (None if it has none)."""
+    steps = sorted(p for p in (run / "samples").glob("step-*") if p.is_dir()) if (run / "samples").is_dir() else []
+    return steps[-1] if steps else None
+
+
+def score_run_samples(run: Path, classifier: str = "classifier", seed: int = 0,
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Judge metrics of a run's latest samples against the shipped reference, and the reference rows.
+
+    Label accuracy (and FID-class when every digit has two clips) for samples whose manifest has labels.
+    ``({}, {})`` when the run has no sample WAVs.
+    """
+    import numpy as np
+
+    from speechgen.evaluation.judge import shipped_reference
+
+    latest = _latest_step(run)
+    if latest is None:
+        return {}, {}
+    paths, labels = _manifest_clips(latest, MAX_SCORED_CLIPS)
+    if not paths:
+        return {}, {}
+    judge = _judge(classifier)
+    probs, feats = judge.embed([str(p) for p in paths])
+    ref = shipped_reference(judge)
+    y = None
+    if all(isinstance(v, int) for v in labels):
+        y = np.asarray(labels, dtype=np.int64)
+    per_class_ok = y is not None and all(int((y == c).sum()) >= 2 for c in np.unique(y))
+    with warnings.catch_warnings():  # FID of a handful of clips: singular covariance is expected
+        warnings.simplefilter("ignore")
+        metrics = ref.score(probs, feats, y if per_class_ok else None, seed=seed,
+                            splits=max(1, min(10, len(paths) // 50)))
+    if y is not None and not per_class_ok:
+        metrics["label_accuracy"] = float(np.mean(probs.argmax(1) == y))
+    metrics["scored_from"] = latest.name
+    return metrics, dict(ref.rows)
+
+
+def _load(src: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The parts of one report (see :func:`speechgen.evaluation.report.write_report`) of a run or an eval JSON."""
+    if src.is_dir():
+        return _from_run(src, args)
+    if src.is_file() and src.suffix.lower() == ".json":
+        return _from_eval_json(src, args)
+    if not src.exists():
+        raise DataError(f"{src}: no such run folder or eval JSON")
+    raise DataError(f"{src}: expected a run folder or an eval JSON (from `speechgen eval --json`)")
+
+
+def leaderboard_entries(sources: list[Path], args: argparse.Namespace,
+                        ) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+    """Leaderboard entries ``{label, source, metrics, clips}`` and the distinct real reference rows."""
+    from speechgen.evaluation.report import HIGHER_IS_BETTER
+
+    sub = argparse.Namespace(**{**vars(args), "max_clips": args.clips_per_entry})
+    entries, refs, seen = [], [], {}
+    for src in sources:
+        parts = _load(src, sub)
+        metrics, reference = dict(parts["metrics"]), dict(parts["reference_rows"])
+        if src.is_dir() and not any(k in metrics for k in HIGHER_IS_BETTER):
+            scored, reference = score_run_samples(src, args.classifier, args.seed)
+            metrics.update(scored)
+        label = str(metrics.get("model") or (src.name if src.is_dir() else src.stem))
+        if any(e["label"] == label for e in entries):
+            label = f"{label} ({src})"
+        entries.append({"label": label, "source": str(src), "metrics": metrics, "clips": parts["clips"]})
+        for split, row in reference.items():
+            key = json.dumps(row, sort_keys=True, default=str)
+            if key not in seen:
+                seen[key] = True
+                same_split = sum(1 for name, _ in refs if name.split(" (")[0] == f"real {split}")
+                refs.append((f"real {split}" + (f" ({label})" if same_split else ""), row))
+    return entries, refs
+
+
 def _report(args: argparse.Namespace) -> int:
-    from speechgen.evaluation.report import write_report
+    try:
+        return _write(args)
+    finally:
+        _judge.cache_clear()  # one judge per command, not per process
+
+
+def _write(args: argparse.Namespace) -> int:
+    from speechgen.evaluation.report import write_leaderboard, write_report
 
     if args.max_clips < 0:
         raise ConfigError(f"--max-clips: must be >= 0, got {args.max_clips}")
-    src: Path = args.source
-    if src.is_dir():
-        parts = _from_run(src, args)
-    elif src.is_file() and src.suffix.lower() == ".json":
-        parts = _from_eval_json(src, args)
-    elif not src.exists():
-        raise DataError(f"{src}: no such run folder or eval JSON")
-    else:
-        raise DataError(f"{src}: expected a run folder or an eval JSON (from `speechgen eval --json`)")
-    out = write_report(args.out, **parts)
-    console(args).print(f"[bold]{out}[/bold]: report of {len(parts['clips'])} clip(s)")
+    if args.clips_per_entry < 0:
+        raise ConfigError(f"--clips-per-entry: must be >= 0, got {args.clips_per_entry}")
+    sources: list[Path] = args.sources
+    if len(sources) == 1:
+        parts = _load(sources[0], args)
+        if args.title:
+            parts["title"] = args.title
+        out = write_report(args.out, **parts)
+        console(args).print(f"[bold]{out}[/bold]: report of {len(parts['clips'])} clip(s)")
+        return 0
+    entries, refs = leaderboard_entries(sources, args)
+    out = write_leaderboard(args.out, args.title or f"speechgen leaderboard: {len(entries)} entries", entries, refs)
+    console(args).print(f"[bold]{out}[/bold]: leaderboard of {len(entries)} entries")
     return 0

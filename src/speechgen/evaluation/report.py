@@ -1,6 +1,12 @@
-"""One self-contained HTML report of a set of generated clips: metrics beside the real reference rows, the
-spectrogram grid, the clips (audio embedded as base64 data URIs) with the judge's digit and probability, and
-loss curves from a run's ``logs/metrics.csv``. The page has no external references, so it still works when moved.
+"""Self-contained HTML pages of generated clips (audio and images embedded as base64 data URIs, no external
+references, so a page still works when moved).
+
+- :func:`write_report`: one set of clips: metrics beside the real reference rows, the spectrogram grid, the clips
+  with the judge's digit and probability, and loss curves from a run's ``logs/metrics.csv``.
+- :func:`write_leaderboard`: several sets side by side: one metrics row per set (best per column marked) beside
+  the real reference rows, and per set a few audio players and a spectrogram.
+- :func:`spectrogram_png`: PNG bytes of the log-magnitude spectrograms of a few clips (also used by
+  ``speechgen serve``).
 """
 
 from __future__ import annotations
@@ -10,13 +16,16 @@ import csv
 import io
 import math
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from speechgen.atomic import write_text
-from speechgen.errors import DataError
+from speechgen.errors import AudioError, DataError
 
 # metric key -> column heading, in display order
 METRIC_COLUMNS = {
@@ -29,6 +38,18 @@ METRIC_COLUMNS = {
     "label_accuracy": "label acc",
     "fid_class": "FID-class",
 }
+# judge metrics: True when higher is better (used to mark the best value of a leaderboard column)
+HIGHER_IS_BETTER = {
+    "inception_score": True,
+    "fid": False,
+    "log_modified_inception_score": True,
+    "am_score": False,
+    "ndb_over_k": False,
+    "label_accuracy": True,
+    "fid_class": False,
+}
+# matplotlib's global state (font cache, rc params) is not thread-safe; ``speechgen serve`` draws from threads
+_PLOT_LOCK = threading.Lock()
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -36,6 +57,7 @@ h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid 
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td.l,th.l{text-align:left}tr.gen td{font-weight:600}
 img{max-width:100%;border:1px solid #eee}.ok{color:#17702a}.bad{color:#b00020}audio{height:2em}
+td.best{background:#e3f3e6}td.best::after{content:" \\2605";color:#17702a}p.note{color:#555;font-size:.9em}
 """
 
 
@@ -103,19 +125,52 @@ def loss_curves_png(loss_csv: str | os.PathLike) -> bytes | None:
     return buf.getvalue()
 
 
-def _metrics_table(metrics: Mapping[str, Any], reference_rows: Mapping[str, Mapping[str, Any]]) -> str:
-    """Generated metrics in one row, real train/test rows under it."""
-    cols = [k for k in METRIC_COLUMNS if k in metrics or any(k in r for r in reference_rows.values())]
-    cols += [k for k in metrics if k not in cols and not isinstance(metrics[k], (Mapping, list))
-             and isinstance(metrics[k], (int, float))]
+def _number(v: Any) -> float | None:
+    """A metric's comparable value (the mean of ``mean ± std`` dicts); None when missing or not a finite number."""
+    if isinstance(v, Mapping):
+        v = v.get("mean")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _best(rows: Sequence[tuple[str, Mapping[str, Any]]], col: str) -> set[int]:
+    """Indices of the rows holding the best value of ``col`` (none when fewer than two rows have a value)."""
+    if col not in HIGHER_IS_BETTER:
+        return set()
+    values = {i: v for i, (_, m) in enumerate(rows) if (v := _number(m.get(col))) is not None}
+    if len(values) < 2:
+        return set()
+    best = max(values.values()) if HIGHER_IS_BETTER[col] else min(values.values())
+    return {i for i, v in values.items() if v == best}
+
+
+def _metrics_table(rows: Sequence[tuple[str, Mapping[str, Any]]],
+                   reference_rows: Sequence[tuple[str, Mapping[str, Any]]], extra_columns: bool = True,
+                   mark_best: bool = False, links: Sequence[str | None] | None = None) -> str:
+    """Generated rows ``(name, metrics)`` above the real reference rows ``(name, metrics)``.
+
+    ``extra_columns``: also show numeric keys beyond :data:`METRIC_COLUMNS` (single reports: training losses);
+    ``mark_best``: mark the best generated value of each judge column; ``links``: an anchor per generated row.
+    """
+    everything = [m for _, m in rows] + [r for _, r in reference_rows]
+    cols = [k for k in METRIC_COLUMNS if any(k in m for m in everything)]
+    if extra_columns:
+        for _, m in rows:
+            cols += [k for k, v in m.items() if k not in cols and isinstance(v, (int, float))]
     if not cols:
         return "<p>No metrics.</p>"
+    best = {c: _best(rows, c) if mark_best else set() for c in cols}
     head = "".join(f"<th>{escape(METRIC_COLUMNS.get(c, c))}</th>" for c in cols)
     out = [f"<table><tr><th class='l'>set</th>{head}</tr>"]
-    out.append("<tr class='gen'><td class='l'>generated</td>"
-               + "".join(f"<td>{escape(_fmt(metrics.get(c)))}</td>" for c in cols) + "</tr>")
-    for name, row in reference_rows.items():
-        out.append(f"<tr><td class='l'>real {escape(str(name))}</td>"
+    for i, (name, m) in enumerate(rows):
+        link = links[i] if links is not None else None
+        label = f"<a href='#{escape(link)}'>{escape(name)}</a>" if link else escape(name)
+        cells = "".join(("<td class='best'>" if i in best[c] else "<td>") + f"{escape(_fmt(m.get(c)))}</td>"
+                        for c in cols)
+        out.append(f"<tr class='gen'><td class='l'>{label}</td>{cells}</tr>")
+    for name, row in reference_rows:
+        out.append(f"<tr><td class='l'>{escape(str(name))}</td>"
                    + "".join(f"<td>{escape(_fmt(row.get(c)))}</td>" for c in cols) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -140,6 +195,12 @@ def _clips_table(clips: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _page_start(title: str) -> str:
+    """The page's head (title, inline style) and its heading."""
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+            f"<style>{CSS}</style></head><body>\n<h1>{escape(title)}</h1>")
+
+
 def write_report(path: str | os.PathLike, title: str, metrics: Mapping[str, Any],
                  reference_rows: Mapping[str, Mapping[str, Any]], clips: Sequence[Mapping[str, Any]],
                  images: Sequence[str | os.PathLike], loss_csv: str | os.PathLike | None = None) -> Path:
@@ -149,9 +210,9 @@ def write_report(path: str | os.PathLike, title: str, metrics: Mapping[str, Any]
     name -> metrics; ``clips``: ``{path, label, predicted, probability}`` each; ``images``: PNGs (e.g. the
     spectrogram grid); ``loss_csv``: a run's ``logs/metrics.csv`` for loss curves.
     """
-    parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-             f"<style>{CSS}</style></head><body>", f"<h1>{escape(title)}</h1>"]
-    parts += ["<h2>Metrics</h2>", _metrics_table(metrics, reference_rows)]
+    parts = [_page_start(title)]
+    refs = [(f"real {name}", row) for name, row in reference_rows.items()]
+    parts += ["<h2>Metrics</h2>", _metrics_table([("generated", metrics)], refs)]
     if images:
         parts.append("<h2>Spectrograms</h2>")
         for img in images:
@@ -160,7 +221,99 @@ def write_report(path: str | os.PathLike, title: str, metrics: Mapping[str, Any]
     if loss_csv is not None:
         png = loss_curves_png(loss_csv)
         if png is not None:
-            uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-            parts += ["<h2>Loss curves</h2>", f"<img alt='loss curves' src=\"{uri}\">"]
+            parts += ["<h2>Loss curves</h2>", f"<img alt='loss curves' src=\"{png_data_uri(png)}\">"]
     parts += [f"<h2>Clips ({len(clips)})</h2>", _clips_table(clips), "</body></html>\n"]
+    return write_text(path, "\n".join(parts))
+
+
+# ------------------------------------------------------------------------------------------------ spectrograms
+def spectrogram_png(clips: np.ndarray | Sequence[np.ndarray], sample_rate: int, titles: Sequence[str] | None = None,
+                    top_db: float = 80.0, dpi: int = 80) -> bytes:
+    """PNG bytes of the log-magnitude spectrograms (dB, ``top_db`` range below each clip's peak) of one clip
+    ``[samples]`` or a few clips, side by side, with a time axis in seconds and a frequency axis in kHz.
+
+    Frames of about 32 ms (``n_fft`` a power of two), hop ``n_fft // 4``. Safe to call from several threads.
+    """
+    from matplotlib.figure import Figure
+
+    from speechgen.audio import spectral
+
+    items = [clips] if isinstance(clips, np.ndarray) and clips.ndim == 1 else list(clips)
+    if not items:
+        raise AudioError("spectrogram: no clips")
+    if sample_rate <= 0:
+        raise AudioError(f"spectrogram: invalid sample rate {sample_rate}")
+    n_fft = 2 ** round(math.log2(0.032 * sample_rate))
+    images = []
+    for i, clip in enumerate(items):
+        x = np.asarray(clip, dtype=np.float64).reshape(-1)
+        if x.size == 0 or not np.isfinite(x).all():
+            raise AudioError(f"spectrogram: clip {i} is empty or not finite")
+        mode = "reflect" if x.size > n_fft // 2 else "constant"
+        power = np.abs(spectral.stft(x, n_fft, n_fft // 4, pad_mode=mode)) ** 2
+        db = 10.0 * np.log10(np.maximum(power, 1e-12))
+        images.append((np.maximum(db, db.max() - top_db), x.size / sample_rate))
+    longest = max(seconds for _, seconds in images)
+    width = min(14.0, 3.6 + 1.6 * longest) * (1 if len(images) == 1 else 0.7)
+    with _PLOT_LOCK:
+        fig = Figure(figsize=(width * len(images), 2.6))
+        axes = fig.subplots(1, len(images), squeeze=False)[0]
+        for i, (ax, (db, seconds)) in enumerate(zip(axes, images)):
+            ax.imshow(db, origin="lower", aspect="auto", cmap="magma",
+                      extent=(0.0, seconds, 0.0, sample_rate / 2000.0))
+            ax.set_xlabel("s", fontsize=8)
+            if i == 0:
+                ax.set_ylabel("kHz", fontsize=8)
+            ax.tick_params(labelsize=7)
+            if titles is not None and i < len(titles):
+                ax.set_title(str(titles[i]).replace("$", r"\$"), fontsize=8)  # a file name, never mathtext
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def png_data_uri(png: bytes) -> str:
+    """``data:image/png;base64,...`` of PNG bytes."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+# ------------------------------------------------------------------------------------------------ leaderboard
+def _entry_spectrogram(clips: Sequence[Mapping[str, Any]]) -> bytes | None:
+    """Spectrograms of a leaderboard entry's clips (at the first clip's rate); None without clips."""
+    from speechgen.audio import io as audio_io
+
+    if not clips:
+        return None
+    audio, sr = audio_io.load(clips[0]["path"])
+    items = [audio] + [audio_io.load(c["path"], sr)[0] for c in clips[1:]]
+    titles = [Path(str(c["path"])).name if c.get("label") is None else f"asked {c['label']}" for c in clips]
+    return spectrogram_png(items, sr, titles)
+
+
+def write_leaderboard(path: str | os.PathLike, title: str, entries: Sequence[Mapping[str, Any]],
+                      reference_rows: Sequence[tuple[str, Mapping[str, Any]]]) -> Path:
+    """Write one self-contained leaderboard page to ``path`` atomically and return its path.
+
+    ``entries``: one per run or eval, ``{label, source, metrics, clips}`` (``clips`` as for :func:`write_report`,
+    the few to embed); ``reference_rows``: ``(name, metrics)`` of the real data shown under the entries. Each
+    entry's row links to its section with the audio players and a spectrogram of its clips.
+    """
+    anchors = [f"entry-{i}" for i in range(len(entries))]
+    rows = [(str(e["label"]), e.get("metrics") or {}) for e in entries]
+    note = ("<p class='note'>&#9733; best value of a column among the entries: higher is better for IS, ln mIS and "
+            "label acc, lower for FID, AM, NDB/K and FID-class. The real rows score the judge's reference data: "
+            "the ceiling and the floor that make a number mean something.</p>")
+    parts = [_page_start(title), "<h2>Leaderboard</h2>",
+             _metrics_table(rows, reference_rows, extra_columns=False, mark_best=True, links=anchors), note]
+    for anchor, entry in zip(anchors, entries):
+        clips = list(entry.get("clips") or [])
+        parts.append(f"<h2 id='{anchor}'>{escape(str(entry['label']))}</h2>")
+        if entry.get("source"):
+            parts.append(f"<p class='note'>{escape(str(entry['source']))}</p>")
+        png = _entry_spectrogram(clips)
+        if png is not None:
+            parts.append(f"<img alt='spectrograms of {escape(str(entry['label']))}' src=\"{png_data_uri(png)}\">")
+        parts.append(_clips_table(clips))
+    parts.append("</body></html>\n")
     return write_text(path, "\n".join(parts))

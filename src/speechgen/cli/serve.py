@@ -1,0 +1,66 @@
+"""``speechgen serve``: a small local web app — generate digits, and copy synthesis of uploaded audio with the pair
+metrics (see :mod:`speechgen.web.app`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from speechgen.cli.common import console
+from speechgen.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from speechgen.web.app import DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_BYTES
+
+    p = sub.add_parser(
+        "serve", help="local web app: generate digits, copy synthesis with metrics",
+        description="Serve a page (standard library HTTP server, threaded, works offline) on which you pick a "
+        "generator (the shipped ones and every --model RUN), a digit and a seed and hear and see the clip; and upload "
+        "an audio file for copy synthesis with a vocoder (the shipped ones and every --vocoder RUN): input and "
+        "output players, spectrograms and PESQ, STOI, MCD, MR-STFT, LSD, F0 RMSE and V/UV error. Models load once, "
+        "on first use.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--model", action="append", default=[], metavar="RUN", dest="models",
+                   help="a generator's run or checkpoint folder to offer too (repeatable)")
+    p.add_argument("--vocoder", action="append", default=[], metavar="RUN", dest="vocoders",
+                   help="a vocoder's run or checkpoint folder to offer too (repeatable)")
+    p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 2**20,
+                   help=f"largest upload in MB (default {DEFAULT_MAX_UPLOAD_BYTES / 2**20:g})")
+    p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
+                   help=f"longest upload in seconds (default {DEFAULT_MAX_SECONDS:g})")
+    p.add_argument("--classifier", default="classifier",
+                   help="judge naming the digit of generated clips: shipped name or checkpoint folder")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no request log")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from speechgen.web.app import App, make_server, server_url
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port: must be in 0..65535, got {args.port}")
+    if not args.max_upload_mb > 0:
+        raise ConfigError(f"--max-upload-mb: must be > 0, got {args.max_upload_mb:g}")
+    for path in args.models + args.vocoders:
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: no such run or checkpoint folder")
+    app = App(args.models, args.vocoders, max_upload_bytes=int(args.max_upload_mb * 2**20),
+              max_seconds=args.max_seconds, classifier=args.classifier, device=args.device)
+    quiet = bool(getattr(args, "quiet", False))
+    server = make_server(app, args.host, args.port, quiet=quiet, debug=bool(getattr(args, "debug", False)))
+    con = console(args)
+    con.print(f"[bold]speechgen serve[/bold]: {len(app.generators)} generator(s), {len(app.vocoders)} vocoder(s) "
+              f"on [bold]{server_url(server)}[/bold] (Ctrl+C stops)")
+    if not app.vocoders:
+        con.print("no vocoder available: copy synthesis needs --vocoder RUN (until a shipped one is registered)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        con.print("stopped")
+    finally:
+        server.server_close()
+    return 0

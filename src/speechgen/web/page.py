@@ -1,0 +1,247 @@
+"""The page of ``speechgen serve``: HTML (rendered with the models on offer), style sheet and script.
+
+Everything is served by the app itself (no CDN, no fonts, no external requests), so it works offline; the
+Content-Security-Policy :data:`CSP` enforces that. The script talks to ``/api/generate`` and ``/api/vocode`` and
+shows every answer's ``error`` line on the page.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+#: only this server's script and style; audio and images arrive as data URIs
+CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' data:; connect-src 'self'; "
+       "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em auto;max-width:1000px;color:#222;
+padding:0 1em}
+h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+header p{color:#555;margin-top:0}
+form{display:flex;flex-wrap:wrap;gap:.8em 1.2em;align-items:end}label{display:flex;flex-direction:column;
+font-size:.9em;gap:.2em}select,input,button{font:inherit;padding:.25em .4em}button{cursor:pointer}
+button:disabled{cursor:progress}.status{color:#555;font-size:.9em}.hint{color:#555;font-size:.85em;margin:.4em 0}
+.error{color:#b00020;background:#fdecee;border:1px solid #f3b7bf;padding:.5em .7em;border-radius:4px}
+.notice{background:#fff6e0;border:1px solid #f0d48a;padding:.5em .7em;border-radius:4px}
+.result{margin-top:1em}img{max-width:100%;border:1px solid #eee;display:block;margin:.4em 0}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right;
+vertical-align:top}th{background:#f3f3f3}td.l,th.l{text-align:left}audio{width:100%;min-width:260px}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:1em}.ok{color:#17702a}.bad{color:#b00020}
+"""
+
+SCRIPT = r"""
+"use strict";
+const $ = (id) => document.getElementById(id);
+
+function setError(el, message) {
+  el.textContent = message || "";
+  el.hidden = !message;
+}
+
+async function post(url, body, headers) {
+  let resp;
+  try {
+    resp = await fetch(url, {method: "POST", body: body, headers: headers});
+  } catch (err) {
+    throw new Error("the server did not answer (" + err.message + ")");
+  }
+  let answer = null;
+  try { answer = await resp.json(); } catch (err) { answer = null; }
+  if (!resp.ok || answer === null) {
+    throw new Error(answer && answer.error ? answer.error : "the server answered HTTP " + resp.status);
+  }
+  return answer;
+}
+
+function busy(button, status, text) {
+  button.disabled = Boolean(text);
+  status.textContent = text || "";
+}
+
+function syncDigit() {
+  const option = $("gen-model").selectedOptions[0];
+  const classes = option ? Number(option.dataset.classes || 0) : 0;
+  $("gen-digit").disabled = classes === 0;
+}
+
+async function generate(event) {
+  event.preventDefault();
+  const button = $("gen-button"), status = $("gen-status");
+  setError($("gen-error"), "");
+  busy(button, status, "generating…");
+  try {
+    const digit = $("gen-digit").disabled ? "" : $("gen-digit").value;
+    const answer = await post("/api/generate",
+      JSON.stringify({model: $("gen-model").value, digit: digit, seed: $("gen-seed").value}),
+      {"Content-Type": "application/json"});
+    $("gen-audio").src = answer.audio;
+    $("gen-download").href = answer.audio;
+    $("gen-download").download = "speechgen-" + (answer.digit === null ? "clip" : "digit" + answer.digit) +
+      "-seed" + answer.seed + ".wav";
+    $("gen-spec").src = answer.spectrogram;
+    let info = answer.model + (answer.digit === null ? "" : ", digit " + answer.digit) + ", seed " + answer.seed +
+      ": " + answer.duration.toFixed(2) + " s at " + answer.sample_rate + " Hz, generated in " +
+      answer.generate_seconds.toFixed(2) + " s.";
+    const judged = $("gen-judged");
+    judged.textContent = "";
+    judged.className = "";
+    if (answer.judged) {
+      judged.textContent = " The judge hears " + answer.judged.digit + " (p = " +
+        answer.judged.probability.toFixed(3) + ").";
+      if (answer.digit !== null) judged.className = answer.judged.digit === answer.digit ? "ok" : "bad";
+    }
+    $("gen-info").textContent = info;
+    $("gen-result").hidden = false;
+  } catch (err) {
+    setError($("gen-error"), err.message);
+  } finally {
+    busy(button, status, "");
+  }
+}
+
+function metricsTable(rows) {
+  const table = $("voc-metrics");
+  table.replaceChildren();
+  const head = table.insertRow();
+  for (const title of ["metric", "value", "better"]) {
+    const th = document.createElement("th");
+    th.textContent = title;
+    th.className = title === "value" ? "" : "l";
+    head.appendChild(th);
+  }
+  for (const row of rows) {
+    const tr = table.insertRow();
+    tr.dataset.key = row.key;
+    const cells = [row.name, row.text, row.better];
+    cells.forEach((text, i) => {
+      const td = tr.insertCell();
+      td.textContent = text;
+      td.className = i === 1 ? "" : "l";
+    });
+  }
+}
+
+async function vocode(event) {
+  event.preventDefault();
+  const button = $("voc-button"), status = $("voc-status"), error = $("voc-error");
+  setError(error, "");
+  const file = $("voc-file").files[0];
+  if (!file) { setError(error, "choose an audio file first"); return; }
+  const limit = Number(document.body.dataset.maxBytes);
+  if (file.size > limit) {
+    setError(error, file.name + ": " + (file.size / 1048576).toFixed(1) + " MB is too large (limit " +
+      (limit / 1048576) + " MB)");
+    return;
+  }
+  busy(button, status, "uploading and vocoding…");
+  try {
+    const url = "/api/vocode?vocoder=" + encodeURIComponent($("voc-vocoder").value) +
+      "&name=" + encodeURIComponent(file.name);
+    const answer = await post(url, file, {"Content-Type": "application/octet-stream"});
+    $("voc-audio-in").src = answer.input_audio;
+    $("voc-audio-out").src = answer.output_audio;
+    $("voc-download").href = answer.output_audio;
+    $("voc-download").download = file.name.replace(/\.[^.]*$/, "") + "-vocoded.wav";
+    $("voc-spec-in").src = answer.input_spectrogram;
+    $("voc-spec-out").src = answer.output_spectrogram;
+    $("voc-info").textContent = answer.name + ": " + answer.duration.toFixed(2) + " s analysed at " +
+      answer.sample_rate + " Hz (file at " + answer.input_sample_rate + " Hz), vocoded by " + answer.vocoder +
+      " in " + answer.vocode_seconds.toFixed(2) + " s.";
+    metricsTable(answer.metrics);
+    $("voc-notes").textContent = answer.notes.length ? "Notes: " + answer.notes.join("; ") : "";
+    $("voc-result").hidden = false;
+  } catch (err) {
+    setError(error, err.message);
+  } finally {
+    busy(button, status, "");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("gen-form").addEventListener("submit", generate);
+  $("gen-model").addEventListener("change", syncDigit);
+  syncDigit();
+  const form = $("voc-form");
+  if (form) form.addEventListener("submit", vocode);
+  document.body.dataset.ready = "1";
+});
+"""
+
+
+def _options(choices: Any, with_classes: bool = False) -> str:
+    out = []
+    for c in choices:
+        extra = f" data-classes='{int(c.n_classes)}'" if with_classes else ""
+        out.append(f"<option value='{escape(c.id, quote=True)}'{extra}>{escape(c.label)}</option>")
+    return "".join(out)
+
+
+def render(app: Any) -> str:
+    """The page's HTML for ``app`` (a :class:`speechgen.web.app.App`): its generators, vocoders and limits."""
+    from speechgen.web.app import NO_VOCODER
+
+    mb = app.max_upload_bytes / 2**20
+    digits = "".join(f"<option value='{d}'>{d}</option>" for d in range(10))
+    if app.generators:
+        gen_form = f"""
+<form id="gen-form">
+  <label>Model <select id="gen-model" name="model">{_options(app.generators.values(), True)}</select></label>
+  <label>Digit <select id="gen-digit" name="digit">{digits}</select></label>
+  <label>Seed <input id="gen-seed" name="seed" type="number" min="0" max="2147483647" step="1" value="0"></label>
+  <button id="gen-button" type="submit">Generate</button>
+  <span id="gen-status" class="status" role="status"></span>
+</form>"""
+    else:
+        gen_form = ("<p class='notice' id='gen-none'>No generator available: none is shipped and no --model RUN "
+                    "was given.</p><form id='gen-form' hidden><select id='gen-model'></select>"
+                    "<select id='gen-digit'></select></form>")
+    if app.vocoders:
+        voc_form = f"""
+<form id="voc-form">
+  <label>Vocoder <select id="voc-vocoder" name="vocoder">{_options(app.vocoders.values())}</select></label>
+  <label>Audio file <input id="voc-file" name="file" type="file" accept="audio/*,.wav,.flac,.ogg,.aiff,.aif">
+  </label>
+  <button id="voc-button" type="submit">Vocode</button>
+  <span id="voc-status" class="status" role="status"></span>
+</form>
+<p class="hint">Up to {mb:g} MB and {app.max_seconds:g} s of audio (WAV, FLAC, OGG, AIFF — anything soundfile
+decodes); it is mixed to mono and resampled to the vocoder's rate, analysed as in training, re-synthesised and
+compared with the input.</p>"""
+    else:
+        voc_form = f"<p class='notice' id='voc-none'>{escape(NO_VOCODER)}.</p>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>speechgen</title><link rel="stylesheet" href="/app.css"><script src="/app.js" defer></script></head>
+<body data-max-bytes="{app.max_upload_bytes}" data-max-seconds="{app.max_seconds:g}">
+<header><h1>speechgen</h1><p>Generative speech models served from this machine.</p></header>
+
+<section id="generate">
+<h2>Generate a digit</h2>
+{gen_form}
+<p id="gen-error" class="error" role="alert" hidden></p>
+<div id="gen-result" class="result" hidden>
+  <audio id="gen-audio" controls></audio>
+  <p><span id="gen-info"></span><span id="gen-judged"></span> <a id="gen-download" href="#">Download WAV</a></p>
+  <img id="gen-spec" alt="spectrogram of the generated clip">
+</div>
+</section>
+
+<section id="vocode">
+<h2>Copy synthesis</h2>
+{voc_form}
+<p id="voc-error" class="error" role="alert" hidden></p>
+<div id="voc-result" class="result" hidden>
+  <p id="voc-info"></p>
+  <div class="pair">
+    <div><strong>input</strong><audio id="voc-audio-in" controls></audio>
+      <img id="voc-spec-in" alt="spectrogram of the input"></div>
+    <div><strong>vocoded</strong> <a id="voc-download" href="#">Download WAV</a><audio id="voc-audio-out" controls>
+      </audio><img id="voc-spec-out" alt="spectrogram of the vocoded audio"></div>
+  </div>
+  <table id="voc-metrics"></table>
+  <p id="voc-notes" class="hint"></p>
+</div>
+</section>
+</body></html>
+"""

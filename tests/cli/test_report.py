@@ -1,0 +1,82 @@
+"""``speechgen report`` with several inputs: one leaderboard page (eval JSONs and a run folder scored by the judge)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from speechgen.audio import io as audio_io
+from speechgen.cli.main import main
+from speechgen.cli.report import spread
+from speechgen.data.manifest import Manifest, make_row
+
+
+def _tone(f: float) -> np.ndarray:
+    t = np.arange(16000) / 16000
+    return (0.3 * np.sin(2 * np.pi * f * t) * (t > 0.2) * (t < 0.7)).astype(np.float32)
+
+
+def _eval_json(folder: Path, model: str | None, metrics: dict) -> Path:
+    clips = []
+    for i, label in enumerate((0, 0, 0, 1, 1, 2)):
+        audio_io.save(folder / "wav" / f"sample-{i:05d}.wav", _tone(200 + 50 * i), 16000)
+        clips.append({"path": f"wav/sample-{i:05d}.wav", "label": label, "predicted": label, "probability": 0.8})
+    result = {"generated": "wav", **({"model": model} if model else {}), **metrics, "clips": clips,
+              "reference": {"train": {"n": 9, "fid": 0.0}, "test": {"n": 5, "fid": 1.5}}}
+    path = folder / "eval.json"
+    path.write_text(json.dumps(result))
+    return path
+
+
+def _run(folder: Path) -> Path:
+    step = folder / "samples" / "step-0000020"
+    rows = []
+    for i, label in enumerate((1, 1, 2, 2)):
+        audio_io.save(step / f"sample-{i:05d}.wav", _tone(300 + 80 * i), 16000)
+        rows.append(make_row(f"sample-{i:05d}.wav", label=label, text=str(label), speaker="generated",
+                             engine="speechgen", split="test", duration=1.0, sample_rate=16000))
+    Manifest(step.resolve(), rows).write()
+    (folder / "metrics.json").write_text(json.dumps({"train/loss": 1.0}))
+    return folder
+
+
+def test_leaderboard_of_evals_and_a_run(tmp_path):
+    a = _eval_json(tmp_path / "a", "model-a", {"n": 6, "fid": 5.0, "label_accuracy": 0.9})
+    b = _eval_json(tmp_path / "b", None, {"n": 6, "fid": 3.0, "label_accuracy": 0.7})
+    run = _run(tmp_path / "my-run")
+    out = tmp_path / "board.html"
+    assert main(["report", str(a), str(b), str(run), "--out", str(out), "--clips-per-entry", "3", "--quiet"]) == 0
+    html = out.read_text()
+    for label in ("model-a", ">eval<", "my-run"):  # the model's name, else the file's or the folder's
+        assert label in html
+    assert html.count("<tr class='gen'>") == 3 and html.count('src="data:image/png;base64,') == 3
+    assert html.count('src="data:audio/wav;base64,') == 3 + 3 + 3
+    assert "<td class='best'>3.000</td>" in html and "<td class='best'>0.900</td>" in html
+    assert "real train" in html and "real test" in html
+    # the run is scored by the judge from its latest samples: IS, FID, ... and the shipped real rows
+    run_row = html.split("<tr class='gen'>")[3].split("</tr>")[0]
+    assert "my-run" in run_row and run_row.count("<td>-</td>") <= 1  # only FID-class can be missing
+    assert html.count("real train") == 2  # the eval JSONs' reference rows and the shipped ones differ
+    # a few clips show several digits: labels 0, 1, 2 of the first entry
+    first = html.split("id='entry-0'")[1].split("id='entry-1'")[0]
+    assert [int(x.split("<td>")[1].split("<")[0]) for x in first.split("</audio></td>")[1:]] == [0, 1, 2]
+
+
+def test_leaderboard_bad_input_one_line(tmp_path, capsys):
+    a = _eval_json(tmp_path / "a", "model-a", {"n": 6})
+    assert main(["report", str(a), str(tmp_path / "missing.json"), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("speechgen: error:") and "missing.json: no such run folder or eval JSON" in err
+    assert "\n" not in err and not (tmp_path / "r.html").exists()
+    assert main(["report", str(a), str(a), "--clips-per-entry", "-1", "--out", str(tmp_path / "r.html")]) == 2
+    assert "--clips-per-entry: must be >= 0" in capsys.readouterr().err
+
+
+def test_spread_takes_every_label_in_turn():
+    items = list("abcdefg")
+    assert spread(items, [0, 0, 0, 1, 1, 2, 2], 3) == ["a", "d", "f"]
+    assert spread(items, [0, 0, 0, 1, 1, 2, 2], 5) == ["a", "b", "d", "e", "f"]
+    assert spread(items, [None] * 7, 2) == ["a", "b"] and spread(items, [0] * 7, 10) == items
+    assert spread(items, [0] * 7, 0) == []

@@ -1,0 +1,92 @@
+"""``speechgen serve`` on the command line: bad options give one line and exit code 2; the real command serves the
+page and the API until interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+
+from speechgen import pretrained
+from speechgen.cli.main import main
+from speechgen.models.hifigan import HiFiGAN
+from speechgen.training.checkpoint import save_checkpoint
+
+HIFIGAN = {"upsample_initial_channel": 16, "disc_width": 1 / 32}
+
+
+@pytest.fixture(scope="module")
+def vocoder_ckpt(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("vocoder") / "tiny-hifigan"
+    return save_checkpoint(folder, HiFiGAN(**HIFIGAN), {"name": "hifigan", "kwargs": HIFIGAN})
+
+
+def _one_line_error(capsys, needle: str) -> None:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("speechgen: error:") and needle in err and "\n" not in err, err
+
+
+def test_bad_options_one_line(tmp_path, capsys, vocoder_ckpt):
+    cases = [
+        (["--model", str(tmp_path / "missing")], "missing: no such run or checkpoint folder"),
+        (["--vocoder", str(tmp_path)], "holds no checkpoint"),
+        (["--vocoder", str(pretrained.path("digits-default"))], "holds a 'vae' model, not a vocoder"),
+        (["--model", str(vocoder_ckpt)], "holds a 'hifigan' model, not a generator"),
+        (["--port", "70000"], "--port: must be in 0..65535"),
+        (["--max-upload-mb", "0"], "--max-upload-mb: must be > 0"),
+        (["--max-seconds", "-1"], "--max-seconds: must be > 0"),
+    ]
+    for extra, needle in cases:
+        assert main(["serve", "--quiet", *extra]) == 2, extra
+        _one_line_error(capsys, needle)
+
+
+def test_port_in_use_one_line(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--quiet", "--port", str(port)]) == 2
+    _one_line_error(capsys, f"--port {port}: cannot listen")
+
+
+@pytest.mark.slow
+def test_serve_command_runs_until_interrupted(vocoder_ckpt):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", COLUMNS="200")
+    proc = subprocess.Popen([sys.executable, "-m", "speechgen.cli.main", "serve", "--port", "0", "--vocoder",
+                             str(vocoder_ckpt)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    try:
+        output, url, deadline = "", None, time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            output += line
+            match = re.search(r"http://127\.0\.0\.1:\d+/", output)
+            url = match.group(0) if match else None
+        assert url, output
+        assert "1 vocoder(s)" in output
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert resp.status == 200 and b"gen-model" in resp.read()
+        with urllib.request.urlopen(url + "api/models", timeout=30) as resp:
+            listing = json.load(resp)
+        assert [v["id"] for v in listing["vocoders"]] == [str(vocoder_ckpt)]
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "stopped" in rest and "Traceback" not in rest, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
