@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -24,31 +23,14 @@ from speechgen.training.optim import OptimConfig
 from speechgen.training.registry import SCHEMES, build_model, load_recipe
 from speechgen.training.runner import train
 
+from .fixed_batch import fit_fixed_batch
+
 pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_dataloader`"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 AR_RECIPES = sorted(p.stem for p in RECIPES.glob("*.yaml")
                     if p.read_text().find("scheme: autoregressive") >= 0)
-
-
-class _Repeat(torch.utils.data.Dataset):
-    def __init__(self, batch: dict, n: int) -> None:
-        self.batch, self.n = batch, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict:
-        return self.batch
-
-
-class _Record(L.Callback):
-    def __init__(self) -> None:
-        self.loss: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.loss.append(float(trainer.callback_metrics["train/loss"]))
 
 
 @pytest.mark.parametrize("name, segment, min_drop", [("wavenet", 800, 1.0), ("wavernn", 400, 0.5)])
@@ -67,13 +49,10 @@ def test_teacher_forced_loss_falls_on_a_fixed_batch(name, segment, min_drop, toy
                       GenTrain(max_steps=steps, sample_every=0),
                       OptimConfig(name="adam", lr=1e-2, weight_decay=0.0, schedule="constant"),
                       ARSection(global_condition="label"))
-    rec = _Record()
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[rec], default_root_dir=tmp_path,
-                        accelerator="cpu", devices=1)
-    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(_Repeat(batch, steps), batch_size=None))
-    assert trainer.global_step == steps and len(rec.loss) == steps
-    first, last = np.mean(rec.loss[:5]), np.mean(rec.loss[-5:])
+    trainer, rec = fit_fixed_batch(module, batch, steps, tmp_path, record=["train/loss"])
+    loss = rec["train/loss"]
+    assert trainer.global_step == steps and len(loss) == steps
+    first, last = np.mean(loss[:5]), np.mean(loss[-5:])
     uniform = np.log(256.0) * (2 if name == "wavernn" else 1)  # nats per sample of a uniform softmax (per head)
     assert abs(first - uniform) < 0.6 and last < first - min_drop, (first, last)
 

@@ -6,10 +6,8 @@ field."""
 from __future__ import annotations
 
 import importlib.util
-import warnings
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -29,6 +27,8 @@ from speechgen.training.optim import OptimConfig
 from speechgen.training.registry import build_model, load_recipe
 from speechgen.training.runner import train
 from speechgen.training.vae import VAEModule, VAEScheme, VAESection
+
+from .fixed_batch import fit_fixed_batch
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_dataloader`"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]
@@ -129,17 +129,6 @@ def test_digits_corpus_trains_with_clip_labels(toy_manifest, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ fixed batch
-class _Repeat(torch.utils.data.Dataset):
-    def __init__(self, batch: dict, n: int) -> None:
-        self.batch, self.n = batch, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict:
-        return self.batch
-
-
 @pytest.fixture(scope="module")
 def fixed_batch(timit_manifest) -> dict:
     """32 windows of the TIMIT fixture (all five phone classes of its alignment)."""
@@ -147,14 +136,6 @@ def fixed_batch(timit_manifest) -> dict:
     items = [ds[i] for i in range(0, 96, 3)]
     return {"features": torch.stack([it["features"] for it in items]),
             "label": torch.tensor([it["label"] for it in items])}
-
-
-def _fit(module: L.LightningModule, batch: dict, steps: int, tmp_path: Path) -> None:
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, default_root_dir=tmp_path, accelerator="cpu", devices=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(_Repeat(batch, steps), batch_size=None))
 
 
 def test_vae_loss_falls_on_a_fixed_batch(fixed_batch, tmp_path):
@@ -175,7 +156,7 @@ def test_vae_loss_falls_on_a_fixed_batch(fixed_batch, tmp_path):
         return err
 
     before = recon()
-    _fit(module, fixed_batch, 40, tmp_path)
+    fit_fixed_batch(module, fixed_batch, 40, tmp_path)
     after = recon()
     assert after < 0.3 * before, (before, after)
 
@@ -222,7 +203,7 @@ def test_gan_critic_learns_and_generator_moves_towards_each_phone(fixed_batch, t
         return max(float((fake[asked == k].mean(0) - base[k]).pow(2).mean().sqrt()) for k in range(3))
 
     before = gap()
-    _fit(gan, {"features": x, "label": labels}, 200, tmp_path)
+    fit_fixed_batch(gan, {"features": x, "label": labels}, 200, tmp_path)
     assert gap() < 0.5 * before, (before, gap())
 
 

@@ -6,15 +6,12 @@ recipe errors name the field."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
 from speechgen.audio import io as audio_io
 from speechgen.data.datamodule import ManifestDataset
@@ -28,21 +25,12 @@ from speechgen.training.optim import OptimConfig
 from speechgen.training.registry import MODELS, SCHEMES, build_model, load_recipe
 from speechgen.training.runner import train
 
+from .fixed_batch import assert_resumes_exactly, fit_fixed_batch
+
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 TINY_RECIPES = ["gan", "cgan", "controllable-gan", "wgan-gp", "cwgan-gp-exp1", "cwgan-gp-exp2", "cwgan-gp-exp3",
                 "cwgan-gp-exp4"]
 SMALL = dict(channels=1, height=32, width=32, stages=3, base_width=8, max_width=32, latent_dim=16)
-
-
-class _Repeat(torch.utils.data.Dataset):
-    def __init__(self, batch: dict, n: int) -> None:
-        self.batch, self.n = batch, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict:
-        return self.batch
 
 
 @pytest.fixture
@@ -64,15 +52,6 @@ def _module(loss: str, n_critic: int = 1, ema: float = 0.0, **model_kwargs) -> G
     return GANModule(model, {"name": "dcgan", "kwargs": {}}, GenData(manifest="unused"),
                      GenTrain(max_steps=1000, sample_every=0, ema=ema), _optim(), _optim(),
                      GANSection(loss=loss, n_critic=n_critic))
-
-
-def _fit(module: GANModule, batch: dict, steps: int, tmp_path: Path) -> L.Trainer:
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, default_root_dir=tmp_path, accelerator="cpu", devices=1)
-    with warnings.catch_warnings():  # no validation loader here; Lightning's own deprecations
-        warnings.simplefilter("ignore")
-        trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(_Repeat(batch, steps), batch_size=None))
-    return trainer
 
 
 @torch.no_grad()
@@ -121,7 +100,7 @@ def test_generator_moves_towards_the_data_and_steps_count_once(loss, toy_images,
 
     before = gap()
     ema0 = [p.detach().clone() for p in module.ema_model.parameters()]
-    trainer = _fit(module, toy_images, 30, tmp_path)
+    trainer, _ = fit_fixed_batch(module, toy_images, 30, tmp_path)
     after = gap()
     assert after < 0.65 * before, (before, after)
     # one global step per training step; the critic took n_critic = 3 optimiser steps per training step
@@ -142,7 +121,7 @@ def test_nan_loss_stops_before_any_step(toy_images, tmp_path):
     bad = dict(toy_images, features=toy_images["features"].clone())
     bad["features"][0, 0, 0, 0] = float("nan")
     with pytest.raises(NonFiniteLossError, match="critic|d_loss"):
-        _fit(module, bad, 3, tmp_path)
+        fit_fixed_batch(module, bad, 3, tmp_path)
     after = module.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if "running" not in k)
 
@@ -213,16 +192,9 @@ def test_consistency_is_zero_for_real_stfts_only(toy_manifest):
 
 def test_wgan_gp_resumes_exactly(toy_manifest, tmp_path):
     sets = [f"data.manifest={toy_manifest}", "train.sample_every=0", "train.val_every=100"]
-    recipe = RECIPES / "wgan-gp-tiny.yaml"
-    train(load_recipe(recipe, sets), tmp_path / "whole", quiet=True)  # 4 steps, checkpoints at 2 and 4
-    train(load_recipe(recipe, sets), tmp_path / "split", quiet=True, max_steps=2)  # 3 batches per epoch: mid-epoch
-    m = train(load_recipe(recipe, sets), tmp_path / "split", quiet=True, resume=True)
-    assert m["steps"] == 4
-    a = load_file(str(tmp_path / "whole" / "final" / "model.safetensors"))
-    b = load_file(str(tmp_path / "split" / "final" / "model.safetensors"))
-    assert a.keys() == b.keys() and any(k.startswith("discriminator.") for k in a)
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    # 4 steps, checkpoints at 2 and 4; stopped after 2 (3 batches per epoch: mid-epoch)
+    a = assert_resumes_exactly(RECIPES / "wgan-gp-tiny.yaml", sets, tmp_path, stop=2, steps=4)
+    assert any(k.startswith("discriminator.") for k in a)
 
 
 @pytest.mark.parametrize("override, field", [

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from speechgen.cli.main import main
 from speechgen.data.datamodule import ManifestDataset
@@ -23,31 +21,14 @@ from speechgen.training.registry import SCHEMES, build_model, load_recipe
 from speechgen.training.runner import train
 from speechgen.training.vae import VAEModule, VAEScheme, VAESection, kl_weight
 
+from .fixed_batch import assert_resumes_exactly, fit_fixed_batch
+
 pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_dataloader`"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 TINY = dict(widths=[8, 16], hidden=32, latent_dim=8)
 AMP = dict(TINY, in_channels=1)
-
-
-class _Repeat(torch.utils.data.Dataset):
-    def __init__(self, batch: dict, n: int) -> None:
-        self.batch, self.n = batch, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict:
-        return self.batch
-
-
-class _Record(L.Callback):
-    def __init__(self) -> None:
-        self.recon: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.recon.append(float(trainer.callback_metrics["train/recon"]))
 
 
 @pytest.fixture
@@ -64,13 +45,8 @@ def _fit(model, vae: VAESection, batch: dict, steps: int, tmp_path: Path, lr: fl
     tcfg = GenTrain(max_steps=steps, sample_every=0)
     optim = OptimConfig(name="adam", lr=lr, weight_decay=0.0, schedule="constant")
     module = VAEModule(model, {"name": "x", "kwargs": {}}, data, tcfg, optim, vae)
-    rec = _Record()
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[rec], default_root_dir=tmp_path,
-                        accelerator="cpu", devices=1)
-    loader = torch.utils.data.DataLoader(_Repeat(batch, steps), batch_size=None)
-    trainer.fit(module, train_dataloaders=loader)
-    return trainer, rec.recon
+    trainer, rec = fit_fixed_batch(module, batch, steps, tmp_path, record=["train/recon"])
+    return trainer, rec["train/recon"]
 
 
 @pytest.mark.parametrize("objective", ["elbo", "mmd", "adversarial"])
@@ -132,16 +108,9 @@ def test_tiny_recipe_trains_end_to_end(name, extra, toy_manifest, tmp_path):
 
 def test_wae_gan_resumes_exactly(toy_manifest, tmp_path):
     sets = [f"data.manifest={toy_manifest}", "train.sample_every=0", "train.val_every=100"]
-    recipe = RECIPES / "wae-gan-tiny.yaml"
-    train(load_recipe(recipe, sets), tmp_path / "whole", quiet=True)  # 8 steps, checkpoints at 4 and 8
-    train(load_recipe(recipe, sets), tmp_path / "split", quiet=True, max_steps=4)  # 3 batches per epoch: mid-epoch
-    m = train(load_recipe(recipe, sets), tmp_path / "split", quiet=True, resume=True)
-    assert m["steps"] == 8
-    a = load_file(str(tmp_path / "whole" / "final" / "model.safetensors"))
-    b = load_file(str(tmp_path / "split" / "final" / "model.safetensors"))
-    assert a.keys() == b.keys() and any(k.startswith("latent_critic.") for k in a)
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    # 8 steps, checkpoints at 4 and 8; stopped after 4 (3 batches per epoch: mid-epoch)
+    a = assert_resumes_exactly(RECIPES / "wae-gan-tiny.yaml", sets, tmp_path, stop=4, steps=8)
+    assert any(k.startswith("latent_critic.") for k in a)
 
 
 @pytest.mark.parametrize("override, field", [

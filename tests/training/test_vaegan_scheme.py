@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from pathlib import Path
 
 import lightning as L
@@ -15,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
 from speechgen.data.datamodule import ManifestDataset
 from speechgen.errors import ConfigError
@@ -28,32 +26,14 @@ from speechgen.training.registry import MODELS, SCHEMES, build_model, load_recip
 from speechgen.training.runner import train
 from speechgen.training.vaegan import VAEGANModule, VAEGANScheme, VAEGANSection
 
+from .fixed_batch import assert_resumes_exactly, fit_fixed_batch
+
 pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_dataloader`"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 SMALL = dict(channels=1, height=32, width=32, latent_dim=8, label_dim=4, enc_widths=[8, 16], enc_kernel_size=3,
              enc_hidden=32, stages=3, base_width=8, max_width=32)
-
-
-class _Repeat(torch.utils.data.Dataset):
-    def __init__(self, batch: dict, n: int) -> None:
-        self.batch, self.n = batch, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict:
-        return self.batch
-
-
-class _Record(L.Callback):
-    def __init__(self) -> None:
-        self.values: dict[str, list[float]] = {"train/feature": [], "train/recon": []}
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        for k, v in self.values.items():
-            v.append(float(trainer.callback_metrics[k]))
 
 
 @pytest.fixture
@@ -73,22 +53,11 @@ def _module(gamma: float = 1.0, lr: float = 3e-3, loss: str = "ns", **model_kwar
                         VAEGANSection(loss=loss, gamma=gamma, kl_warmup_steps=10))
 
 
-def _fit(module: VAEGANModule, batch: dict, steps: int, tmp_path: Path, callbacks=()) -> L.Trainer:
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=list(callbacks), default_root_dir=tmp_path,
-                        accelerator="cpu", devices=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(_Repeat(batch, steps), batch_size=None))
-    return trainer
-
-
 def test_reconstruction_falls_in_feature_and_pixel_space(fixed_batch, tmp_path):
     torch.manual_seed(0)
     module = _module()
-    rec = _Record()
-    trainer = _fit(module, fixed_batch, 30, tmp_path, [rec])
-    feat, pix = rec.values["train/feature"], rec.values["train/recon"]
+    trainer, rec = fit_fixed_batch(module, fixed_batch, 30, tmp_path, record=["train/feature", "train/recon"])
+    feat, pix = rec["train/feature"], rec["train/recon"]
     assert len(feat) == 30
     # Dis_l moves with the discriminator, so the feature error is a noisier target than the pixel error
     # (last/first ratio 0.2-0.6 over seeds 0-5; pixel 0.12-0.18)
@@ -103,7 +72,7 @@ def test_reconstruction_falls_in_feature_and_pixel_space(fixed_batch, tmp_path):
 def test_discriminator_separates_real_from_prior_samples(fixed_batch, tmp_path):
     torch.manual_seed(0)
     module = _module()
-    _fit(module, fixed_batch, 8, tmp_path)
+    fit_fixed_batch(module, fixed_batch, 8, tmp_path)
     model = module.model
     x, y = fixed_batch["features"], fixed_batch["label"]
     with torch.no_grad():  # in training mode, as the discriminator is trained (one batch of real + generated)
@@ -139,7 +108,7 @@ def test_each_network_gets_the_gradient_of_its_own_loss_only(fixed_batch, tmp_pa
             for name, opt in zip(("encoder", "generator", "discriminator"), pl_module.optimizers()):
                 opt.optimizer.register_step_pre_hook(grab(name))
 
-    _fit(module, fixed_batch, 1, tmp_path, [Hook()])
+    fit_fixed_batch(module, fixed_batch, 1, tmp_path, callbacks=[Hook()])
     ref = copy.deepcopy(module)
     ref.model = reference
     torch.manual_seed(123)
@@ -162,7 +131,7 @@ def test_each_network_gets_the_gradient_of_its_own_loss_only(fixed_batch, tmp_pa
 def test_other_gan_losses_train(loss, fixed_batch, tmp_path):
     torch.manual_seed(0)
     module = _module(loss=loss, d_norm="layer" if loss == "wgan-gp" else "batch")
-    trainer = _fit(module, fixed_batch, 3, tmp_path)
+    trainer, _ = fit_fixed_batch(module, fixed_batch, 3, tmp_path)
     metrics = trainer.callback_metrics
     assert trainer.global_step == 3 and all(torch.isfinite(v) for v in metrics.values())
     assert ("train/gp" in metrics) == (loss == "wgan-gp")
@@ -174,7 +143,7 @@ def test_nan_loss_stops_before_any_step(fixed_batch, tmp_path):
     bad = dict(fixed_batch, features=fixed_batch["features"].clone())
     bad["features"][0, 0, 0, 0] = float("nan")
     with pytest.raises(NonFiniteLossError, match="feature|recon|kl|d_loss"):
-        _fit(module, bad, 3, tmp_path)
+        fit_fixed_batch(module, bad, 3, tmp_path)
     after = module.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if "running" not in k)
 
@@ -204,17 +173,9 @@ def test_tiny_recipe_trains_end_to_end(toy_manifest, tmp_path):
 
 def test_resumes_exactly(toy_manifest, tmp_path):
     sets = [f"data.manifest={toy_manifest}", "train.sample_every=0", "train.val_every=100"]
-    recipe = RECIPES / "vaegan-tiny.yaml"
-    train(load_recipe(recipe, sets), tmp_path / "whole", quiet=True)  # 4 steps, checkpoints at 2 and 4
-    train(load_recipe(recipe, sets), tmp_path / "split", quiet=True, max_steps=2)  # 6 batches per epoch: mid-epoch
-    m = train(load_recipe(recipe, sets), tmp_path / "split", quiet=True, resume=True)
-    assert m["steps"] == 4
-    a = load_file(str(tmp_path / "whole" / "final" / "model.safetensors"))
-    b = load_file(str(tmp_path / "split" / "final" / "model.safetensors"))
-    assert a.keys() == b.keys()
+    # 4 steps, checkpoints at 2 and 4; stopped after 2 (6 batches per epoch: mid-epoch)
+    a = assert_resumes_exactly(RECIPES / "vaegan-tiny.yaml", sets, tmp_path, stop=2, steps=4)
     assert {k.split(".")[0] for k in a} == {"encoder", "generator", "discriminator"}
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
 
 
 @pytest.mark.parametrize("override, field", [

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import lightning as L
 import pytest
 import soundfile as sf
 import torch
@@ -24,31 +23,14 @@ from speechgen.training.registry import load_recipe
 from speechgen.training.runner import train
 from speechgen.training.vocoder import VocoderData, VocoderLosses, VocoderModule, VocoderTrain
 
+from .fixed_batch import fit_fixed_batch
+
 pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_dataloader`"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 FULL_RECIPES = ["parallel_wavegan", "parallel_wavegan-22k", "parallel_wavegan-cpu", "istft-vocoder",
                 "istft-vocoder-22k", "istft-vocoder-cpu", "resgan-pulse", "resgan"]
-
-
-class _Repeat(torch.utils.data.Dataset):
-    def __init__(self, batch: dict, n: int) -> None:
-        self.batch, self.n = batch, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict:
-        return self.batch
-
-
-class _Record(L.Callback):
-    def __init__(self, key: str) -> None:
-        self.key, self.values = key, []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.values.append(float(trainer.callback_metrics[self.key]))
 
 
 def _batch(manifest, feature: str, params: dict | None = None) -> dict:
@@ -62,12 +44,8 @@ def _fit(model, batch, steps, tmp_path, losses, key, lr=2e-3):
     optim = OptimConfig(name="adam", lr=lr, weight_decay=0.0, betas=(0.9, 0.99), schedule="constant")
     module = VocoderModule(model, {"name": "x", "kwargs": {}}, VocoderData(manifest="unused"),
                            VocoderTrain(max_steps=steps, sample_every=0), optim, optim, losses)
-    rec = _Record(key)
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[rec], default_root_dir=tmp_path,
-                        accelerator="cpu", devices=1)
-    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(_Repeat(batch, steps), batch_size=None))
-    return trainer, rec.values
+    trainer, rec = fit_fixed_batch(module, batch, steps, tmp_path, record=[key])
+    return trainer, rec[key]
 
 
 def _mean(xs):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 import yaml
@@ -20,6 +19,8 @@ from speechgen.training.registry import load_recipe
 from speechgen.training.runner import train
 from speechgen.training.vocoder import VocoderData, VocoderLosses, VocoderModule, VocoderTrain
 
+from .fixed_batch import assert_resumes_exactly, fit_fixed_batch
+
 pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_dataloader`"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]
 
@@ -27,25 +28,6 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 TINY_RECIPES = ["hifigan-v1-tiny", "hifigan-v2-tiny", "hifigan-v3-tiny", "melgan-tiny"]
 FULL_RECIPES = ["hifigan-v1", "hifigan-v2", "hifigan-v3", "melgan", "hifigan-v1-22k", "hifigan-v2-22k",
                 "hifigan-v3-22k", "melgan-22k", "hifigan-cpu", "melgan-cpu"]
-
-
-class _Repeat(torch.utils.data.Dataset):
-    def __init__(self, batch: dict, n: int) -> None:
-        self.batch, self.n = batch, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict:
-        return self.batch
-
-
-class _Record(L.Callback):
-    def __init__(self) -> None:
-        self.mel: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.mel.append(float(trainer.callback_metrics["train/mel_l1"]))
 
 
 @pytest.fixture
@@ -60,12 +42,8 @@ def _fit(model, batch, steps, tmp_path, losses=None, lr=2e-3):
     module = VocoderModule(model, {"name": "hifigan", "kwargs": {}}, VocoderData(manifest="unused"),
                            VocoderTrain(max_steps=steps, sample_every=0), optim, optim,
                            losses or VocoderLosses(adv_weight=2.0))
-    rec = _Record()
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[rec], default_root_dir=tmp_path,
-                        accelerator="cpu", devices=1)
-    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(_Repeat(batch, steps), batch_size=None))
-    return trainer, rec.mel
+    trainer, rec = fit_fixed_batch(module, batch, steps, tmp_path, record=["train/mel_l1"])
+    return trainer, rec["train/mel_l1"]
 
 
 def test_mel_l1_falls_on_a_fixed_batch_with_one_global_step_per_step(fixed_batch, tmp_path):
@@ -152,15 +130,7 @@ def test_recipe_errors_name_the_field(overrides, field):
 
 
 def test_resume_continues_exactly(toy_manifest, tmp_path):
-    from safetensors.torch import load_file
-
     sets = [f"data.manifest={toy_manifest}", "train.val_every=100", "train.sample_every=0",
             "train.checkpoint_every=2"]
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    train(load_recipe(RECIPES / "hifigan-v3-tiny.yaml", sets), whole, max_steps=4, quiet=True)
-    train(load_recipe(RECIPES / "hifigan-v3-tiny.yaml", sets), split, max_steps=2, quiet=True)
-    train(load_recipe(RECIPES / "hifigan-v3-tiny.yaml", sets), split, max_steps=4, resume=True, quiet=True)
-    a, b = load_file(str(whole / "final" / "model.safetensors")), load_file(str(split / "final" / "model.safetensors"))
-    assert a.keys() == b.keys() and any("_u" in k for k in a)  # spectral-norm state travels too
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    a = assert_resumes_exactly(RECIPES / "hifigan-v3-tiny.yaml", sets, tmp_path, stop=2, steps=4, max_steps=4)
+    assert any("_u" in k for k in a)  # spectral-norm state travels too
