@@ -254,13 +254,10 @@ class App:
                 "max_upload_bytes": self.max_upload_bytes, "max_seconds": self.max_seconds}
 
     # -- generation ------------------------------------------------------------------------------------------
-    def _generator(self, choice: ModelChoice) -> tuple[Any, dict[str, Any], Any]:
-        from speechgen.data.features import build_feature
-        from speechgen.training.generate import data_section, load_generator
+    def _generator(self, choice: ModelChoice) -> Any:
+        from speechgen.api import Generator
 
-        net, config = load_generator(choice.source, self.device)
-        data = data_section(config)
-        return net.eval(), data, build_feature(data["feature"], data.get("feature_params") or {})
+        return Generator(choice.source, self.device)
 
     def _judge(self) -> Any:
         from speechgen.evaluation.judge import Judge
@@ -270,10 +267,7 @@ class App:
     def generate(self, model: Any, digit: Any, seed: Any) -> dict[str, Any]:
         """One clip of ``digit`` (None for unconditional models) from generator ``model`` with ``seed``: WAV and
         spectrogram as data URIs, the judge's digit and probability, timings."""
-        import torch
-
         from speechgen.evaluation.report import png_data_uri, spectrogram_png
-        from speechgen.training.generate import draw
 
         choice = self.generators.get(str(model)) if isinstance(model, str) else None
         if choice is None:
@@ -281,22 +275,18 @@ class App:
             raise RequestError(400, f"unknown model {_short(model)} (available: {known})")
         seed = _int_field("seed", seed, 0, MAX_SEED)
         start = time.perf_counter()
-        net, data, feature = self.cached(("generator", choice.id), lambda: self._generator(choice))
-        if data.get("condition_channels"):
+        gen = self.cached(("generator", choice.id), lambda: self._generator(choice))
+        if gen.data.get("condition_channels"):
             raise RequestError(400, f"{choice.label}: needs condition channels from real clips; use "
                                "`speechgen sample --condition-from MANIFEST`")
-        n_classes = int(getattr(net, "n_classes", 0) or 0)
-        if n_classes:
-            digit = _int_field("digit", digit, 0, n_classes - 1)
-            labels = torch.tensor([digit], dtype=torch.long)
+        if gen.n_classes:
+            digit = _int_field("digit", digit, 0, gen.n_classes - 1)
         elif digit not in (None, ""):
             raise RequestError(400, f"digit: {choice.label} is unconditional; leave the digit empty")
         else:
-            digit, labels = None, None
-        feats = draw(net, 1, labels, seed, device=self.device)
-        sr = int(data["sample_rate"])
-        opts = {"seed": seed, "n_iter": GRIFFIN_LIM_ITERS} if feats.ndim > 2 else {}
-        audio = np.asarray(feature.invert(feats, length=sr, **opts), dtype=np.float32).reshape(-1)
+            digit = None
+        sr = gen.sample_rate
+        audio = gen.generate(None if digit is None else [digit], 1, seed, GRIFFIN_LIM_ITERS).audio.reshape(-1)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         if peak > 0.95:  # as written samples: no clipping in the 16-bit WAV
             audio = audio / peak * 0.95
