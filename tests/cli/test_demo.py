@@ -3,8 +3,11 @@
 import json
 
 import pytest
+import torch
 
 from speechgen.cli.main import main
+from speechgen.models.hifigan import HiFiGAN
+from speechgen.training.checkpoint import save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +29,25 @@ def test_demo_writes_wavs_report_and_json(demo_dir):
     assert set(result["reference"]) == {"train", "test"} and result["n"] == 10
     html = (demo_dir / "report.html").read_text()
     assert html.count("data:audio/wav;base64,") == 10 and "data:image/png;base64," in html
+
+
+def test_demo_vocodes_and_judges_both_sets(tmp_path):
+    """With a vocoder the clips are also vocoded and judged as a second set (random weights: plumbing only)."""
+    torch.manual_seed(0)
+    kw = dict(upsample_initial_channel=16, disc_width=1 / 32)
+    voc = save_checkpoint(tmp_path / "voc", HiFiGAN(**kw), {"name": "hifigan", "kwargs": kw})
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--n", "1", "--vocoder", str(voc), "--quiet"]) == 0
+    result = json.loads((out / "demo.json").read_text())
+    voc_set = result["vocoded"]
+    assert voc_set["vocoder"] == str(voc) and voc_set["n"] == 10 and 0.0 <= voc_set["label_accuracy"] <= 1.0
+    assert [c["path"] for c in voc_set["clips"]] == [f"vocoded/sample-{i:05d}.wav" for i in range(10)]
+    assert all((out / c["path"]).is_file() for c in voc_set["clips"])
+    html = (out / "report.html").read_text()
+    assert html.count("data:audio/wav;base64,") == 20 and "vocoded (" in html and "Griffin-Lim" in html
+    rebuilt = tmp_path / "r.html"
+    assert main(["report", str(out / "demo.json"), "--out", str(rebuilt), "--quiet"]) == 0
+    assert rebuilt.read_text().count("data:audio/wav;base64,") == 20
 
 
 def test_report_from_demo_json(demo_dir, tmp_path):

@@ -1,5 +1,6 @@
-"""``speechgen demo``: sample every digit from the shipped generative model, judge the clips with the shipped
-classifier and write WAVs, a spectrogram grid, an HTML report and a JSON summary (offline, under a minute on CPU)."""
+"""``speechgen demo``: sample every digit from the shipped generative model, vocode the clips with the shipped
+vocoder (when there is one), judge every clip with the shipped classifier and write WAVs, a spectrogram grid, an
+HTML report and a JSON summary (offline, under a minute on CPU)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from speechgen.cli.common import add_seed, console
 from speechgen.errors import ConfigError
 
 MODEL = "digits-default"
+VOCODER = "default"  # the shipped vocoder's name
 GRIFFIN_LIM_ITERS = 32
 
 
@@ -24,24 +26,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=f"Sample N clips of every digit 0-9 from the shipped '{MODEL}' (Griffin-Lim, "
         f"{GRIFFIN_LIM_ITERS} iterations), judge each with the shipped classifier and write OUT/wav/*.wav "
         "(+ manifest.csv), OUT/grid.png, OUT/report.html and OUT/demo.json (metrics beside the real train/test "
-        "rows, per-clip digit and probability; `speechgen report OUT/demo.json` rebuilds the page).",
+        "rows, per-clip digit and probability; `speechgen report OUT/demo.json` rebuilds the page). With a "
+        f"shipped vocoder ('{VOCODER}') the clips are also vocoded (copy synthesis of their log-mel) into "
+        "OUT/vocoded/ and judged as a second set.",
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     p.add_argument("--n", type=int, default=2, help="clips per digit (default 2)")
+    p.add_argument("--vocoder", default=None,
+                   help=f"vocoder for the generated clips: shipped name or run folder (default: '{VOCODER}' when "
+                   "shipped); 'none': Griffin-Lim only")
     add_seed(p)
     p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress output")
     p.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
+    from speechgen import pretrained
     from speechgen.atomic import ensure_dir, write_text
     from speechgen.data.features import build_feature
     from speechgen.evaluation.judge import Judge, shipped_reference
     from speechgen.evaluation.report import write_report
-    from speechgen.training.generate import GRID_NAME, data_section, draw, load_generator, write_samples
+    from speechgen.training.generate import (
+        GRID_NAME,
+        data_section,
+        draw,
+        load_generator,
+        write_samples,
+    )
 
     if args.n <= 0:
         raise ConfigError(f"--n: must be > 0, got {args.n}")
@@ -62,35 +75,77 @@ def _demo(args: argparse.Namespace) -> int:
         os.replace(wav_dir / GRID_NAME, out / GRID_NAME)
     con.print(f"sampled {len(labels)} clips in {time.perf_counter() - start:.1f} s")
 
+    vocoder = args.vocoder if args.vocoder is not None else (VOCODER if VOCODER in pretrained.PRETRAINED else "none")
+    vocoded: list[Path] = []
+    if vocoder != "none":
+        with con.status(f"vocoding the clips with {vocoder}..."):
+            t = time.perf_counter()
+            vocoded = _vocode_all(vocoder, wav_dir, out / "vocoded", len(labels))
+        con.print(f"vocoded {len(vocoded)} clips with {vocoder} in {time.perf_counter() - t:.1f} s")
+
+    lab = labels.numpy()
     with con.status("judging the clips with the shipped classifier..."):
         judge = Judge()
-        wavs = [wav_dir / f"sample-{i:05d}.wav" for i in range(len(labels))]
-        probs, emb = judge.embed([str(p) for p in wavs])
         ref = shipped_reference(judge)
-        lab = labels.numpy()
-        splits = max(1, min(10, len(wavs) // 50))  # IS splits of at least 50 clips (one for a small demo)
-        # FID-class needs two clips per digit: with --n 1 score without labels and add the accuracy alone
-        with warnings.catch_warnings():  # FID of a handful of clips: singular covariance is expected
-            warnings.simplefilter("ignore")
-            metrics: dict[str, Any] = ref.score(probs, emb, lab if args.n >= 2 else None, seed=args.seed,
-                                                splits=splits)
-    predicted = probs.argmax(axis=1)
-    accuracy = float(np.mean(predicted == lab))
-    metrics["label_accuracy"] = accuracy
-    clips = [{"path": str(p.relative_to(out)), "label": int(lab[i]), "predicted": int(predicted[i]),
-              "probability": float(probs[i].max())} for i, p in enumerate(wavs)]
+        wavs = [wav_dir / f"sample-{i:05d}.wav" for i in range(len(labels))]
+        metrics, clips = _judge_set(judge, ref, wavs, lab, out, args)
+        if vocoded:
+            voc_metrics, voc_clips = _judge_set(judge, ref, vocoded, lab, out, args)
     result: dict[str, Any] = {"generated": "wav", "model": MODEL, "conditional": True, **metrics,
                               "reference": dict(ref.rows), "reference_source": "shipped",
-                              "classifier_version": judge.version, "seed": args.seed, "is_splits": splits,
+                              "classifier_version": judge.version, "seed": args.seed,
                               "griffin_lim_iters": GRIFFIN_LIM_ITERS, "clips": clips}
+    rows: list[tuple[str, dict[str, Any]]] = [("Griffin-Lim", metrics)]
+    if vocoded:
+        result["vocoded"] = {"vocoder": vocoder, **voc_metrics, "clips": voc_clips}
+        rows.append((f"vocoded ({vocoder})", voc_metrics))
     images = [out / GRID_NAME] if (out / GRID_NAME).is_file() else []
-    report = write_report(out / "report.html", f"speechgen demo: {MODEL}, {args.n} clip(s) per digit",
-                          {k: v for k, v in result.items() if k not in ("reference", "clips")}, result["reference"],
-                          [{**c, "path": str(out / c["path"])} for c in clips], images)
+    every = clips + (voc_clips if vocoded else [])
+    report = write_report(out / "report.html", f"speechgen demo: {MODEL}, {args.n} clip(s) per digit", rows,
+                          result["reference"], [{**c, "path": str(out / c["path"])} for c in every], images)
     result["wall_seconds"] = round(time.perf_counter() - start, 2)
     write_text(out / "demo.json", json.dumps(result, indent=2) + "\n")
     con.print(f"[bold]{out}[/bold]: {len(wavs)} WAVs in {wav_dir}, grid {out / GRID_NAME}, report {report}, "
               f"summary {out / 'demo.json'}")
-    con.print(f"label accuracy (judge agrees with the asked digit): [bold]{accuracy:.1%}[/bold] "
-              f"({int(np.sum(predicted == lab))}/{len(wavs)}) in {result['wall_seconds']:.1f} s")
+    for name, m in rows:
+        con.print(f"label accuracy of the {name} clips (judge agrees with the asked digit): "
+                  f"[bold]{m['label_accuracy']:.1%}[/bold] ({round(m['label_accuracy'] * m['n'])}/{m['n']})")
+    con.print(f"done in {result['wall_seconds']:.1f} s")
     return 0
+
+
+def _vocode_all(vocoder: str, wav_dir: Path, out: Path, n: int) -> list[Path]:
+    """Copy synthesis of ``wav_dir/sample-NNNNN.wav`` (n of them) into ``out`` by ``vocoder``."""
+    import torch
+
+    from speechgen.audio import io as audio_io
+    from speechgen.cli.vocode import load_vocoder, vocode_file
+
+    model, _, _ = load_vocoder(vocoder)
+    paths = []
+    with torch.inference_mode():
+        for i in range(n):
+            name = f"sample-{i:05d}.wav"
+            y = vocode_file(model, wav_dir / name)
+            audio_io.save(out / name, y, model.sample_rate)
+            paths.append(out / name)
+    return paths
+
+
+def _judge_set(judge: Any, ref: Any, wavs: list[Path], lab: Any, out: Path,
+               args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The judge's metrics of one set of clips (label accuracy included) and a record per clip."""
+    import numpy as np
+
+    probs, emb = judge.embed([str(p) for p in wavs])
+    splits = max(1, min(10, len(wavs) // 50))  # IS splits of at least 50 clips (one for a small demo)
+    # FID-class needs two clips per digit: with --n 1 score without labels and add the accuracy alone
+    with warnings.catch_warnings():  # FID of a handful of clips: singular covariance is expected
+        warnings.simplefilter("ignore")
+        metrics: dict[str, Any] = ref.score(probs, emb, lab if args.n >= 2 else None, seed=args.seed, splits=splits)
+    predicted = probs.argmax(axis=1)
+    metrics["label_accuracy"] = float(np.mean(predicted == lab))
+    metrics["is_splits"] = splits
+    clips = [{"path": str(p.relative_to(out)), "label": int(lab[i]), "predicted": int(predicted[i]),
+              "probability": float(probs[i].max())} for i, p in enumerate(wavs)]
+    return metrics, clips

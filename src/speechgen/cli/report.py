@@ -95,8 +95,9 @@ def _from_eval_json(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     gen = Path(str(result["generated"]))
     if not gen.is_absolute() and not gen.exists():
         gen = path.parent / gen
+    vocoded = result.get("vocoded")  # speechgen demo: the same clips vocoded by a shipped vocoder
     if result.get("clips"):
-        every = list(result["clips"])
+        every = list(result["clips"]) + list((vocoded or {}).get("clips") or [])
         clips = spread(every, [c.get("label") for c in every], args.max_clips)
         for c in clips:
             p = Path(str(c["path"]))
@@ -109,7 +110,10 @@ def _from_eval_json(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         clips = judge_clips(paths, labels, args.classifier)
     folder = gen if gen.is_dir() else gen.parent
     images = [p for p in (folder / "grid.png", path.parent / "grid.png") if p.is_file()][:1]
-    metrics = {k: v for k, v in result.items() if k not in ("reference", "clips")}
+    metrics: Any = {k: v for k, v in result.items() if k not in ("reference", "clips", "vocoded")}
+    if vocoded:
+        metrics = [("Griffin-Lim", metrics), (f"vocoded ({vocoded.get('vocoder')})",
+                                              {k: v for k, v in vocoded.items() if k != "clips"})]
     return {"title": f"speechgen report: {gen}", "metrics": metrics,
             "reference_rows": result.get("reference") or {}, "clips": clips, "images": images, "loss_csv": None}
 

@@ -201,18 +201,21 @@ def _page_start(title: str) -> str:
             f"<style>{CSS}</style></head><body>\n<h1>{escape(title)}</h1>")
 
 
-def write_report(path: str | os.PathLike, title: str, metrics: Mapping[str, Any],
+def write_report(path: str | os.PathLike, title: str,
+                 metrics: Mapping[str, Any] | Sequence[tuple[str, Mapping[str, Any]]],
                  reference_rows: Mapping[str, Mapping[str, Any]], clips: Sequence[Mapping[str, Any]],
                  images: Sequence[str | os.PathLike], loss_csv: str | os.PathLike | None = None) -> Path:
     """Write one self-contained HTML report to ``path`` atomically and return its path.
 
-    ``metrics``: the generated set's metrics (as ``speechgen eval`` writes them); ``reference_rows``: real split
-    name -> metrics; ``clips``: ``{path, label, predicted, probability}`` each; ``images``: PNGs (e.g. the
-    spectrogram grid); ``loss_csv``: a run's ``logs/metrics.csv`` for loss curves.
+    ``metrics``: the generated set's metrics (as ``speechgen eval`` writes them), or ``(name, metrics)`` rows of
+    several sets of the same clips (e.g. Griffin-Lim and vocoded); ``reference_rows``: real split name -> metrics;
+    ``clips``: ``{path, label, predicted, probability}`` each; ``images``: PNGs (e.g. the spectrogram grid);
+    ``loss_csv``: a run's ``logs/metrics.csv`` for loss curves.
     """
     parts = [_page_start(title)]
     refs = [(f"real {name}", row) for name, row in reference_rows.items()]
-    parts += ["<h2>Metrics</h2>", _metrics_table([("generated", metrics)], refs)]
+    rows = [("generated", metrics)] if isinstance(metrics, Mapping) else list(metrics)
+    parts += ["<h2>Metrics</h2>", _metrics_table(rows, refs)]
     if images:
         parts.append("<h2>Spectrograms</h2>")
         for img in images:
