@@ -1,6 +1,6 @@
 """Ship a trained generator or vocoder as package data: copy RUN/final into src/speechgen/pretrained/NAME with its
 tensors stored as float16 (half the size; loading casts them back to the model's float32), and record the figures
-that judged it and the commands that reproduce it in its config.yaml (``shipped``).
+that judged it and the commands that reproduce it in its config.yaml (``shipped``). Vocoders ship their generator only.
 
 A generator, judged by `speechgen eval --json`:
 
@@ -62,6 +62,8 @@ def main() -> None:
     dest = ROOT / args.name
     dest.mkdir(parents=True, exist_ok=True)
     state = load_file(str(args.run / "final" / "model.safetensors"))
+    if args.compare is not None:  # a vocoder synthesises with its generator alone: leave the discriminators out
+        state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
     save_file(half, str(dest / "model.safetensors"))
     cfg = yaml.safe_load((args.run / "final" / "config.yaml").read_text())
