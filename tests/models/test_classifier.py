@@ -40,3 +40,12 @@ def test_utterance_normalisation_ignores_gain():
 def test_bad_arguments(kwargs):
     with pytest.raises(ConfigError):
         DigitClassifier(**kwargs)
+
+
+def test_features_are_normalised_log_mel():
+    m = DigitClassifier().eval()
+    x = 0.1 * torch.randn(2, 16000)
+    raw = m.log_mel(x)
+    assert raw.shape == (2, 80, 63)
+    assert torch.equal(m.normalize(raw), m.features(x))
+    assert torch.allclose(m.features(x).mean(dim=(1, 2, 3)), torch.zeros(2), atol=1e-4)

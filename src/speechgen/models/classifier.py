@@ -123,11 +123,14 @@ class DigitClassifier(nn.Module):
         self.head = nn.Linear(self.embed_dim, n_classes)
 
     # -- pieces (the training scheme augments between them) ---------------------------------------------------
-    def features(self, wave: torch.Tensor) -> torch.Tensor:
-        """Normalised log-mel ``[B, 1, n_mels, frames]`` of waveforms ``[B, T]``."""
+    def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """Raw (natural-log) mel magnitudes ``[B, n_mels, frames]`` of waveforms ``[B, T]``."""
         if wave.ndim != 2:
             raise ConfigError(f"wave: expected [batch, samples], got shape {tuple(wave.shape)}")
-        x = self.logmel(wave)
+        return self.logmel(wave)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised log-mel ``[B, 1, n_mels, frames]`` of raw log-mel ``[B, n_mels, frames]``."""
         if self.normalization == "utterance":
             mean = x.mean(dim=(1, 2), keepdim=True)
             std = x.std(dim=(1, 2), keepdim=True)
@@ -135,6 +138,10 @@ class DigitClassifier(nn.Module):
         else:
             x = (x - self.norm_mean) / self.norm_std
         return x.unsqueeze(1)
+
+    def features(self, wave: torch.Tensor) -> torch.Tensor:
+        """Normalised log-mel ``[B, 1, n_mels, frames]`` of waveforms ``[B, T]`` (``normalize(log_mel(wave))``)."""
+        return self.normalize(self.log_mel(wave))
 
     def embed_features(self, x: torch.Tensor) -> torch.Tensor:
         """Embedding ``[B, D]`` (global average pool of the last stage) of normalised log-mel ``[B, 1, F, T]``."""
