@@ -39,6 +39,19 @@ def test_tiny_recipe_trains_checkpoints_and_resumes(tmp_path, toy_manifest, caps
     assert main(args + ["--resume", "--max-steps", "30"]) == 0
     assert json.loads((run / "metrics.json").read_text())["steps"] == 30
 
+    # a recipe that differs from the run's is refused, naming the field (it would load into another model or
+    # silently continue with other settings) ...
+    capsys.readouterr()
+    assert main(args + ["--resume", "--max-steps", "32", "--set", "optim.lr=0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "optim.lr" in err and "0.5" in err and "\n" not in err
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 30  # nothing ran, nothing rewritten
+    # ... and without a recipe the run continues with its own (the toy manifest override included)
+    assert main(["train", "--out", str(run), "--resume", "--max-steps", "34", "--quiet"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 34
+    assert main(["train", "--out", str(tmp_path / "new"), "--quiet"]) == 2
+    assert "RECIPE" in capsys.readouterr().err
+
 
 def test_resume_without_checkpoint_is_one_line_error(tmp_path, toy_manifest, capsys):
     args = ["train", str(TINY), "--out", str(tmp_path / "r"), "--set", f"data.manifest={toy_manifest}", "--resume"]

@@ -16,11 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train the recipe's model with its scheme. RUN receives config.yaml, checkpoints/ "
         "(safetensors + YAML, never pickle), logs/metrics.csv, final/ and metrics.json.",
     )
-    p.add_argument("recipe", type=Path, help="recipe YAML (see recipes/)")
+    p.add_argument("recipe", type=Path, nargs="?", default=None,
+                   help="recipe YAML (see recipes/); with --resume it may be left out to continue with the "
+                   "run's own recipe (RUN/config.yaml), and if given it must match that one")
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
     p.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
-    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from RUN/checkpoints/last.ckpt (only --max-steps and data.num_workers may change)")
     p.add_argument("--devices", type=int, default=1,
                    help="devices (processes) per node (default 1); data.batch_size is per device")
     p.add_argument("--num-nodes", type=int, default=1,
@@ -36,18 +39,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from speechgen.training.registry import load_recipe
-    from speechgen.training.runner import train
+    from speechgen.errors import ConfigError
+    from speechgen.training.recipe import apply_overrides, parse_recipe
+    from speechgen.training.registry import MODELS, SCHEMES, load_recipe
+    from speechgen.training.runner import saved_recipe, train
 
     if args.threads is not None:
         if args.threads <= 0:
-            from speechgen.errors import ConfigError
-
             raise ConfigError(f"--threads: must be > 0, got {args.threads}")
         import torch
 
         torch.set_num_threads(args.threads)
-    recipe = load_recipe(args.recipe, args.overrides)
+    if args.recipe is not None:
+        recipe = load_recipe(args.recipe, args.overrides)
+    elif args.resume:
+        raw, source = saved_recipe(args.out)
+        recipe = parse_recipe(apply_overrides(raw, args.overrides), SCHEMES, MODELS, source)
+    else:
+        raise ConfigError("RECIPE: give a recipe YAML (it may be left out only with --resume)")
     command = "speechgen " + shlex.join(sys.argv[1:]) if sys.argv and "speechgen" in sys.argv[0] else ""
     metrics = train(recipe, args.out, max_steps=args.max_steps, seed=args.seed, resume=args.resume,
                     devices=args.devices, num_nodes=args.num_nodes, quiet=bool(getattr(args, "quiet", False)), command=command)

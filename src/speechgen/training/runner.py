@@ -33,6 +33,45 @@ from speechgen.training.recipe import Recipe
 from speechgen.training.registry import SCHEMES, build_model
 
 LAST = "last.ckpt"
+# recipe fields a resumed run may change: its length and how its data are loaded, nothing that shapes the training
+RESUMABLE_CHANGES = ("train.max_steps", "data.num_workers")
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out or {prefix.rstrip("."): {}}
+    return {prefix.rstrip("."): value}
+
+
+def saved_recipe(out: str | os.PathLike) -> tuple[dict[str, Any], Path | None]:
+    """The recipe (raw, overrides applied) a run folder was trained with and the recipe file it came from, read
+    from its ``config.yaml``."""
+    path = Path(out) / "config.yaml"
+    try:
+        saved = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise DataError(f"{path}: cannot read the run's config ({e})") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("recipe"), dict):
+        raise DataError(f"{path}: not a run config (no 'recipe' mapping)")
+    source = saved.get("recipe_path")
+    return saved["recipe"], Path(source) if source else None
+
+
+def check_resume_recipe(recipe: Recipe, out: str | os.PathLike) -> None:
+    """Refuse to resume ``out`` with a recipe that differs from the one it was trained with (apart from
+    :data:`RESUMABLE_CHANGES`): the checkpoint would load into another model or continue with other settings."""
+    if not (Path(out) / "config.yaml").is_file():
+        return
+    old, new = _flatten(to_plain(saved_recipe(out)[0])), _flatten(to_plain(recipe.raw))
+    for key in sorted(set(old) | set(new)):
+        if key in RESUMABLE_CHANGES or old.get(key) == new.get(key):
+            continue
+        raise ConfigError(f"{key}: {new.get(key)!r} differs from the run's {old.get(key)!r} "
+                          f"({Path(out) / 'config.yaml'}); to continue the run with its own recipe, "
+                          "resume without giving a recipe")
 
 
 def _quiet_lightning() -> None:
@@ -75,6 +114,8 @@ def train(
     if seed is not None:
         recipe.seed = int(seed)
         recipe.raw["seed"] = int(seed)
+    if resume:
+        check_resume_recipe(recipe, out)
     if devices <= 0:
         raise ConfigError(f"--devices: must be > 0, got {devices}")
     if num_nodes <= 0:
