@@ -162,3 +162,15 @@ def test_balance_column_must_exist(tmp_path, toy_manifest, capsys):
             "--set", "data.balance=no_such_column", "--max-steps", "2", "--quiet"]
     assert main(args) == 2
     assert "recipe.data.balance" in capsys.readouterr().err
+
+
+def test_training_time_adds_up_across_resumes(tmp_path, toy_manifest):
+    run = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(run), "--set", f"data.manifest={toy_manifest}", "--quiet"]
+    assert main(args + ["--max-steps", "8"]) == 0
+    first = json.loads((run / "metrics.json").read_text())["train_seconds"]
+    assert main(["train", "--out", str(run), "--resume", "--max-steps", "16", "--quiet"]) == 0
+    total = json.loads((run / "metrics.json").read_text())["train_seconds"]
+    state = (run / "checkpoints" / "last.ckpt" / "trainer_state.yaml").read_text()
+    assert "train_seconds" in state
+    assert total > first > 0  # the resumed run reports the whole run's time, not its own segment's

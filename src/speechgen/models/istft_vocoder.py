@@ -42,12 +42,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from speechgen.audio.spectral import fft_window
+from speechgen.audio.spectral import fft_window, mel_filterbank
 from speechgen.errors import ConfigError
 from speechgen.models.vocoder import GANVocoder
 from speechgen.nn.vocoder_discriminators import hifigan_discriminator
 
 HeadImpl = Literal["matmul", "torch"]
+MEL_FLOOR = 1e-5  # the log-mel's floor (:func:`speechgen.audio.spectral.log_mel`), also the prior's
 
 
 def check_head(n_fft: Any, hop_length: Any) -> None:
@@ -122,7 +123,7 @@ class ISTFTGenerator(nn.Module):
 
     def __init__(self, n_mels: int = 80, hop_length: int = 256, n_fft: int = 1024, dim: int = 512,
                  intermediate_dim: int = 1536, layers: int = 8, kernel_size: int = 7, mag_clip: float = 1000.0,
-                 head: HeadImpl = "matmul") -> None:
+                 head: HeadImpl = "matmul", mel_inverse: np.ndarray | None = None) -> None:
         super().__init__()
         for name, v in (("dim", dim), ("intermediate_dim", intermediate_dim), ("layers", layers)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -140,6 +141,12 @@ class ISTFTGenerator(nn.Module):
         self.norm_out = nn.LayerNorm(dim, eps=1e-6)
         self.out = nn.Linear(dim, n_fft + 2)
         self.istft = InverseSTFT(n_fft, hop_length, impl=head)
+        self.mel_prior = mel_inverse is not None
+        if mel_inverse is not None:  # [bins, n_mels]: the log-magnitude head predicts a residual on ln(pinv · mel)
+            if tuple(mel_inverse.shape) != (n_fft // 2 + 1, n_mels):
+                raise ConfigError(f"mel_prior: the filterbank inverse is {list(mel_inverse.shape)}, expected "
+                                  f"[{n_fft // 2 + 1}, {n_mels}] (the head's n_fft must equal the features')")
+            self.register_buffer("mel_inverse", torch.from_numpy(np.asarray(mel_inverse)).float(), persistent=False)
         for m in self.modules():
             if isinstance(m, (nn.Conv1d, nn.Linear)):
                 nn.init.trunc_normal_(m.weight, std=0.02)
@@ -152,6 +159,8 @@ class ISTFTGenerator(nn.Module):
             x = block(x)
         x = self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # [B, n_fft + 2, F]
         log_mag, phase = x.chunk(2, dim=1)
+        if self.mel_prior:
+            log_mag = log_mag + torch.log(torch.clamp(torch.matmul(self.mel_inverse, torch.exp(mel)), min=MEL_FLOOR))
         mag = torch.exp(torch.clamp(log_mag, max=self.log_mag_clip))
         return mag * torch.cos(phase), mag * torch.sin(phase)
 
@@ -172,6 +181,10 @@ class ISTFTVocoder(GANVocoder):
         mag_clip: largest predicted magnitude (Vocos: 100; 1000 here, which caps a pure tone at amplitude ~3.9 for
             n_fft 1024 instead of ~0.39).
         head: "matmul" (fixed inverse DFT + overlap-add; exports to ONNX) or "torch" (``torch.istft``).
+        mel_prior: predict the log-magnitude as a residual on ``ln max(pinv(M) · exp(mel), 1e-5)``, the mel
+            filterbank's pseudo-inverse applied to the input (not in Vocos; ours): the magnitude is roughly right
+            from the first step, so a short CPU training spends its steps on the phase and the fine structure.
+            Needs the head's ``n_fft`` equal to the features'.
         mpd_periods, msd_scales, disc_width: discriminators as in :class:`~speechgen.models.hifigan.HiFiGAN`.
         discriminators: build the discriminators (False for inference).
     """
@@ -179,14 +192,21 @@ class ISTFTVocoder(GANVocoder):
     def __init__(self, sample_rate: int = 16000, feature_params: dict[str, Any] | None = None,
                  n_fft: int | None = None, dim: int = 512, intermediate_dim: int = 1536, layers: int = 8,
                  kernel_size: int = 7, mag_clip: float = 1000.0, head: HeadImpl = "matmul",
-                 mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3, disc_width: float = 1.0,
-                 discriminators: bool = True) -> None:
+                 mel_prior: bool = False, mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3,
+                 disc_width: float = 1.0, discriminators: bool = True) -> None:
         kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft}
         field, product = self.upsampling(kwargs)
         super().__init__(sample_rate, feature_params, product, field)
         head_fft = int(self.feature_params["n_fft"]) if n_fft is None else int(n_fft)
+        inverse = None
+        if mel_prior:
+            fp = self.feature_params
+            if head_fft != int(fp["n_fft"]):
+                raise ConfigError(f"mel_prior: needs the head's n_fft ({head_fft}) equal to feature_params.n_fft "
+                                  f"({fp['n_fft']})")
+            inverse = np.linalg.pinv(mel_filterbank(sample_rate, head_fft, self.n_mels, fp["fmin"], fp["fmax"]))
         self.generator = ISTFTGenerator(self.n_mels, self.hop_length, head_fft, dim, intermediate_dim, layers,
-                                        kernel_size, mag_clip, head)
+                                        kernel_size, mag_clip, head, inverse)
         self.discriminator = None
         if discriminators:
             self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "the iSTFT vocoder")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +47,27 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 class ExactResume(L.Callback):
-    """Save/restore global RNG states and skip already-consumed items of an interrupted epoch."""
+    """Save/restore global RNG states and skip already-consumed items of an interrupted epoch; also carries the
+    training time across resumes (:meth:`seconds`)."""
 
     def __init__(self) -> None:
         self._pending: dict[str, Any] | None = None
+        self._prior = 0.0  # training seconds of earlier segments, up to the checkpoint resumed from
+        self._start: float | None = None
+
+    def seconds(self) -> float:
+        """Training wall time of the whole run so far (earlier segments up to their checkpoints included)."""
+        return self._prior + (time.perf_counter() - self._start if self._start is not None else 0.0)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": _rng_state()}
+        return {"rng": _rng_state(), "train_seconds": round(self.seconds(), 3)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._pending = state_dict.get("rng")
+        self._prior = float(state_dict.get("train_seconds", 0.0))
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
         done = int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)  # restored, not yet reset
         dm = trainer.datamodule
         sampler = getattr(dm, "train_sampler", None)

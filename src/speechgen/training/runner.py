@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -148,28 +147,27 @@ def train(
     module, datamodule = SCHEMES[recipe.scheme].build(recipe, model, extra)
 
     checkpointing = PeriodicCheckpoint(ckpt_dir, tcfg.checkpoint_every, tcfg.keep_checkpoints, LAST)
+    resumer = ExactResume()
     loggers = [CSVLogger(out, name="logs", version=log_version)]
     if _has_tensorboard():
         loggers.append(TensorBoardLogger(out, name="logs", version=log_version, default_hp_metric=False))
     clip = getattr(getattr(recipe, "optim", None), "grad_clip", 0.0) if module.automatic_optimization else 0.0
     trainer = L.Trainer(
         accelerator="auto", devices=devices, num_nodes=num_nodes, max_steps=tcfg.max_steps,
-        precision=tcfg.precision, logger=loggers, callbacks=[checkpointing, ExactResume()],
+        precision=tcfg.precision, logger=loggers, callbacks=[checkpointing, resumer],
         default_root_dir=out, enable_checkpointing=False,
         plugins=[safe_checkpoint_io()], val_check_interval=min(tcfg.val_every, tcfg.max_steps),
         check_val_every_n_epoch=None, log_every_n_steps=tcfg.log_every, num_sanity_val_steps=0,
         enable_progress_bar=not quiet, enable_model_summary=not quiet, deterministic=False,
         gradient_clip_val=clip or None, strategy=_strategy(devices * num_nodes, module),
     )
-    start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
     except NonFiniteLossError as exc:
         kept = f"; last good checkpoint: {last}" if last.is_dir() else "; no checkpoint was written yet"
         raise NonFiniteLossError(f"{out}: {exc}{kept}") from exc
-    seconds = time.perf_counter() - start
-
-    metrics: dict[str, Any] = {"steps": int(trainer.global_step), "train_seconds": round(seconds, 1)}
+    # the whole run's training time: earlier segments (up to the checkpoint resumed from) included
+    metrics: dict[str, Any] = {"steps": int(trainer.global_step), "train_seconds": round(resumer.seconds(), 1)}
     metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")})
     for stage, split in (("validate", "valid"), ("test", "test")):
         if not _has_eval_rows(datamodule, split):
