@@ -22,6 +22,8 @@ pytest.importorskip("onnx")
     ("parallel_wavegan", ParallelWaveGAN, dict(layers=6, stacks=2, residual_channels=8, gate_channels=16,
                                                skip_channels=8, disc_layers=4, disc_channels=8)),
     ("istft_vocoder", ISTFTVocoder, dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32)),
+    ("istft_vocoder", ISTFTVocoder, dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32,
+                                         mel_prior=True)),
 ])
 def test_onnx_matches_torch(name, cls, kwargs, tmp_path):
     torch.manual_seed(0)

@@ -86,6 +86,7 @@ def test_discriminators_are_mpd_and_msd():
     (dict(n_fft=1023), "n_fft: expected an even integer"),
     (dict(head="fft"), "head: expected 'matmul' or 'torch'"),
     (dict(mpd_periods=[], msd_scales=0), "mpd_periods / msd_scales"),
+    (dict(n_fft=2048, mel_prior=True), "mel_prior: needs the head's n_fft (2048) equal to feature_params.n_fft"),
 ])
 def test_kwargs_errors_name_the_field(kwargs, msg):
     with pytest.raises(ConfigError) as err:
@@ -100,3 +101,27 @@ def test_describe_uses_the_feature_hop():
         ISTFTVocoder.describe({"n_fft": 256})
     with pytest.raises(ConfigError, match=r"^feature_params\.hop_size: not a log_mel parameter"):
         ISTFTVocoder.describe({"feature_params": {"hop_size": 128}})
+
+
+def test_mel_prior_starts_from_the_filterbank_pseudo_inverse():
+    """With the residual zeroed, the predicted magnitude is max(pinv(M) · exp(mel), 1e-5): its mel is the input's
+    up to the pseudo-inverse's projection (the clip at the floor), so the magnitude is right before any training."""
+    from speechgen.audio.spectral import log_mel, mel_filterbank
+
+    t = np.arange(16384) / 16000
+    x = 0.3 * np.sin(2 * np.pi * 220 * t) * np.hanning(len(t)) + 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    mel = torch.tensor(log_mel(x, 16000), dtype=torch.float32)[None]
+    model = ISTFTVocoder(**TINY, mel_prior=True, discriminators=False)
+    with torch.no_grad():
+        model.generator.out.weight.zero_()
+        real, imag = model.generator.spectrum(mel)
+    mag = torch.sqrt(real ** 2 + imag ** 2)[0].double().numpy()
+    fb = mel_filterbank(16000, 1024, 80, 0.0, 8000.0)
+    err = np.abs(np.log(np.maximum(fb @ mag, 1e-5)) - mel[0].double().numpy())
+    assert np.median(err) < 0.05 and np.all(mag > 0)
+    plain = ISTFTVocoder(**TINY, discriminators=False)  # the Vocos head: magnitude exp(0) = 1 everywhere at first
+    with torch.no_grad():
+        plain.generator.out.weight.zero_()
+        r2, i2 = plain.generator.spectrum(mel)
+    assert torch.allclose(torch.sqrt(r2 ** 2 + i2 ** 2), torch.ones(()))
+    assert not any("mel_inverse" in k for k in model.state_dict())  # derived from the config, not stored
