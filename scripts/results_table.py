@@ -46,9 +46,26 @@ def _recipe(run: Path) -> str:
     return next((Path(w).stem for w in command.split() if w.endswith(".yaml")), run.name)
 
 
+def _logged_seconds(run: Path) -> float:
+    """Training time spanned by the run's TensorBoard scalars, summed over its segments (runs resumed before
+    checkpoints carried the training time report only their last segment in metrics.json)."""
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError:
+        return 0.0
+    total = 0.0
+    for f in sorted((run / "logs").rglob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(f))
+        acc.Reload()
+        times = [e.wall_time for tag in acc.Tags()["scalars"] for e in acc.Scalars(tag)]
+        total += max(times) - min(times) if times else 0.0
+    return total
+
+
 def _steps(run: Path) -> str:
     trained = json.loads((run / "metrics.json").read_text())
-    return f"{trained['steps']:,} / {trained['train_seconds'] / 60:.0f} min".replace(",", " ")
+    seconds = max(float(trained["train_seconds"]), _logged_seconds(run))
+    return f"{trained['steps']:,} / {seconds / 60:.0f} min".replace(",", " ")
 
 
 def vocoder_rows(runs: list[Path], bench: Path | None) -> None:
