@@ -64,9 +64,11 @@ def test_discriminator_waits_for_its_start_step(fixed_batch, tmp_path):
     model = HiFiGAN(upsample_initial_channel=16, resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1]],
                     disc_width=1 / 32, mpd_periods=[2], msd_scales=1)
     d_before = [p.detach().clone() for p in model.discriminator.parameters()]
-    trainer, _ = _fit(model, fixed_batch, 3, tmp_path, VocoderLosses(disc_start_step=10, mrstft_weight=1.0))
+    trainer, _ = _fit(model, fixed_batch, 3, tmp_path, VocoderLosses(disc_start_step=10, mrstft_weight=1.0,
+                                                                      phase_weight=1.0))
     assert all(torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
     assert "train/d_loss" not in trainer.callback_metrics and "train/mrstft" in trainer.callback_metrics
+    assert 0 < float(trainer.callback_metrics["train/phase"]) < 3 * 3.1416  # IP + GD + IAF, radians
 
 
 def test_nan_loss_stops_with_one_line(fixed_batch, tmp_path):
@@ -120,6 +122,8 @@ def _tiny(overrides):
     (["model.kwargs.feature_params={fmax: 9000}"], "recipe.model.kwargs.feature_params.fmax: 9000 Hz is above"),
     (["losses.mel_fmax=12000"], "recipe.losses.mel_fmax: 12000 Hz is above the Nyquist"),
     (["losses.adversarial=wgan"], "recipe.losses.adversarial: expected one of"),
+    (["losses.phase_resolution=[512, 128]"], "recipe.losses.phase_resolution: expected [n_fft, hop, win]"),
+    (["losses.phase_weight=-1"], "recipe.losses.phase_weight: must be >= 0"),
     (["model.kwargs.discriminators=false"], "recipe.model.kwargs.discriminators: training needs"),
     (["model.name=dcgan", "model.kwargs={}"], "recipe.model.name: the vocoder scheme trains GAN vocoders"),
 ])

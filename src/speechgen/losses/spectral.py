@@ -5,6 +5,12 @@
   the log STFT magnitude distance ``mean | log|S| - log|Ŝ| |``; magnitudes are floored at ``sqrt(1e-7)``; the
   multi-resolution loss averages both terms over the resolutions. Default resolutions (FFT size, hop, window):
   (1024, 120, 600), (2048, 240, 1200), (512, 50, 240), hann windows.
+- :class:`PhaseLoss` (after Ai & Ling 2023, APNet, eq. 9-12): anti-wrapped errors of the instantaneous phase (IP),
+  the group delay (GD, phase difference between neighbouring bins) and the instantaneous angular frequency (IAF,
+  phase difference between neighbouring frames) of the estimate's STFT against the reference's, with
+  ``f_AW(Δ) = |Δ - 2π·round(Δ / 2π)|`` computed as the angle of a product of unit phasors. APNet averages over all
+  bins; here each bin is weighted by the reference magnitude (normalised per clip), so near-silent bins, whose
+  phase is noise, do not dominate.
 - :class:`MelL1Loss` (Kong et al. 2020, HiFi-GAN): ``mean | logmel(x) - logmel(x̂) |`` with the natural-log mel
   magnitude of :class:`speechgen.audio.spectral.LogMel` (slaney mel, power 1, ``log(max(mel, eps))``).
 
@@ -90,6 +96,45 @@ class MultiResolutionSTFTLoss(nn.Module):
         """Spectral convergence + log-magnitude distance (a scalar)."""
         sc, mag = self(ref, est)
         return sc + mag
+
+
+class PhaseLoss(nn.Module):
+    """IP, GD and IAF phase errors (radians, magnitude-weighted means; see the module docstring) at one STFT
+    resolution; ``forward`` returns ``(ip, gd, iaf)`` and :meth:`total` their sum."""
+
+    def __init__(self, n_fft: int = 1024, hop_length: int = 256, win_length: int | None = None,
+                 eps: float = 1e-4) -> None:
+        super().__init__()
+        self.stft = STFT(n_fft, hop_length, win_length or n_fft)
+        self.eps = float(eps)
+        self.min_samples = n_fft // 2 + 1
+
+    def _spec(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stft(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
+
+    @staticmethod
+    def _weighted(err: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        w = w / w.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
+        return (err * w).sum(dim=(-2, -1)).mean()
+
+    def forward(self, ref: torch.Tensor, est: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        r, e = _pair(ref, est)
+        sr, se = self._spec(r), self._spec(e)
+        mag = sr.abs()
+        ur = sr / (mag + self.eps)
+        ue = se / (se.abs() + self.eps)
+        ip = torch.angle(ue * ur.conj()).abs()  # f_AW(φ̂ - φ)
+        gd_r, gd_e = ur[:, 1:] * ur[:, :-1].conj(), ue[:, 1:] * ue[:, :-1].conj()
+        gd = torch.angle(gd_e * gd_r.conj()).abs()  # f_AW(Δ_f φ̂ - Δ_f φ)
+        if_r, if_e = ur[..., 1:] * ur[..., :-1].conj(), ue[..., 1:] * ue[..., :-1].conj()
+        iaf = torch.angle(if_e * if_r.conj()).abs()  # f_AW(Δ_t φ̂ - Δ_t φ)
+        return (self._weighted(ip, mag), self._weighted(gd, torch.sqrt(mag[:, 1:] * mag[:, :-1])),
+                self._weighted(iaf, torch.sqrt(mag[..., 1:] * mag[..., :-1])))
+
+    def total(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        """IP + GD + IAF (a scalar, radians)."""
+        ip, gd, iaf = self(ref, est)
+        return ip + gd + iaf
 
 
 class MelL1Loss(nn.Module):

@@ -16,7 +16,7 @@ long enough for the spectral losses.
    ``losses.adversarial`` objective summed over its sub-discriminators (the raw optimiser: this update does not
    advance ``trainer.global_step``);
 3. updates the generator (Lightning's optimiser: ``global_step`` advances once per step) on
-   ``mel_weight · L_mel + mrstft_weight · (L_sc + L_mag)`` plus, once the discriminator has started,
+   ``mel_weight · L_mel + mrstft_weight · (L_sc + L_mag) + phase_weight · (L_IP + L_GD + L_IAF)`` plus, once the discriminator has started,
    ``adv_weight · Σ_k L_adv(D_k(x̂)) + fm_weight · L_fm`` (the discriminator frozen);
 4. steps both learning-rate schedules.
 
@@ -55,7 +55,7 @@ import torch
 
 from speechgen.errors import ConfigError
 from speechgen.losses import adversarial as adv
-from speechgen.losses.spectral import PWG_RESOLUTIONS, MelL1Loss, MultiResolutionSTFTLoss
+from speechgen.losses.spectral import PWG_RESOLUTIONS, MelL1Loss, MultiResolutionSTFTLoss, PhaseLoss
 from speechgen.models.vocoder import GANVocoder, feature_params_for
 from speechgen.training.generative import check_finite
 from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer
@@ -128,8 +128,10 @@ class VocoderLosses:
     fm_weight: weight of feature matching (0: off); fm_reduction: "sum" over layers (the papers') or "mean".
     mel_weight: weight of the log-mel L1 loss (45 in HiFi-GAN; 0: off); mel_fmax: its upper band edge (null: the
     Nyquist frequency, as in HiFi-GAN). mrstft_weight: weight of the multi-resolution STFT loss (0: off);
-    mrstft_resolutions: its (n_fft, hop, win) triples (Parallel WaveGAN's by default). disc_start_step: the
-    discriminator and the adversarial/feature-matching terms start at this step (0: from the first step).
+    mrstft_resolutions: its (n_fft, hop, win) triples (Parallel WaveGAN's by default). phase_weight: weight of
+    the anti-wrapped phase loss (IP + GD + IAF, :class:`~speechgen.losses.spectral.PhaseLoss`; 0: off) at
+    phase_resolution [n_fft, hop, win] (null: the features'). disc_start_step: the discriminator and the
+    adversarial/feature-matching terms start at this step (0: from the first step).
     """
 
     adversarial: Literal["lsgan", "hinge"] = "lsgan"
@@ -140,16 +142,22 @@ class VocoderLosses:
     mel_fmax: float | None = None
     mrstft_weight: float = 0.0
     mrstft_resolutions: list[list[int]] = field(default_factory=lambda: [list(r) for r in PWG_RESOLUTIONS])
+    phase_weight: float = 0.0
+    phase_resolution: list[int] | None = None
     disc_start_step: int = 0
 
     def validate(self, where: str) -> None:
-        for k in ("adv_weight", "fm_weight", "mel_weight", "mrstft_weight"):
+        for k in ("adv_weight", "fm_weight", "mel_weight", "mrstft_weight", "phase_weight"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"{where}.{k}: must be >= 0, got {getattr(self, k)}")
         if self.disc_start_step < 0:
             raise ConfigError(f"{where}.disc_start_step: must be >= 0, got {self.disc_start_step}")
-        if self.mel_weight == 0 and self.mrstft_weight == 0 and self.adv_weight == 0:
-            raise ConfigError(f"{where}: every loss weight is 0 (mel_weight, mrstft_weight, adv_weight)")
+        if self.mel_weight == 0 and self.mrstft_weight == 0 and self.adv_weight == 0 and self.phase_weight == 0:
+            raise ConfigError(f"{where}: every loss weight is 0 (mel_weight, mrstft_weight, phase_weight, "
+                              "adv_weight)")
+        r = self.phase_resolution
+        if r is not None and (len(r) != 3 or min(r) <= 0 or r[2] > r[0]):
+            raise ConfigError(f"{where}.phase_resolution: expected [n_fft, hop, win] with 0 < win <= n_fft, got {r}")
         if self.mel_fmax is not None and self.mel_fmax <= 0:
             raise ConfigError(f"{where}.mel_fmax: must be > 0, got {self.mel_fmax}")
         for i, r in enumerate(self.mrstft_resolutions):
@@ -178,6 +186,8 @@ class VocoderModule(L.LightningModule):
         self.mel_loss = MelL1Loss(model.sample_rate, fp["n_fft"], fp["hop_length"], fp["win_length"], fp["n_mels"],
                                   fp["fmin"], losses.mel_fmax, fp.get("eps", 1e-5))
         self.mrstft = MultiResolutionSTFTLoss(losses.mrstft_resolutions)
+        n_fft, hop, win = losses.phase_resolution or (fp["n_fft"], fp["hop_length"], fp["win_length"])
+        self.phase = PhaseLoss(int(n_fft), int(hop), int(win)) if losses.phase_weight > 0 else None
         self._val_seen = 0
 
     # -- pieces --------------------------------------------------------------------------------------------------
@@ -202,6 +212,8 @@ class VocoderModule(L.LightningModule):
                 out["mel_l1"] = self.mel_loss(real, fake.detach())
         if self.loss_cfg.mrstft_weight > 0:
             out["mrstft"] = self.mrstft.total(real, fake)
+        if self.phase is not None:
+            out["phase"] = self.phase.total(real, fake)
         return out
 
     def generator_loss(self, real: torch.Tensor, fake: torch.Tensor, adversarial: bool,
@@ -212,6 +224,8 @@ class VocoderModule(L.LightningModule):
         total = cfg.mel_weight * parts["mel_l1"] if cfg.mel_weight > 0 else fake.new_zeros(())
         if "mrstft" in parts:
             total = total + cfg.mrstft_weight * parts["mrstft"]
+        if "phase" in parts:
+            total = total + cfg.phase_weight * parts["phase"]
         if adversarial:
             with torch.no_grad():
                 _, real_feats = self.model.discriminate(real)
