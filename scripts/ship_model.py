@@ -50,7 +50,8 @@ def _vocoder_figures(compare: Path, bench: Path | None, model_name: str) -> dict
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path, help="training run folder (uses RUN/final)")
+    ap.add_argument("run", type=Path, help="training run folder (uses RUN/final) or one of its checkpoint folders "
+                    "(e.g. RUN/checkpoints/step0002000.ckpt)")
     ap.add_argument("name", help="shipped name, e.g. digits-default")
     what = ap.add_mutually_exclusive_group(required=True)
     what.add_argument("--eval", type=Path, help="generator: JSON written by `speechgen eval --json`")
@@ -61,12 +62,13 @@ def main() -> None:
 
     dest = ROOT / args.name
     dest.mkdir(parents=True, exist_ok=True)
-    state = load_file(str(args.run / "final" / "model.safetensors"))
+    source = args.run if (args.run / "model.safetensors").is_file() else args.run / "final"
+    state = load_file(str(source / "model.safetensors"))
     if args.compare is not None:  # a vocoder synthesises with its generator alone: leave the discriminators out
         state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
     save_file(half, str(dest / "model.safetensors"))
-    cfg = yaml.safe_load((args.run / "final" / "config.yaml").read_text())
+    cfg = yaml.safe_load((source / "config.yaml").read_text())
     shipped: dict[str, Any] = {"name": args.name, "weights_dtype": "float16", "train_command": args.train_command}
     if args.eval is not None:
         judged = json.loads(args.eval.read_text())
