@@ -23,7 +23,7 @@ pytest.importorskip("onnx")
                                                skip_channels=8, disc_layers=4, disc_channels=8)),
     ("istft_vocoder", ISTFTVocoder, dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32)),
     ("istft_vocoder", ISTFTVocoder, dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32,
-                                         mel_prior=True)),
+                                         mel_prior=True, phase="integrated")),
 ])
 def test_onnx_matches_torch(name, cls, kwargs, tmp_path):
     torch.manual_seed(0)

@@ -125,3 +125,39 @@ def test_mel_prior_starts_from_the_filterbank_pseudo_inverse():
         r2, i2 = plain.generator.spectrum(mel)
     assert torch.allclose(torch.sqrt(r2 ** 2 + i2 ** 2), torch.ones(()))
     assert not any("mel_inverse" in k for k in model.state_dict())  # derived from the config, not stored
+
+
+@pytest.mark.parametrize("phase", ["absolute", "integrated"])
+def test_integrated_phase_keeps_a_steady_tone_at_its_pitch(phase):
+    """A steady input with the head's outputs zeroed: the absolute head repeats one angle per frame, so the output
+    is periodic in the hop (energy at multiples of 16000 / 256 = 62.5 Hz); the integrated head advances each bin
+    by its centre frequency, so a tone at bin 33 (515.625 Hz, not a multiple of 62.5 Hz) comes back at its pitch."""
+    from speechgen.audio.spectral import log_mel
+
+    f = 33 * 16000 / 1024
+    t = np.arange(32768) / 16000
+    mel = torch.tensor(log_mel(0.3 * np.sin(2 * np.pi * f * t), 16000), dtype=torch.float32)[None]
+    model = ISTFTVocoder(**TINY, mel_prior=True, phase=phase, discriminators=False)
+    with torch.no_grad():
+        model.generator.out.weight.zero_()
+        model.generator.out.bias.zero_()
+        y = model(mel)[0, 0, 4096:-4096].double().numpy()
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    peak = np.fft.rfftfreq(len(y), 1 / 16000)[spectrum.argmax()]
+    if phase == "integrated":
+        assert abs(peak - f) < 2.0
+    else:
+        assert abs(peak / 62.5 - round(peak / 62.5)) < 0.01 and abs(peak - f) > 10
+
+
+def test_integrated_phase_vocodes_in_one_piece():
+    from speechgen.cli.vocode import synthesize
+
+    torch.manual_seed(0)
+    model = ISTFTVocoder(**TINY, mel_prior=True, phase="integrated", discriminators=False).eval()
+    mel = np.random.default_rng(0).normal(-6.0, 2.0, (80, 40)).astype(np.float32)
+    with torch.no_grad():
+        whole = model.infer(torch.from_numpy(mel)).numpy()
+    assert np.array_equal(synthesize(model, mel, chunk_frames=8, overlap_frames=2), whole)
+    with pytest.raises(ConfigError, match=r"^phase: expected 'absolute' or 'integrated'"):
+        ISTFTVocoder(**TINY, phase="wrapped")

@@ -98,6 +98,8 @@ def synthesize(model: Any, mel: np.ndarray, chunk_frames: int = DEFAULT_CHUNK_FR
     n, hop = x.shape[-1], model.hop_length
     if n < MIN_FRAMES:
         raise AudioError(f"mel: {n} frames is too short (needs at least {MIN_FRAMES})")
+    if getattr(model, "whole_input", False):  # e.g. an integrated phase: every frame depends on all earlier ones
+        chunk_frames = n
     pieces = []
     for start in range(0, n, chunk_frames):
         end = min(n, start + chunk_frames)

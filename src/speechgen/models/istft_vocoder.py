@@ -48,6 +48,7 @@ from speechgen.models.vocoder import GANVocoder
 from speechgen.nn.vocoder_discriminators import hifigan_discriminator
 
 HeadImpl = Literal["matmul", "torch"]
+PhaseMode = Literal["absolute", "integrated"]
 MEL_FLOOR = 1e-5  # the log-mel's floor (:func:`speechgen.audio.spectral.log_mel`), also the prior's
 
 
@@ -123,8 +124,11 @@ class ISTFTGenerator(nn.Module):
 
     def __init__(self, n_mels: int = 80, hop_length: int = 256, n_fft: int = 1024, dim: int = 512,
                  intermediate_dim: int = 1536, layers: int = 8, kernel_size: int = 7, mag_clip: float = 1000.0,
-                 head: HeadImpl = "matmul", mel_inverse: np.ndarray | None = None) -> None:
+                 head: HeadImpl = "matmul", mel_inverse: np.ndarray | None = None,
+                 phase: PhaseMode = "absolute") -> None:
         super().__init__()
+        if phase not in ("absolute", "integrated"):
+            raise ConfigError(f"phase: expected 'absolute' or 'integrated', got {phase!r}")
         for name, v in (("dim", dim), ("intermediate_dim", intermediate_dim), ("layers", layers)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name}: expected a positive integer, got {v!r}")
@@ -141,6 +145,11 @@ class ISTFTGenerator(nn.Module):
         self.norm_out = nn.LayerNorm(dim, eps=1e-6)
         self.out = nn.Linear(dim, n_fft + 2)
         self.istft = InverseSTFT(n_fft, hop_length, impl=head)
+        self.phase_mode = phase
+        # integrated phase: bin k advances by 2π·k·hop/n_fft per frame at its centre frequency (wrapped), plus the
+        # predicted deviation; the phase is the running sum over frames (GANSynth's instantaneous frequency)
+        advance = np.mod(2.0 * np.pi * np.arange(n_fft // 2 + 1) * hop_length / n_fft, 2.0 * np.pi)
+        self.register_buffer("bin_advance", torch.from_numpy(advance).float().view(-1, 1), persistent=False)
         self.mel_prior = mel_inverse is not None
         if mel_inverse is not None:  # [bins, n_mels]: the log-magnitude head predicts a residual on ln(pinv · mel)
             if tuple(mel_inverse.shape) != (n_fft // 2 + 1, n_mels):
@@ -161,6 +170,8 @@ class ISTFTGenerator(nn.Module):
         log_mag, phase = x.chunk(2, dim=1)
         if self.mel_prior:
             log_mag = log_mag + torch.log(torch.clamp(torch.matmul(self.mel_inverse, torch.exp(mel)), min=MEL_FLOOR))
+        if self.phase_mode == "integrated":
+            phase = torch.remainder(torch.cumsum(self.bin_advance + phase, dim=-1), 2.0 * math.pi)
         mag = torch.exp(torch.clamp(log_mag, max=self.log_mag_clip))
         return mag * torch.cos(phase), mag * torch.sin(phase)
 
@@ -185,6 +196,13 @@ class ISTFTVocoder(GANVocoder):
             filterbank's pseudo-inverse applied to the input (not in Vocos; ours): the magnitude is roughly right
             from the first step, so a short CPU training spends its steps on the phase and the fine structure.
             Needs the head's ``n_fft`` equal to the features'.
+        phase: "absolute" (Vocos: the angle of every frame is predicted on its own) or "integrated" (ours, after
+            GANSynth's instantaneous frequency): the head predicts each bin's phase advance from the previous frame
+            as a deviation from its centre frequency's ``2π·k·hop / n_fft``, and the phase is their running sum
+            over frames. A frame-rate convolutional backbone given a steady sound predicts the same absolute angle
+            in every frame, which makes the output periodic in the hop (a buzz at ``sample_rate / hop``, e.g.
+            62.5 Hz) whatever the pitch; an advancing phase does not. Such a model is vocoded in one piece, not
+            in chunks (its phase depends on every earlier frame).
         mpd_periods, msd_scales, disc_width: discriminators as in :class:`~speechgen.models.hifigan.HiFiGAN`.
         discriminators: build the discriminators (False for inference).
     """
@@ -192,8 +210,9 @@ class ISTFTVocoder(GANVocoder):
     def __init__(self, sample_rate: int = 16000, feature_params: dict[str, Any] | None = None,
                  n_fft: int | None = None, dim: int = 512, intermediate_dim: int = 1536, layers: int = 8,
                  kernel_size: int = 7, mag_clip: float = 1000.0, head: HeadImpl = "matmul",
-                 mel_prior: bool = False, mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3,
-                 disc_width: float = 1.0, discriminators: bool = True) -> None:
+                 mel_prior: bool = False, phase: PhaseMode = "absolute",
+                 mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3, disc_width: float = 1.0,
+                 discriminators: bool = True) -> None:
         kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft}
         field, product = self.upsampling(kwargs)
         super().__init__(sample_rate, feature_params, product, field)
@@ -206,7 +225,8 @@ class ISTFTVocoder(GANVocoder):
                                   f"({fp['n_fft']})")
             inverse = np.linalg.pinv(mel_filterbank(sample_rate, head_fft, self.n_mels, fp["fmin"], fp["fmax"]))
         self.generator = ISTFTGenerator(self.n_mels, self.hop_length, head_fft, dim, intermediate_dim, layers,
-                                        kernel_size, mag_clip, head, inverse)
+                                        kernel_size, mag_clip, head, inverse, phase)
+        self.whole_input = phase == "integrated"  # speechgen vocode: one piece, not overlapping chunks
         self.discriminator = None
         if discriminators:
             self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "the iSTFT vocoder")
