@@ -10,7 +10,7 @@ A generator, judged by `speechgen eval --json`:
 A vocoder, judged by copy-synthesis of the test voices (scripts/judge_vocoder.sh → compare.json) and timed by
 `speechgen bench vocoder --json`:
 
-    python scripts/ship_model.py runs/istft-vocoder-cpu vocoder-default \
+    python scripts/ship_model.py runs/istft-vocoder-cpu/checkpoints/step0002000.ckpt default \
         --compare runs/istft-vocoder-cpu/copy-synthesis/compare.json --bench out/bench-vocoder.json \
         --train-command "speechgen train recipes/istft-vocoder-cpu.yaml --out runs/istft-vocoder-cpu"
 
@@ -35,11 +35,11 @@ METRICS = ("n", "inception_score", "fid", "modified_inception_score", "log_modif
            "ndb_over_k", "label_accuracy", "fid_class", "classifier_version")
 
 
-def _vocoder_figures(compare: Path, bench: Path | None, model_name: str) -> dict[str, Any]:
+def _vocoder_figures(compare: Path, bench: Path | None, model_name: str, name: str) -> dict[str, Any]:
     """Mean pair metrics of the copy-synthesis and, from a bench JSON, this model's rows (per thread count)."""
     judged = json.loads(compare.read_text())
     out: dict[str, Any] = {"compare": {"n": len(judged["files"]), **judged["mean"]},
-                           "compare_command": f"scripts/judge_vocoder.sh MODEL  # {compare}"}
+                           "compare_command": f"scripts/judge_vocoder.sh {name}  # the shipped weights themselves"}
     if bench is not None:
         rows = [r for r in json.loads(bench.read_text()) if r["name"] == model_name]
         if not rows:
@@ -78,7 +78,8 @@ def main() -> None:
             "reference": judged.get("reference"),
         })
     else:
-        shipped.update(_vocoder_figures(args.compare, args.bench, cfg["model"]["name"]))
+        shipped.update(_vocoder_figures(args.compare, args.bench, cfg["model"]["name"], args.name))
+    cfg["parameters"] = sum(v.numel() for v in state.values())  # what ships (a vocoder's generator alone)
     cfg["shipped"] = shipped
     write_text(dest / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     for f in dest.iterdir():

@@ -15,3 +15,25 @@ def test_models_lists_shipped_weights(tmp_path):
     assert gen["figures"]["label_accuracy"] >= 0.95 and gen["figures"]["n"] == 1000
     assert "recipes/cvae-cpu.yaml" in gen["train_command"]
     assert rows["classifier"]["figures"]["test_accuracy"] > 0.9
+
+
+def test_shipped_vocoder_is_listed_with_its_copy_synthesis_figures(tmp_path):
+    out = tmp_path / "models.json"
+    assert main(["--quiet", "models", "--json", str(out)]) == 0
+    voc = {r["name"]: r for r in json.loads(out.read_text())}["default"]
+    assert voc["model"] == "istft_vocoder" and 0 < voc["megabytes"] < 5
+    figures = voc["figures"]
+    assert figures["n"] == 480 and 2.0 < figures["pesq"] < 4.6 and figures["stoi"] > 0.85
+    assert "recipes/istft-vocoder-cpu.yaml" in voc["train_command"]
+
+
+def test_default_vocoder_vocodes_a_clip(tmp_path):
+    """`speechgen vocode default` works offline on a clip of another rate (resampled for the analysis)."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(22050) / 22050
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t) * np.hanning(len(t))).astype(np.float32), 22050)
+    assert main(["--quiet", "vocode", "default", "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "v")]) == 0
+    y, sr = sf.read(tmp_path / "v" / "a.wav")
+    assert sr == 16000 and abs(len(y) - 16000) <= 256 and np.isfinite(y).all() and np.abs(y).max() > 0.01

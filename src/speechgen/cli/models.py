@@ -39,7 +39,7 @@ def shipped_models() -> list[dict[str, Any]]:
                        .get("mean"), "fid": j.get("fid"), "n": j.get("n")}
         elif "compare" in shipped:  # a vocoder: copy-synthesis of held-out voices, and its speed
             c = shipped["compare"]
-            figures = {k: c.get(k) for k in ("pesq", "stoi", "mcd")}
+            figures = {k: c.get(k) for k in ("pesq", "stoi", "mcd", "n")}
             figures.update({f"x_realtime_{s['threads']}t": s["x_realtime"] for s in shipped.get("speed") or []})
         elif "evaluation" in cfg:  # the judge itself: accuracy on held-out voices
             figures = {f"{split}_accuracy": v.get("accuracy") for split, v in cfg["evaluation"].items()}

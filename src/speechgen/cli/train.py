@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
     p.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
     p.add_argument("--resume", action="store_true",
-                   help="continue from RUN/checkpoints/last.ckpt (only --max-steps and data.num_workers may change)")
+                   help="continue from RUN/checkpoints/last.ckpt (only --max-steps, train.keep_checkpoints and "
+                   "data.num_workers may change)")
     p.add_argument("--devices", type=int, default=1,
                    help="devices (processes) per node (default 1); data.batch_size is per device")
     p.add_argument("--num-nodes", type=int, default=1,

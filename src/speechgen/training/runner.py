@@ -32,8 +32,9 @@ from speechgen.training.recipe import Recipe
 from speechgen.training.registry import SCHEMES, build_model
 
 LAST = "last.ckpt"
-# recipe fields a resumed run may change: its length and how its data are loaded, nothing that shapes the training
-RESUMABLE_CHANGES = ("train.max_steps", "data.num_workers")
+# recipe fields a resumed run may change: its length, how many checkpoints it keeps and how its data are loaded;
+# nothing that shapes the training
+RESUMABLE_CHANGES = ("train.max_steps", "train.keep_checkpoints", "data.num_workers")
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
