@@ -20,6 +20,7 @@ import torch
 from speechgen import pretrained
 from speechgen.cli.main import main
 from speechgen.models.hifigan import HiFiGAN
+from speechgen.web.app import shipped_choices
 from speechgen.training.checkpoint import save_checkpoint
 
 HIFIGAN = {"upsample_initial_channel": 16, "disc_width": 1 / 32}
@@ -77,12 +78,13 @@ def test_serve_command_runs_until_interrupted(vocoder_ckpt):
             match = re.search(r"http://127\.0\.0\.1:\d+/", output)
             url = match.group(0) if match else None
         assert url, output
-        assert "1 vocoder(s)" in output
+        shipped = [c.id for c in shipped_choices() if c.kind == "vocoder"]  # the shipped default comes first
+        assert f"{len(shipped) + 1} vocoder(s)" in output
         with urllib.request.urlopen(url, timeout=30) as resp:
             assert resp.status == 200 and b"gen-model" in resp.read()
         with urllib.request.urlopen(url + "api/models", timeout=30) as resp:
             listing = json.load(resp)
-        assert [v["id"] for v in listing["vocoders"]] == [str(vocoder_ckpt)]
+        assert [v["id"] for v in listing["vocoders"]] == [*shipped, str(vocoder_ckpt)]
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0 and "stopped" in rest and "Traceback" not in rest, rest

@@ -181,8 +181,9 @@ def test_copy_synthesis_with_metrics(base_url, vocoder_ckpt, write_tone, tmp_pat
     assert mcd["value"] > 0 and mcd["better"] == "lower" and mcd["text"] != "-"
     for key in ("input_spectrogram", "output_spectrogram"):
         assert a[key].startswith("data:image/png;base64,")
-    status, b = upload(base_url, data, "in.flac")  # no vocoder named: the first one on offer
-    assert status == 200 and b["vocoder"] == str(vocoder_ckpt)
+    status, b = upload(base_url, data, "in.flac")  # no vocoder named: the first one on offer (the shipped default)
+    offered = [c.id for c in web_app.shipped_choices() if c.kind == "vocoder"] + [str(vocoder_ckpt)]
+    assert status == 200 and b["vocoder"] == offered[0]
 
 
 def test_upload_refusals(base_url, write_tone, tmp_path):
@@ -229,7 +230,7 @@ def test_oversize_upload_is_refused_before_reading(base_url):
 
 def test_no_vocoder_available(serve, write_tone, tmp_path):
     bare = App(classifier=None)
-    bare.vocoders = {}  # as today: no vocoder shipped, none given
+    bare.vocoders = {}  # no vocoder shipped (weights missing) and none given
     with serve(bare) as url:
         _, _, page = request(url, "GET", "/")
         assert "id='voc-none'" in page.decode() and "voc-form" not in page.decode()

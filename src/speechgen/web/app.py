@@ -44,9 +44,9 @@ DEFAULT_MAX_SECONDS = 30.0
 MAX_FORM_BYTES = 16 * 1024  # a generate request is a few dozen bytes of JSON
 MAX_SEED = 2**31 - 1
 GRIFFIN_LIM_ITERS = 64  # as speechgen.api.generate
-DEFAULT_VOCODER = "default"  # the shipped vocoder's registry name, once there is one
+DEFAULT_VOCODER = "default"  # the shipped vocoder's registry name
 SILENCE_PEAK = 1e-4  # -80 dBFS, as `speechgen vocode`
-NO_VOCODER = ("no vocoder available: none is shipped yet (the default vocoder will be registered as 'default'); "
+NO_VOCODER = ("no vocoder available: the shipped 'default' vocoder is missing from this install and none was given; "
               "start the server with --vocoder RUN_FOLDER to use one of yours")
 
 
