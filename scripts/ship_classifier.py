@@ -1,7 +1,9 @@
-"""Ship a trained judge: copy RUN/final into src/speechgen/pretrained/classifier, add the per-voice accuracy and
-the reference statistics of the corpus's train and test splits.
+"""Ship a trained judge: copy RUN/final into src/speechgen/pretrained/classifier, add the per-voice accuracy,
+the reference statistics of the corpus's train and test splits, and one real test-voice clip per digit (FLAC,
+for the players of `speechgen demo` and `speechgen report`).
 
     python scripts/ship_classifier.py out/classifier corpora/digits
+    python scripts/ship_classifier.py --examples-only corpora/digits   # only the real clips
 """
 
 from __future__ import annotations
@@ -17,18 +19,25 @@ import yaml
 
 from speechgen.atomic import write_text
 from speechgen.data.manifest import Manifest
-from speechgen.evaluation.judge import Judge, manifest_split, reference_from_manifest
+from speechgen.audio import io as audio_io
+from speechgen.evaluation.judge import EXAMPLES_DIR, Judge, example_rows, manifest_split, reference_from_manifest
 
 DEST = Path(__file__).resolve().parents[1] / "src" / "speechgen" / "pretrained" / "classifier"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("run", type=Path, help="training run folder (uses RUN/final)")
+    ap.add_argument("run", type=Path, nargs="?", help="training run folder (uses RUN/final)")
     ap.add_argument("manifest", type=Path, help="corpus manifest the judge was trained on")
+    ap.add_argument("--examples-only", action="store_true", help="only (re)write the shipped real clips")
     ap.add_argument("--version", type=int, default=1, help="version number of the shipped weights")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.examples_only:
+        ship_examples(Manifest.read(args.manifest))
+        return
+    if args.run is None:
+        ap.error("RUN is required (unless --examples-only)")
 
     DEST.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.run / "final" / "model.safetensors", DEST / "model.safetensors")
@@ -74,9 +83,26 @@ def main() -> None:
     stats = reference_from_manifest(judge, m, seed=args.seed)
     stats.meta["corpus"] = corpus
     stats.save(DEST)
+    ship_examples(m)
     for f in DEST.iterdir():
         f.chmod(0o644)  # atomic writes create 0600 temporaries; package data must be world-readable
     print(yaml.safe_dump({"evaluation": held_out, "rows": stats.rows}, sort_keys=False))
+
+
+def ship_examples(m: Manifest) -> None:
+    """One real clip per digit from the test voices (voices in turn), as FLAC + manifest.csv in DEST/real."""
+    folder = DEST / EXAMPLES_DIR
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    rows = []
+    for row in example_rows(m, "test"):
+        audio, sr = audio_io.load(m.resolve(row))
+        name = f"{row['label']}-{row['speaker']}.flac"
+        audio_io.save(folder / name, audio, sr).chmod(0o644)
+        rows.append({**row, "path": name})
+    Manifest(folder, rows).write().chmod(0o644)
+    print(f"{len(rows)} real clips in {folder}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,12 @@ def test_demo_writes_wavs_report_and_json(demo_dir):
     players = 10 * (2 if "vocoded" in result else 1)  # the shipped vocoder's clips too, once there is one
     html = (demo_dir / "report.html").read_text()
     assert html.count("data:audio/wav;base64,") == players and "data:image/png;base64," in html
+    # the shipped real test-voice clips, one per digit, judged beside the generated ones
+    assert html.count("data:audio/flac;base64,") == 10 and "Real clips (10)" in html
+    real = html.split("Real clips (10)")[1]
+    assert "festival-ked_diphone" in real and "flite-rms" in real and "espeak-ng-en-us+grandpa" in real
+    # the judge's internals stay in the JSON, not in the table
+    assert "modified_inception_score" not in html and "is_splits" not in html
 
 
 def test_demo_vocodes_and_judges_both_sets(tmp_path):
@@ -46,9 +52,12 @@ def test_demo_vocodes_and_judges_both_sets(tmp_path):
     assert all((out / c["path"]).is_file() for c in voc_set["clips"])
     html = (out / "report.html").read_text()
     assert html.count("data:audio/wav;base64,") == 20 and "vocoded (" in html and "Griffin-Lim" in html
+    clips = html.split("Clips (20)")[1].split("Real clips")[0]  # each clip's row names its set
+    assert clips.count("<td class='l'>Griffin-Lim</td>") == 10 and clips.count(f"<td class='l'>vocoded ({voc})") == 10
     rebuilt = tmp_path / "r.html"
     assert main(["report", str(out / "demo.json"), "--out", str(rebuilt), "--quiet"]) == 0
     assert rebuilt.read_text().count("data:audio/wav;base64,") == 20
+    assert rebuilt.read_text().split("Clips (20)")[1].count("<td class='l'>Griffin-Lim</td>") == 10
 
 
 def test_report_from_demo_json(demo_dir, tmp_path):

@@ -64,6 +64,29 @@ def test_leaderboard_of_evals_and_a_run(tmp_path):
     assert [int(x.split("<td>")[1].split("<")[0]) for x in first.split("</audio></td>")[1:]] == [0, 1, 2]
 
 
+def test_run_report_plays_real_clips_of_its_corpus(tmp_path, monkeypatch):
+    """A run whose corpus is on disk shows that corpus's test voices (one clip per digit), else the shipped ones."""
+    corpus = tmp_path / "corpus"
+    rows = []
+    for label in range(3):
+        for voice in ("v1", "v2"):
+            name = f"{voice}-{label}.wav"
+            audio_io.save(corpus / name, _tone(250 + 100 * label), 16000)
+            rows.append(make_row(name, label=label, text=str(label), speaker=voice, engine="x", split="test",
+                                 duration=1.0, sample_rate=16000))
+    Manifest(corpus.resolve(), rows).write()
+    run = _run(tmp_path / "run")
+    (run / "config.yaml").write_text(f"recipe:\n  data:\n    manifest: {corpus}\n")
+    out = tmp_path / "r.html"
+    assert main(["report", str(run), "--out", str(out), "--quiet"]) == 0
+    real = out.read_text().split("Real clips (3)")[1]
+    assert [x.split("</td>")[0] for x in real.split("<td class='l'>")[1::3]] == ["v1", "v2", "v1"]  # voices in turn
+    assert "train/loss" in out.read_text()  # a run's own numbers are tabulated
+    (run / "config.yaml").write_text("recipe:\n  data:\n    manifest: /nowhere\n")
+    assert main(["report", str(run), "--out", str(out), "--quiet"]) == 0
+    assert out.read_text().count("data:audio/flac;base64,") == 10  # the shipped ones
+
+
 def test_leaderboard_bad_input_one_line(tmp_path, capsys):
     a = _eval_json(tmp_path / "a", "model-a", {"n": 6})
     assert main(["report", str(a), str(tmp_path / "missing.json"), "--out", str(tmp_path / "r.html")]) == 2

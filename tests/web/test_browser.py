@@ -78,7 +78,8 @@ def media_loaded(driver, scope: str, timeout: float = WAIT) -> dict:
 def assert_playable(state: dict, n_audio: int, n_images: int, seconds: float | None = None) -> None:
     assert len(state["audio"]) == n_audio and len(state["images"]) == n_images, state
     for a in state["audio"]:
-        assert a["src"].startswith("data:audio/wav") and a["error"] is None and a["ready"] >= 1, a
+        assert a["src"].startswith(("data:audio/wav", "data:audio/flac")) and a["error"] is None \
+            and a["ready"] >= 1, a
         if seconds is not None:
             assert abs(a["duration"] - seconds) < 0.01, a
     assert all(i["complete"] and i["width"] > 0 for i in state["images"]), state["images"]
@@ -165,11 +166,14 @@ def test_report_pages_load_in_the_browser(browser, tmp_path):
     assert main(["report", str(a), "--out", str(single), "--quiet"]) == 0
     assert main(["report", str(a), str(b), "--out", str(board), "--quiet"]) == 0
 
+    real = 10  # one shipped real test-voice clip per digit (FLAC), after the generated ones
     browser.get(single.as_uri())
-    assert_playable(media_loaded(browser, "body"), 3, 1, seconds=1.0)
+    state = media_loaded(browser, "body")
+    assert_playable(state, 3 + real, 1, seconds=1.0)
+    assert sum(a["src"].startswith("data:audio/flac") for a in state["audio"]) == real
 
     browser.get(board.as_uri())
-    assert_playable(media_loaded(browser, "body"), 6, 2, seconds=1.0)  # 3 clips and a spectrogram per entry
+    assert_playable(media_loaded(browser, "body"), 6 + real, 2, seconds=1.0)  # 3 clips and a spectrogram per entry
     best = browser.execute_script("return [...document.querySelectorAll('td.best')].map(td => "
                                   "td.closest('tr').querySelector('a').textContent + ':' + td.textContent);")
     assert sorted(best) == ["model-a:0.900", "model-a:8.000 ± 0.100", "model-b:2.500"]

@@ -45,6 +45,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from speechgen import pretrained
     from speechgen.atomic import ensure_dir, write_text
+    from speechgen.cli.report import real_examples
     from speechgen.data.features import build_feature
     from speechgen.evaluation.judge import Judge, shipped_reference
     from speechgen.evaluation.report import write_report
@@ -100,9 +101,11 @@ def _demo(args: argparse.Namespace) -> int:
         result["vocoded"] = {"vocoder": vocoder, **voc_metrics, "clips": voc_clips}
         rows.append((f"vocoded ({vocoder})", voc_metrics))
     images = [out / GRID_NAME] if (out / GRID_NAME).is_file() else []
-    every = clips + (voc_clips if vocoded else [])
+    every = [{**c, "set": name} for (name, _), group in zip(rows, [clips, voc_clips if vocoded else []])
+             for c in group]
     report = write_report(out / "report.html", f"speechgen demo: {MODEL}, {args.n} clip(s) per digit", rows,
-                          result["reference"], [{**c, "path": str(out / c["path"])} for c in every], images)
+                          result["reference"], [{**c, "path": str(out / c["path"])} for c in every], images,
+                          real_clips=real_examples(None))
     result["wall_seconds"] = round(time.perf_counter() - start, 2)
     write_text(out / "demo.json", json.dumps(result, indent=2) + "\n")
     con.print(f"[bold]{out}[/bold]: {len(wavs)} WAVs in {wav_dir}, grid {out / GRID_NAME}, report {report}, "

@@ -56,6 +56,27 @@ def judge_clips(paths: list[Path], labels: list[Any], classifier: str = "classif
             for p, lab, pr in zip(paths, labels, probs)]
 
 
+def real_examples(manifest: str | Path | None, classifier: str = "classifier") -> list[dict[str, Any]]:
+    """Real clips to play beside generated ones, judged like them (``set`` = the voice): one per digit from the
+    test voices of ``manifest`` when it is on disk and has a labelled test split, else the clips shipped beside
+    the judge (none for a judge without them)."""
+    from speechgen.data.manifest import Manifest
+    from speechgen.evaluation.judge import example_rows, shipped_examples
+
+    rows = None
+    if manifest is not None and Path(manifest).exists():
+        try:
+            rows = example_rows(Manifest.read(manifest), "test")
+        except DataError:
+            rows = None
+    if not rows:
+        rows = shipped_examples(_judge(classifier))
+    if not rows:
+        return []
+    clips = judge_clips([rows.resolve(r) for r in rows], [r["label"] for r in rows], classifier)
+    return [{**c, "set": str(r["speaker"])} for c, r in zip(clips, rows)]
+
+
 def _manifest_clips(folder: Path, limit: int) -> tuple[list[Path], list[Any]]:
     """Audio paths and labels of a sample folder (its manifest.csv, else its WAVs), at most ``limit``."""
     from speechgen.data.manifest import MANIFEST_NAME, Manifest
@@ -97,7 +118,9 @@ def _from_eval_json(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         gen = path.parent / gen
     vocoded = result.get("vocoded")  # speechgen demo: the same clips vocoded by a shipped vocoder
     if result.get("clips"):
-        every = list(result["clips"]) + list((vocoded or {}).get("clips") or [])
+        sets = [("Griffin-Lim" if vocoded else "", result["clips"]),
+                (f"vocoded ({(vocoded or {}).get('vocoder')})", (vocoded or {}).get("clips") or [])]
+        every = [{**c, "set": name} if name else dict(c) for name, group in sets for c in group]
         clips = spread(every, [c.get("label") for c in every], args.max_clips)
         for c in clips:
             p = Path(str(c["path"]))
@@ -114,8 +137,10 @@ def _from_eval_json(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     if vocoded:
         metrics = [("Griffin-Lim", metrics), (f"vocoded ({vocoded.get('vocoder')})",
                                               {k: v for k, v in vocoded.items() if k != "clips"})]
+    source = result.get("reference_source")
     return {"title": f"speechgen report: {gen}", "metrics": metrics,
-            "reference_rows": result.get("reference") or {}, "clips": clips, "images": images, "loss_csv": None}
+            "reference_rows": result.get("reference") or {}, "clips": clips, "images": images, "loss_csv": None,
+            "real_manifest": None if source in (None, "shipped") else source}
 
 
 def _from_run(run: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -138,7 +163,20 @@ def _from_run(run: Path, args: argparse.Namespace) -> dict[str, Any]:
         clips = judge_clips(paths, labels, args.classifier)
         images = [latest / "grid.png"] if (latest / "grid.png").is_file() else []
     return {"title": f"speechgen run report: {run.name}", "metrics": metrics, "reference_rows": {},
-            "clips": clips, "images": images, "loss_csv": loss_csv if loss_csv.is_file() else None}
+            "clips": clips, "images": images, "loss_csv": loss_csv if loss_csv.is_file() else None,
+            "real_manifest": _run_manifest(run), "extra_columns": True}
+
+
+def _run_manifest(run: Path) -> Path | None:
+    """The corpus manifest a run trained on (``data.manifest`` of its config.yaml; None when unknown)."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+        manifest = Path(str(cfg["recipe"]["data"]["manifest"]))
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return manifest
 
 
 def _latest_step(run: Path) -> Path | None:
@@ -237,10 +275,12 @@ def _write(args: argparse.Namespace) -> int:
         parts = _load(sources[0], args)
         if args.title:
             parts["title"] = args.title
+        parts["real_clips"] = real_examples(parts.pop("real_manifest"), args.classifier)
         out = write_report(args.out, **parts)
         console(args).print(f"[bold]{out}[/bold]: report of {len(parts['clips'])} clip(s)")
         return 0
     entries, refs = leaderboard_entries(sources, args)
-    out = write_leaderboard(args.out, args.title or f"speechgen leaderboard: {len(entries)} entries", entries, refs)
+    out = write_leaderboard(args.out, args.title or f"speechgen leaderboard: {len(entries)} entries", entries, refs,
+                            real_examples(None, args.classifier))
     console(args).print(f"[bold]{out}[/bold]: leaderboard of {len(entries)} entries")
     return 0

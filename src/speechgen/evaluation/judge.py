@@ -323,3 +323,29 @@ def shipped_reference(judge: Judge) -> ReferenceStats:
         raise CheckpointError(f"{judge.folder}: reference statistics were computed with another classifier "
                               f"({stats.meta.get('classifier_version')}); pass --reference MANIFEST")
     return stats
+
+
+EXAMPLES_DIR = "real"  # beside the shipped judge: a few real test-voice clips (FLAC + manifest.csv) for reports
+
+
+def example_rows(manifest: Manifest, split: str = "test", per_label: int = 1) -> Manifest:
+    """A few labelled rows of ``split`` to listen to beside generated clips: ``per_label`` per digit, the voices
+    taken in turn (digit d from the d-th voice, cycling), each voice's first clip of that digit by path."""
+    rows = manifest.select(split, labelled=True)
+    voices = sorted({str(r["speaker"]) for r in rows})
+    chosen: list[dict[str, object]] = []
+    for label in sorted({int(r["label"]) for r in rows}):  # type: ignore[call-overload]
+        of_label = sorted((r for r in rows if r["label"] == label), key=lambda r: str(r["path"]))
+        for k in range(per_label):
+            voice = voices[(label + k) % len(voices)]
+            pick = next((r for r in of_label if r["speaker"] == voice and r not in chosen), None)
+            pick = pick or next((r for r in of_label if r not in chosen), None)
+            if pick is not None:
+                chosen.append(pick)
+    return Manifest(manifest.root, chosen)
+
+
+def shipped_examples(judge: Judge) -> Manifest | None:
+    """The real clips shipped beside the judge's weights (None when these weights have none)."""
+    folder = Path(judge.folder) / EXAMPLES_DIR
+    return Manifest.read(folder) if (folder / "manifest.csv").is_file() else None

@@ -146,7 +146,7 @@ def _best(rows: Sequence[tuple[str, Mapping[str, Any]]], col: str) -> set[int]:
 
 
 def _metrics_table(rows: Sequence[tuple[str, Mapping[str, Any]]],
-                   reference_rows: Sequence[tuple[str, Mapping[str, Any]]], extra_columns: bool = True,
+                   reference_rows: Sequence[tuple[str, Mapping[str, Any]]], extra_columns: bool = False,
                    mark_best: bool = False, links: Sequence[str | None] | None = None) -> str:
     """Generated rows ``(name, metrics)`` above the real reference rows ``(name, metrics)``.
 
@@ -176,23 +176,37 @@ def _metrics_table(rows: Sequence[tuple[str, Mapping[str, Any]]],
     return "\n".join(out)
 
 
-def _clips_table(clips: Sequence[Mapping[str, Any]]) -> str:
-    """One row per clip: name, audio player, asked label, judged digit and probability."""
+def _clips_table(clips: Sequence[Mapping[str, Any]], set_heading: str = "set") -> str:
+    """One row per clip: name, audio player, asked label, judged digit and probability (and its ``set``, e.g.
+    Griffin-Lim or vocoded, or a real clip's voice, when the clips carry one)."""
     if not clips:
         return "<p>No clips.</p>"
-    out = ["<table><tr><th class='l'>clip</th><th class='l'>audio</th><th>label</th><th>judged</th>"
-           "<th>probability</th></tr>"]
+    with_set = any(c.get("set") for c in clips)
+    out = ["<table><tr>" + (f"<th class='l'>{escape(set_heading)}</th>" if with_set else "") + "<th class='l'>clip</th>"
+           "<th class='l'>audio</th><th>label</th><th>judged</th><th>probability</th></tr>"]
     for clip in clips:
         label, pred = clip.get("label"), clip.get("predicted")
         prob = clip.get("probability")
         cls = "" if label is None or pred is None else (" class='ok'" if int(label) == int(pred) else " class='bad'")
-        src = _data_uri(clip["path"], "audio/wav")
-        out.append(f"<tr><td class='l'>{escape(Path(str(clip['path'])).name)}</td>"
+        path = Path(str(clip["path"]))
+        src = _data_uri(path, "audio/flac" if path.suffix.lower() == ".flac" else "audio/wav")
+        set_cell = f"<td class='l'>{escape(str(clip.get('set') or ''))}</td>" if with_set else ""
+        out.append(f"<tr>{set_cell}<td class='l'>{escape(path.name)}</td>"
                    f"<td class='l'><audio controls preload='none' src=\"{src}\"></audio></td>"
                    f"<td>{escape(_fmt(label))}</td><td{cls}>{escape(_fmt(pred))}</td>"
                    f"<td>{escape(_fmt(None if prob is None else float(prob)))}</td></tr>")
     out.append("</table>")
     return "\n".join(out)
+
+
+def _real_section(real_clips: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The real clips' heading, note and players (nothing when there are none)."""
+    if not real_clips:
+        return []
+    return [f"<h2>Real clips ({len(real_clips)})</h2>",
+            "<p class='note'>Recordings of the reference data's held-out test voices (one per digit, the voices in "
+            "turn), judged the same way: what the generated clips are measured against.</p>",
+            _clips_table(real_clips, "voice")]
 
 
 def _page_start(title: str) -> str:
@@ -204,18 +218,21 @@ def _page_start(title: str) -> str:
 def write_report(path: str | os.PathLike, title: str,
                  metrics: Mapping[str, Any] | Sequence[tuple[str, Mapping[str, Any]]],
                  reference_rows: Mapping[str, Mapping[str, Any]], clips: Sequence[Mapping[str, Any]],
-                 images: Sequence[str | os.PathLike], loss_csv: str | os.PathLike | None = None) -> Path:
+                 images: Sequence[str | os.PathLike], loss_csv: str | os.PathLike | None = None,
+                 real_clips: Sequence[Mapping[str, Any]] = (), extra_columns: bool = False) -> Path:
     """Write one self-contained HTML report to ``path`` atomically and return its path.
 
     ``metrics``: the generated set's metrics (as ``speechgen eval`` writes them), or ``(name, metrics)`` rows of
     several sets of the same clips (e.g. Griffin-Lim and vocoded); ``reference_rows``: real split name -> metrics;
-    ``clips``: ``{path, label, predicted, probability}`` each; ``images``: PNGs (e.g. the spectrogram grid);
-    ``loss_csv``: a run's ``logs/metrics.csv`` for loss curves.
+    ``clips``: ``{path, label, predicted, probability[, set]}`` each; ``images``: PNGs (e.g. the spectrogram
+    grid); ``loss_csv``: a run's ``logs/metrics.csv`` for loss curves; ``real_clips``: real recordings to listen
+    to beside the generated ones (as ``clips``); ``extra_columns``: also tabulate numeric metrics beyond the
+    judge's (a run's training and validation losses).
     """
     parts = [_page_start(title)]
     refs = [(f"real {name}", row) for name, row in reference_rows.items()]
     rows = [("generated", metrics)] if isinstance(metrics, Mapping) else list(metrics)
-    parts += ["<h2>Metrics</h2>", _metrics_table(rows, refs)]
+    parts += ["<h2>Metrics</h2>", _metrics_table(rows, refs, extra_columns=extra_columns)]
     if images:
         parts.append("<h2>Spectrograms</h2>")
         for img in images:
@@ -225,7 +242,8 @@ def write_report(path: str | os.PathLike, title: str,
         png = loss_curves_png(loss_csv)
         if png is not None:
             parts += ["<h2>Loss curves</h2>", f"<img alt='loss curves' src=\"{png_data_uri(png)}\">"]
-    parts += [f"<h2>Clips ({len(clips)})</h2>", _clips_table(clips), "</body></html>\n"]
+    parts += [f"<h2>Clips ({len(clips)})</h2>", _clips_table(clips), *_real_section(real_clips),
+              "</body></html>\n"]
     return write_text(path, "\n".join(parts))
 
 
@@ -295,7 +313,8 @@ def _entry_spectrogram(clips: Sequence[Mapping[str, Any]]) -> bytes | None:
 
 
 def write_leaderboard(path: str | os.PathLike, title: str, entries: Sequence[Mapping[str, Any]],
-                      reference_rows: Sequence[tuple[str, Mapping[str, Any]]]) -> Path:
+                      reference_rows: Sequence[tuple[str, Mapping[str, Any]]],
+                      real_clips: Sequence[Mapping[str, Any]] = ()) -> Path:
     """Write one self-contained leaderboard page to ``path`` atomically and return its path.
 
     ``entries``: one per run or eval, ``{label, source, metrics, clips}`` (``clips`` as for :func:`write_report`,
@@ -308,7 +327,7 @@ def write_leaderboard(path: str | os.PathLike, title: str, entries: Sequence[Map
             "label acc, lower for FID, AM, NDB/K and FID-class. The real rows score the judge's reference data: "
             "the ceiling and the floor that make a number mean something.</p>")
     parts = [_page_start(title), "<h2>Leaderboard</h2>",
-             _metrics_table(rows, reference_rows, extra_columns=False, mark_best=True, links=anchors), note]
+             _metrics_table(rows, reference_rows, mark_best=True, links=anchors), note]
     for anchor, entry in zip(anchors, entries):
         clips = list(entry.get("clips") or [])
         parts.append(f"<h2 id='{anchor}'>{escape(str(entry['label']))}</h2>")
@@ -318,5 +337,5 @@ def write_leaderboard(path: str | os.PathLike, title: str, entries: Sequence[Map
         if png is not None:
             parts.append(f"<img alt='spectrograms of {escape(str(entry['label']))}' src=\"{png_data_uri(png)}\">")
         parts.append(_clips_table(clips))
-    parts.append("</body></html>\n")
+    parts += [*_real_section(real_clips), "</body></html>\n"]
     return write_text(path, "\n".join(parts))
