@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_data
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 FULL_RECIPES = ["parallel_wavegan", "parallel_wavegan-22k", "parallel_wavegan-cpu", "istft-vocoder",
-                "istft-vocoder-22k", "istft-vocoder-cpu", "resgan-pulse", "resgan"]
+                "istft-vocoder-22k", "istft-vocoder-cpu", "istft-vocoder-gl-cpu", "resgan-pulse", "resgan"]
 
 
 def _batch(manifest, feature: str, params: dict | None = None) -> dict:
@@ -106,6 +106,36 @@ def test_tiny_recipes_train_end_to_end_and_vocode(name, toy_manifest, tmp_path):
     assert main(["--quiet", "vocode", str(run), "--in", str(wav), "--out", str(tmp_path / "voc")]) == 0
     audio, sr = sf.read(tmp_path / "voc" / "c_0_0.wav")
     assert sr == 16000 and len(audio) == 16000 and abs(audio).max() > 0
+
+
+def test_griffin_lim_istft_vocoder_trains_its_magnitude_and_vocodes(toy_manifest, tmp_path, capsys):
+    """phase="griffin_lim": a supervised stage (no discriminator step) on the head's magnitude; validation, samples
+    and `speechgen vocode` go through Griffin-Lim; `speechgen export` refuses it in one line."""
+    run = tmp_path / "run"
+    metrics = train(load_recipe(RECIPES / "istft-vocoder-gl-tiny.yaml", [f"data.manifest={toy_manifest}"]), run,
+                    quiet=True)
+    assert metrics["steps"] == 4 and "train/d_loss" not in metrics
+    assert metrics["train/g_loss"] == pytest.approx(metrics["train/sc"] + metrics["train/log_mag"], rel=1e-4)
+    assert metrics["val/mel_l1"] == metrics["val/mel_l1"] and metrics["val/mrstft"] == metrics["val/mrstft"]
+    wav = Path(toy_manifest).parent / "wav" / "c_0_0.wav"
+    assert main(["--quiet", "vocode", str(run), "--in", str(wav), "--out", str(tmp_path / "voc")]) == 0
+    audio, sr = sf.read(tmp_path / "voc" / "c_0_0.wav")
+    assert sr == 16000 and len(audio) == 16000 and abs(audio).max() > 0
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "v.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot be exported to ONNX" in err and "\n" not in err and not (tmp_path / "v.onnx").exists()
+
+
+def test_griffin_lim_magnitude_loss_falls_on_a_fixed_batch(toy_manifest, tmp_path):
+    torch.manual_seed(0)
+    model = ISTFTVocoder(dim=32, intermediate_dim=64, layers=2, phase="griffin_lim", gl_iters=2,
+                         disc_width=1 / 32, mpd_periods=[2], msd_scales=1)
+    disc = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
+    trainer, log_mag = _fit(model, _batch(toy_manifest, "log_mel"), 15, tmp_path, VocoderLosses(), "train/log_mag",
+                            lr=5e-3)
+    assert trainer.global_step == 15 and "train/d_loss" not in trainer.callback_metrics
+    assert _mean(log_mag[-3:]) < 0.8 * _mean(log_mag[:3]), log_mag
+    assert all(torch.equal(v, model.discriminator.state_dict()[k]) for k, v in disc.items())  # never used
 
 
 def test_resgan_two_stages_chain_through_init_from(toy_manifest, tmp_path):

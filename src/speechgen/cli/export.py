@@ -63,9 +63,8 @@ def export_onnx(model: Any, out: Path, opset: int = 17) -> Path:
         raise MissingDependencyError("export: the 'onnx' package is not installed (pip install onnx)") from exc
     if opset < 11:
         raise ConfigError(f"--opset: must be >= 11, got {opset}")
-    if not getattr(model, "onnx_exportable", True):
-        raise ConfigError(f"export: {type(model).__name__} cannot be exported to ONNX (its generator runs numpy "
-                          f"signal analysis that does not trace)")
+    if getattr(model, "onnx_unsupported", None):
+        raise ConfigError(f"export: {type(model).__name__} cannot be exported to ONNX ({model.onnx_unsupported})")
     model.remove_weight_norm()
     wrapped = mel_to_audio_module(model.generator)
     dummy = torch.zeros(1, model.n_mels, CHECK_FRAMES)

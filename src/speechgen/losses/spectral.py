@@ -63,10 +63,14 @@ class STFTLoss(nn.Module):
 
     def forward(self, ref: torch.Tensor, est: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r, e = _pair(ref, est)
-        mr, me = self.magnitude(r), self.magnitude(e)
-        sc = (torch.linalg.vector_norm(mr - me, dim=(-2, -1)) / torch.linalg.vector_norm(mr, dim=(-2, -1))).mean()
-        mag = (torch.log(mr) - torch.log(me)).abs().mean()
-        return sc, mag
+        return magnitude_distances(self.magnitude(r), self.magnitude(e))
+
+
+def magnitude_distances(ref: torch.Tensor, est: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(spectral convergence, log-magnitude L1)`` of floored magnitudes ``[B, bins, frames]``: ``‖R - E‖_F /
+    ‖R‖_F`` averaged over the batch, and ``mean |ln R - ln E|``."""
+    sc = (torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / torch.linalg.vector_norm(ref, dim=(-2, -1))).mean()
+    return sc, (torch.log(ref) - torch.log(est)).abs().mean()
 
 
 class MultiResolutionSTFTLoss(nn.Module):

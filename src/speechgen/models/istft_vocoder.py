@@ -44,12 +44,15 @@ from torch import nn
 
 from speechgen.audio.spectral import fft_window, mel_filterbank
 from speechgen.errors import ConfigError
+from speechgen.losses.spectral import MAG_FLOOR, magnitude_distances
 from speechgen.models.vocoder import GANVocoder
 from speechgen.nn.vocoder_discriminators import hifigan_discriminator
 
 HeadImpl = Literal["matmul", "torch"]
-PhaseMode = Literal["absolute", "integrated"]
+PhaseMode = Literal["absolute", "integrated", "griffin_lim"]
+PHASE_MODES = ("absolute", "integrated", "griffin_lim")
 MEL_FLOOR = 1e-5  # the log-mel's floor (:func:`speechgen.audio.spectral.log_mel`), also the prior's
+GL_MOMENTUM = 0.99  # fast Griffin-Lim's alpha (Perraudin et al. 2013), as :func:`speechgen.audio.phase.griffin_lim`
 
 
 def check_head(n_fft: Any, hop_length: Any) -> None:
@@ -125,10 +128,12 @@ class ISTFTGenerator(nn.Module):
     def __init__(self, n_mels: int = 80, hop_length: int = 256, n_fft: int = 1024, dim: int = 512,
                  intermediate_dim: int = 1536, layers: int = 8, kernel_size: int = 7, mag_clip: float = 1000.0,
                  head: HeadImpl = "matmul", mel_inverse: np.ndarray | None = None,
-                 phase: PhaseMode = "absolute") -> None:
+                 phase: PhaseMode = "absolute", gl_iters: int = 32) -> None:
         super().__init__()
-        if phase not in ("absolute", "integrated"):
-            raise ConfigError(f"phase: expected 'absolute' or 'integrated', got {phase!r}")
+        if phase not in PHASE_MODES:
+            raise ConfigError(f"phase: expected one of {', '.join(PHASE_MODES)}, got {phase!r}")
+        if isinstance(gl_iters, bool) or not isinstance(gl_iters, int) or gl_iters < 0:
+            raise ConfigError(f"gl_iters: expected a non-negative integer, got {gl_iters!r}")
         for name, v in (("dim", dim), ("intermediate_dim", intermediate_dim), ("layers", layers)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name}: expected a positive integer, got {v!r}")
@@ -143,9 +148,11 @@ class ISTFTGenerator(nn.Module):
         self.blocks = nn.ModuleList([ConvNeXtBlock(dim, intermediate_dim, 1.0 / layers, kernel_size)
                                      for _ in range(layers)])
         self.norm_out = nn.LayerNorm(dim, eps=1e-6)
-        self.out = nn.Linear(dim, n_fft + 2)
+        bins = n_fft // 2 + 1
+        self.out = nn.Linear(dim, bins if phase == "griffin_lim" else 2 * bins)  # log-magnitudes (+ angles)
         self.istft = InverseSTFT(n_fft, hop_length, impl=head)
         self.phase_mode = phase
+        self.gl_iters = int(gl_iters)
         # integrated phase: bin k advances by 2π·k·hop/n_fft per frame at its centre frequency (wrapped), plus the
         # predicted deviation; the phase is the running sum over frames (GANSynth's instantaneous frequency)
         advance = np.mod(2.0 * np.pi * np.arange(n_fft // 2 + 1) * hop_length / n_fft, 2.0 * np.pi)
@@ -161,19 +168,45 @@ class ISTFTGenerator(nn.Module):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
 
-    def spectrum(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predicted ``(real, imag)`` STFT ``[B, n_fft / 2 + 1, F]``."""
+    def head(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The backbone and head: predicted magnitude ``[B, n_fft / 2 + 1, F]`` and angles (None for
+        ``phase="griffin_lim"``, whose head predicts magnitudes only)."""
         x = self.norm_in(self.embed(mel).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             x = block(x)
-        x = self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # [B, n_fft + 2, F]
-        log_mag, phase = x.chunk(2, dim=1)
+        x = self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # [B, bins (· 2), F]
+        log_mag, phase = (x, None) if self.phase_mode == "griffin_lim" else x.chunk(2, dim=1)
         if self.mel_prior:
             log_mag = log_mag + torch.log(torch.clamp(torch.matmul(self.mel_inverse, torch.exp(mel)), min=MEL_FLOOR))
         if self.phase_mode == "integrated":
             phase = torch.remainder(torch.cumsum(self.bin_advance + phase, dim=-1), 2.0 * math.pi)
-        mag = torch.exp(torch.clamp(log_mag, max=self.log_mag_clip))
+        return torch.exp(torch.clamp(log_mag, max=self.log_mag_clip)), phase
+
+    def spectrum(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted ``(real, imag)`` STFT ``[B, n_fft / 2 + 1, F]`` (for ``phase="griffin_lim"``: the predicted
+        magnitude with the phase of ``gl_iters`` fast Griffin-Lim iterations)."""
+        mag, phase = self.head(mel)
+        if phase is None:
+            spec = self.griffin_lim(mag)
+            return spec.real, spec.imag
         return mag * torch.cos(phase), mag * torch.sin(phase)
+
+    def griffin_lim(self, mag: torch.Tensor) -> torch.Tensor:
+        """Complex STFT ``[B, bins, F]`` with magnitude ``mag`` and the phase of ``gl_iters`` fast Griffin-Lim
+        iterations (momentum 0.99) from zero phase, in this head's frame convention (frame ``j`` centred on
+        sample ``j · hop``; ``torch.stft``/``torch.istft``, reflect padding)."""
+        frames = mag.shape[-1]
+        length, window = frames * self.hop_length, self.istft.window.to(mag)
+        coeffs = torch.complex(mag, torch.zeros_like(mag))
+        t = coeffs
+        for _ in range(self.gl_iters):
+            audio = torch.istft(t, self.n_fft, self.hop_length, window=window, center=True, length=length)
+            rebuilt = torch.stft(audio, self.n_fft, self.hop_length, window=window, center=True, pad_mode="reflect",
+                                 return_complex=True)[..., :frames]
+            new = mag * rebuilt / (rebuilt.abs() + 1e-16)
+            t = new + GL_MOMENTUM * (new - coeffs)
+            coeffs = new
+        return coeffs
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         real, imag = self.spectrum(mel)
@@ -202,7 +235,13 @@ class ISTFTVocoder(GANVocoder):
             over frames. A frame-rate convolutional backbone given a steady sound predicts the same absolute angle
             in every frame, which makes the output periodic in the hop (a buzz at ``sample_rate / hop``, e.g.
             62.5 Hz) whatever the pitch; an advancing phase does not. Such a model is vocoded in one piece, not
-            in chunks (its phase depends on every earlier frame).
+            in chunks (its phase depends on every earlier frame). "griffin_lim" (ours, after Tacotron's
+            mel → linear-spectrogram post-net + Griffin-Lim, Wang et al. 2017): the head predicts the magnitude
+            only, trained by a *supervised stage* (no discriminators): spectral convergence + log-magnitude L1
+            against the STFT of the target audio at the head's resolution (:meth:`supervised_loss`); the phase
+            comes from ``gl_iters`` fast Griffin-Lim iterations at inference. Vocoded in one piece; not
+            exportable to ONNX (``torch.stft`` in the loop).
+        gl_iters: fast Griffin-Lim iterations of ``phase="griffin_lim"`` (more: better phase, slower).
         mpd_periods, msd_scales, disc_width: discriminators as in :class:`~speechgen.models.hifigan.HiFiGAN`.
         discriminators: build the discriminators (False for inference).
     """
@@ -210,7 +249,7 @@ class ISTFTVocoder(GANVocoder):
     def __init__(self, sample_rate: int = 16000, feature_params: dict[str, Any] | None = None,
                  n_fft: int | None = None, dim: int = 512, intermediate_dim: int = 1536, layers: int = 8,
                  kernel_size: int = 7, mag_clip: float = 1000.0, head: HeadImpl = "matmul",
-                 mel_prior: bool = False, phase: PhaseMode = "absolute",
+                 mel_prior: bool = False, phase: PhaseMode = "absolute", gl_iters: int = 32,
                  mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3, disc_width: float = 1.0,
                  discriminators: bool = True) -> None:
         kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft}
@@ -225,10 +264,12 @@ class ISTFTVocoder(GANVocoder):
                                   f"({fp['n_fft']})")
             inverse = np.linalg.pinv(mel_filterbank(sample_rate, head_fft, self.n_mels, fp["fmin"], fp["fmax"]))
         self.generator = ISTFTGenerator(self.n_mels, self.hop_length, head_fft, dim, intermediate_dim, layers,
-                                        kernel_size, mag_clip, head, inverse, phase)
-        self.whole_input = phase == "integrated"  # speechgen vocode: one piece, not overlapping chunks
+                                        kernel_size, mag_clip, head, inverse, phase, gl_iters)
+        self.whole_input = phase != "absolute"  # speechgen vocode: one piece, not overlapping chunks
+        if phase == "griffin_lim":
+            self.onnx_unsupported = "its Griffin-Lim phase loop runs torch.stft, which the ONNX exporter lacks"
         self.discriminator = None
-        if discriminators:
+        if discriminators:  # built but unused by the supervised stage of phase="griffin_lim" (as ResGAN's pulse stage)
             self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "the iSTFT vocoder")
 
     @classmethod
@@ -241,3 +282,29 @@ class ISTFTVocoder(GANVocoder):
             n_fft = params.get("n_fft", 1024) if isinstance(params, Mapping) else 1024
         check_head(n_fft, hop)
         return field, hop
+
+    @property
+    def supervised_stage(self) -> bool:
+        """True for ``phase="griffin_lim"``: the magnitude head is trained by :meth:`supervised_loss` alone."""
+        return self.generator.phase_mode == "griffin_lim"
+
+    def supervised_loss(self, audio: torch.Tensor, features: torch.Tensor,
+                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Spectral convergence + log-magnitude L1 between the head's magnitude of the log-mel ``features``
+        ``[B, n_mels, F]`` and the STFT magnitude of ``audio`` ``[B, F · hop]`` at the head's resolution (frame
+        ``j`` centred on sample ``j · hop``). The frames whose window reaches past the segment's edges are left
+        out: there the segment's reflect padding differs from the clip around it, which the features saw."""
+        if audio.ndim == 3:
+            audio = audio[:, 0]
+        g = self.generator
+        frames = features.shape[-1]
+        edge = min(g.n_fft // (2 * g.hop_length), (frames - 1) // 2)
+        window = g.istft.window.to(audio)
+        target = torch.stft(audio, g.n_fft, g.hop_length, window=window, center=True, pad_mode="reflect",
+                            return_complex=True)[..., :frames]
+        target = torch.sqrt(torch.clamp(target.real.pow(2) + target.imag.pow(2), min=MAG_FLOOR))
+        mag, _ = g.head(features)
+        mag = torch.sqrt(torch.clamp(mag.pow(2), min=MAG_FLOOR))
+        keep = slice(edge, frames - edge)
+        sc, log_mag = magnitude_distances(target[..., keep], mag[..., keep])
+        return sc + log_mag, {"sc": sc.detach(), "log_mag": log_mag.detach()}

@@ -379,7 +379,7 @@ class ResGAN(GANVocoder):
     """
 
     feature = "mfcc_f0"
-    onnx_exportable = False  # pitch marks and the LPC/LSF analysis run in numpy
+    onnx_unsupported = "its generator runs numpy signal analysis (pitch marks, LPC/LSF) that does not trace"
 
     def __init__(self, sample_rate: int = 16000, feature_params: dict[str, Any] | None = None,
                  stage: Stage = "noise", lpc_order: int = 20, envelope_method: Literal["pinv", "nonneg"] = "pinv",

@@ -87,8 +87,8 @@ class GANVocoder(nn.Module):
     discriminator: nn.Module | None
     #: registered name of the conditioning feature (:data:`speechgen.data.features.FEATURES`)
     feature: ClassVar[str] = LogMel.name
-    #: False for generators that cannot be traced to ONNX (numpy analysis inside, e.g. ResGAN)
-    onnx_exportable: ClassVar[bool] = True
+    #: why the generator cannot be exported to ONNX (None: it can; e.g. ResGAN's numpy analysis)
+    onnx_unsupported: str | None = None
 
     def __init__(self, sample_rate: int, feature_params: Mapping[str, Any] | None, upsample_product: int,
                  upsample_field: str = "upsample_rates") -> None:
