@@ -35,15 +35,15 @@ METRICS = ("n", "inception_score", "fid", "modified_inception_score", "log_modif
            "ndb_over_k", "label_accuracy", "fid_class", "classifier_version")
 
 
-def _vocoder_figures(compare: Path, bench: Path | None, model_name: str, name: str) -> dict[str, Any]:
+def _vocoder_figures(compare: Path, bench: Path | None, row_name: str, name: str) -> dict[str, Any]:
     """Mean pair metrics of the copy-synthesis and, from a bench JSON, this model's rows (per thread count)."""
     judged = json.loads(compare.read_text())
     out: dict[str, Any] = {"compare": {"n": len(judged["files"]), **judged["mean"]},
                            "compare_command": f"scripts/judge_vocoder.sh {name}  # the shipped weights themselves"}
     if bench is not None:
-        rows = [r for r in json.loads(bench.read_text()) if r["name"] == model_name]
+        rows = [r for r in json.loads(bench.read_text()) if r["name"] == row_name]
         if not rows:
-            raise SystemExit(f"{bench}: no row for '{model_name}'")
+            raise SystemExit(f"{bench}: no row named '{row_name}' (see --bench-row)")
         out["speed"] = [{k: r[k] for k in ("threads", "rtf", "x_realtime")} for r in rows]
     return out
 
@@ -57,6 +57,9 @@ def main() -> None:
     what.add_argument("--eval", type=Path, help="generator: JSON written by `speechgen eval --json`")
     what.add_argument("--compare", type=Path, help="vocoder: JSON written by `speechgen compare --json`")
     ap.add_argument("--bench", type=Path, default=None, help="vocoder: JSON of `speechgen bench vocoder --json`")
+    ap.add_argument("--bench-row", default=None,
+                    help="vocoder: the bench row of this configuration (default: the registry name, e.g. "
+                    "istft_vocoder; a -cpu variant's row is 'NAME (RECIPE)')")
     ap.add_argument("--train-command", required=True)
     args = ap.parse_args()
 
@@ -78,7 +81,7 @@ def main() -> None:
             "reference": judged.get("reference"),
         })
     else:
-        shipped.update(_vocoder_figures(args.compare, args.bench, cfg["model"]["name"], args.name))
+        shipped.update(_vocoder_figures(args.compare, args.bench, args.bench_row or cfg["model"]["name"], args.name))
     cfg["parameters"] = sum(v.numel() for v in state.values())  # what ships (a vocoder's generator alone)
     cfg["shipped"] = shipped
     write_text(dest / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))

@@ -28,9 +28,11 @@ VOCODERS = sorted(k for k, v in MODELS.items() if isinstance(v, type) and issubc
 def test_default_configs_cover_every_registered_vocoder():
     rows = default_configs("cpu")
     names = [r["name"] for r in rows]
-    assert names == VOCODERS + ["hifigan-v1"]
+    assert [n for n in names if "(" not in n] == VOCODERS + ["hifigan-v1"]
+    assert [n for n in names if "(" in n] == ["istft_vocoder (istft-vocoder-gl-cpu)"]  # a -cpu variant
     by = {r["name"]: r for r in rows}
     assert by["istft_vocoder"]["recipe"] == "istft-vocoder-cpu.yaml"
+    assert by["istft_vocoder (istft-vocoder-gl-cpu)"]["kwargs"]["phase"] == "griffin_lim"
     assert by["parallel_wavegan"]["recipe"] == "parallel_wavegan-cpu.yaml"
     assert by["resgan"]["recipe"] == "resgan.yaml"  # not its supervised pre-training stage
     assert by["hifigan-v1"]["default"] is False and by["hifigan-v1"]["kwargs"]["upsample_initial_channel"] == 512
@@ -43,13 +45,14 @@ def test_bench_vocoder_tiny_writes_json(tmp_path, capsys):
                  "--json", str(out)])
     assert code == 0
     rows = json.loads(out.read_text())
-    assert len(rows) == 2 * (len(VOCODERS) + 1)
+    configs = default_configs("tiny")
+    assert len(rows) == 2 * len(configs) and {c["model"] for c in configs} == set(VOCODERS) | {"hifigan"}
     for row in rows:
         for key in ("name", "params", "rtf", "x_realtime", "threads", "default"):
             assert key in row, key
         assert row["params"] > 0 and row["rtf"] > 0 and row["x_realtime"] == pytest.approx(1 / row["rtf"])
     assert {r["threads"] for r in rows} == {1, 2}
-    assert {r["name"] for r in rows} == set(VOCODERS) | {"hifigan-v1"}
+    assert {r["name"] for r in rows} == {c["name"] for c in configs} >= set(VOCODERS) | {"hifigan-v1"}
     assert [r["default"] for r in rows if r["name"] == "hifigan-v1"] == [False, False]
     assert "x real-time" in capsys.readouterr().out
 

@@ -82,8 +82,10 @@ def _rank(stem: str, size: str) -> int | None:
 def default_configs(size: str = "cpu", recipes: Path = DEFAULT_RECIPES, only: list[str] | None = None,
                     ) -> list[dict[str, Any]]:
     """``[{"name", "model", "kwargs", "recipe", "default"}]``: each registered vocoder's default configuration and
-    the HiFi-GAN V1 reference (``default: False``). Recipes of a supervised stage (ResGAN's pulse pre-training)
-    are skipped: they do not describe the finished vocoder."""
+    the HiFi-GAN V1 reference (``default: False``). The preferred recipe of a vocoder is its shortest ``-cpu`` (or
+    ``-tiny``) one, named after the registry name; its other ``-cpu`` recipes (variants such as the iSTFT
+    vocoder's Griffin-Lim phase) add rows named ``NAME (RECIPE)``. Recipes of a pre-training stage (ResGAN's
+    pulse model) are skipped: they do not describe a finished vocoder."""
     from speechgen.models.vocoder import GANVocoder
     from speechgen.training.registry import MODELS
 
@@ -99,14 +101,17 @@ def default_configs(size: str = "cpu", recipes: Path = DEFAULT_RECIPES, only: li
     for name in names:
         if only and name not in only:
             continue
-        found = sorted((rank, path.name, dict(raw["model"].get("kwargs") or {})) for path, raw in files
+        found = sorted((rank, len(path.stem), path.name, dict(raw["model"].get("kwargs") or {}))
+                       for path, raw in files
                        if raw["model"].get("name") == name and (rank := _rank(path.stem, size)) is not None)
-        recipe, kwargs = None, {}
-        for _, file_name, kw in found:
-            if not MODELS[name](**dict(kw, discriminators=False)).supervised_stage:
-                recipe, kwargs = file_name, kw
-                break
-        rows.append({"name": name, "model": name, "kwargs": kwargs, "recipe": recipe, "default": True})
+        found = [f for f in found if not MODELS[name](**dict(f[3], discriminators=False)).pretraining]
+        if not found:
+            rows.append({"name": name, "model": name, "kwargs": {}, "recipe": None, "default": True})
+            continue
+        variants = [f for f in found[1:] if f[0] == 0 == found[0][0]]  # the other -cpu (-tiny) recipes
+        for i, (_, _, file_name, kwargs) in enumerate([found[0], *variants]):
+            label = name if i == 0 else f"{name} ({Path(file_name).stem})"
+            rows.append({"name": label, "model": name, "kwargs": kwargs, "recipe": file_name, "default": True})
     if not only or REFERENCE in only:
         from speechgen.models.hifigan import CONFIGS
 

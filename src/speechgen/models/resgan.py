@@ -415,6 +415,11 @@ class ResGAN(GANVocoder):
         """True in the pulse stage (least-squares training of the pulse model)."""
         return self.stage == "pulse"
 
+    @property
+    def pretraining(self) -> bool:
+        """True in the pulse stage: the noise model that finishes the vocoder comes after it."""
+        return self.stage == "pulse"
+
     def pulse_targets(self, audio: torch.Tensor, analysis: Analysis) -> tuple[PitchMarks, torch.Tensor]:
         """Training pulses of audio ``[B, T]``: its excitation (inverse-filtered by ``1 / H``) cut at the pitch
         marks, each snapped to the largest excitation magnitude within half a period and kept when its two-period

@@ -21,9 +21,10 @@ Two optional hooks, both off by default:
   (``"log_mel"``; ResGAN uses ``"mfcc_f0"``). ``feature_params`` are that feature's parameters, ``n_mels`` is the
   number of input channels (:meth:`input_channels`: the mel bands of a log-mel). Training data, ``speechgen
   vocode`` and ``export`` compute / document the input with it.
-- a supervised stage (:attr:`supervised_stage`, :meth:`supervised_loss`): a model that pre-trains part of its
-  generator with a loss of its own (ResGAN's least-squares pulse model) returns True while built for that stage;
-  the ``vocoder`` scheme then minimises :meth:`supervised_loss` instead of running the GAN step.
+- a supervised stage (:attr:`supervised_stage`, :meth:`supervised_loss`): a model trained with a loss of its own
+  (ResGAN's least-squares pulse model, a pre-training stage: :attr:`pretraining`; the iSTFT vocoder's
+  Griffin-Lim variant, a finished vocoder) returns True while built for that stage; the ``vocoder`` scheme then
+  minimises :meth:`supervised_loss` instead of running the GAN step.
 """
 
 from __future__ import annotations
@@ -195,11 +196,17 @@ class GANVocoder(nn.Module):
         """Number of generator parameters."""
         return sum(p.numel() for p in self.generator.parameters())
 
-    # -- optional supervised (pre-training) stage ----------------------------------------------------------------
+    # -- optional supervised stage -------------------------------------------------------------------------------
     @property
     def supervised_stage(self) -> bool:
         """True when this model is built for a supervised stage: training minimises :meth:`supervised_loss` (no
         discriminator, no GAN losses). False for every plain GAN vocoder."""
+        return False
+
+    @property
+    def pretraining(self) -> bool:
+        """True when this model is built for a stage that pre-trains part of a vocoder (ResGAN's pulse model):
+        its output is not the finished vocoder's (benchmarks leave it out). False by default."""
         return False
 
     def supervised_loss(self, audio: torch.Tensor, features: torch.Tensor,
