@@ -65,6 +65,9 @@ def export_onnx(model: Any, out: Path, opset: int = 17) -> Path:
         raise ConfigError(f"--opset: must be >= 11, got {opset}")
     if getattr(model, "onnx_unsupported", None):
         raise ConfigError(f"export: {type(model).__name__} cannot be exported to ONNX ({model.onnx_unsupported})")
+    if opset < getattr(model, "onnx_min_opset", 11):
+        raise ConfigError(f"--opset: {type(model).__name__} needs opset {model.onnx_min_opset} or later "
+                          f"(ONNX's STFT operator), got {opset}")
     model.remove_weight_norm()
     wrapped = mel_to_audio_module(model.generator)
     dummy = torch.zeros(1, model.n_mels, CHECK_FRAMES)

@@ -90,6 +90,8 @@ class GANVocoder(nn.Module):
     feature: ClassVar[str] = LogMel.name
     #: why the generator cannot be exported to ONNX (None: it can; e.g. ResGAN's numpy analysis)
     onnx_unsupported: str | None = None
+    #: the lowest ONNX opset the generator exports with (17 where it runs an STFT)
+    onnx_min_opset: int = 11
 
     def __init__(self, sample_rate: int, feature_params: Mapping[str, Any] | None, upsample_product: int,
                  upsample_field: str = "upsample_rates") -> None:

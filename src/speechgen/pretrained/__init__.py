@@ -15,7 +15,7 @@ from speechgen.errors import CheckpointError
 PRETRAINED: dict[str, str] = {
     "classifier": "classifier",
     "digits-default": "digits-default",  # conditional VAE on the 2x128x128 amplitude image (recipes/cvae-cpu.yaml)
-    "default": "default",  # vocoder: iSTFT vocoder with the mel prior (recipes/istft-vocoder-cpu.yaml, step 2000)
+    "default": "default",  # vocoder: iSTFT vocoder, Griffin-Lim phase (recipes/istft-vocoder-gl-cpu.yaml)
 }
 
 
