@@ -194,7 +194,7 @@ class ISTFTGenerator(nn.Module):
     def griffin_lim(self, mag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(real, imag)`` STFT ``[B, bins, F]`` with magnitude ``mag`` and the phase of ``gl_iters`` fast
         Griffin-Lim iterations (momentum 0.99) from zero phase, in this head's frame convention (frame ``j``
-        centred on sample ``j · hop``, reflect padding). Real arithmetic throughout, so that it exports to ONNX
+        centred on sample ``j · hop``, reflect padding). Real arithmetic throughout, so that it exports
         to ONNX (opset 17's STFT); eagerly the synthesis is ``torch.istft`` (14x faster than the exportable matmul
         head, equal to float rounding), while tracing it is the head's own :class:`InverseSTFT`. The iterations
         amplify rounding differences (fast Griffin-Lim is not a contraction): measured on the shipped vocoder and
@@ -215,14 +215,18 @@ class ISTFTGenerator(nn.Module):
             else:
                 audio = torch.istft(torch.complex(t_re, t_im), self.n_fft, self.hop_length, window=window,
                                     center=True, length=frames * self.hop_length)
-                spec = torch.view_as_real(torch.stft(audio, self.n_fft, self.hop_length, window=window, center=True,
-                                                     pad_mode="reflect", return_complex=True))
+                spec = torch.view_as_real(self.analyse(audio))
             re, im = spec[..., :frames, 0], spec[..., :frames, 1]
             scale = mag / (torch.sqrt(re * re + im * im) + 1e-16)
             new_re, new_im = re * scale, im * scale
             t_re, t_im = new_re + GL_MOMENTUM * (new_re - c_re), new_im + GL_MOMENTUM * (new_im - c_im)
             c_re, c_im = new_re, new_im
         return c_re, c_im
+
+    def analyse(self, audio: torch.Tensor) -> torch.Tensor:
+        """Complex STFT ``[B, bins, T / hop + 1]`` of audio ``[B, T]`` in this head's frame convention."""
+        return torch.stft(audio, self.n_fft, self.hop_length, window=self.istft.window.to(audio), center=True,
+                          pad_mode="reflect", return_complex=True)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         real, imag = self.spectrum(mel)
@@ -315,9 +319,7 @@ class ISTFTVocoder(GANVocoder):
         g = self.generator
         frames = features.shape[-1]
         edge = min(g.n_fft // (2 * g.hop_length), (frames - 1) // 2)
-        window = g.istft.window.to(audio)
-        target = torch.stft(audio, g.n_fft, g.hop_length, window=window, center=True, pad_mode="reflect",
-                            return_complex=True)[..., :frames]
+        target = g.analyse(audio)[..., :frames]
         target = torch.sqrt(torch.clamp(target.real.pow(2) + target.imag.pow(2), min=MAG_FLOOR))
         mag, _ = g.head(features)
         mag = torch.sqrt(torch.clamp(mag.pow(2), min=MAG_FLOOR))
