@@ -41,7 +41,7 @@ section's ``grad_clip``.
 Logged: ``train/d_loss`` (the adversarial part of the critic loss, averaged over the critic updates),
 ``train/g_loss``, ``train/gp`` and ``train/wdist`` (``mean D(real) - mean D(fake)``, wgan-gp), ``train/r1``,
 ``train/aux_d``, ``train/aux_g``, ``train/aux_acc`` (the auxiliary head's accuracy on real data),
-``train/consistency``; validation (``val/...``, and ``test/...`` after training): ``d_loss``, ``g_loss``,
+``train/consistency``, ``train/mode_seeking``; validation (``val/...``, and ``test/...`` after training): ``d_loss``, ``g_loss``,
 ``d_real``, ``d_fake``, ``wdist``, ``aux_acc``, ``aux_acc_fake`` (share of generated items the head assigns to
 the asked label) and ``consistency`` (whenever the amplitude is generated with a given phase) on each batch of
 real items against as many generated ones (latents from a generator seeded with the batch index).
@@ -79,7 +79,11 @@ class GANSection:
     weight ``gamma`` of an R1 penalty ``gamma/2 · E||grad D(real)||^2`` (any loss; 0: off). aux_weight: weight of
     the auxiliary-classifier cross-entropies of the controllable GAN (needs a model with ``n_aux_classes``).
     consistency_weight: weight of the STFT-consistency regulariser (exp4; needs ``data.channels: [0]`` and
-    ``data.condition_channels: [1]``; 0: off).
+    ``data.condition_channels: [1]``; 0: off). mode_seeking_weight: weight of the mode-seeking term of MSGAN (Mao
+    et al. 2019; 1 in the paper; 0: off): the generator also draws half its batch again from new latents with the
+    same labels and conditions and minimises ``1 / (r + 1e-5)``, ``r`` the mean over pairs of
+    ``mean|G(z1) - G(z2)| / mean|z1 - z2|``, so that different latents give different items (a conditional GAN
+    otherwise tends to ignore its latent and draw one item per label).
     """
 
     loss: Literal["ns", "hinge", "lsgan", "wgan-gp"] = "ns"
@@ -88,11 +92,12 @@ class GANSection:
     r1_weight: float = 0.0
     aux_weight: float = 0.0
     consistency_weight: float = 0.0
+    mode_seeking_weight: float = 0.0
 
     def validate(self, where: str) -> None:
         if self.n_critic < 1:
             raise ConfigError(f"{where}.n_critic: must be >= 1, got {self.n_critic}")
-        for k in ("gp_weight", "r1_weight", "aux_weight", "consistency_weight"):
+        for k in ("gp_weight", "r1_weight", "aux_weight", "consistency_weight", "mode_seeking_weight"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"{where}.{k}: must be >= 0, got {getattr(self, k)}")
         if self.loss == "wgan-gp" and self.gp_weight <= 0:
@@ -235,11 +240,20 @@ class GANModule(GenerativeModule):
                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The generator's total loss on ``n`` generated items, and its parts (the discriminator is not updated)."""
         cfg, model = self.gan_cfg, self.model
-        fake = model.generate(self._z(n), labels, cond)
+        z = self._z(n)
+        fake = model.generate(z, labels, cond)
         logit, aux, _ = model.discriminate(fake, labels, cond)
         g = adv.g_loss(cfg.loss, logit)
         total = g
         parts = {"g_loss": g}
+        if cfg.mode_seeking_weight > 0 and n >= 2:
+            half = torch.arange(n // 2, device=fake.device)
+            z2 = self._z(len(half))
+            again = model.generate(z2, _take(labels, half), _take(cond, half))
+            ratio = ((fake[half] - again).abs().flatten(1).mean(1) / (z[half] - z2).abs().mean(1)).mean()
+            ms = 1.0 / (ratio + 1e-5)
+            total = total + cfg.mode_seeking_weight * ms
+            parts["mode_seeking"] = ms
         if aux is not None and labels is not None and cfg.aux_weight > 0:
             ce = F.cross_entropy(aux, labels)
             total = total + cfg.aux_weight * ce
