@@ -16,6 +16,8 @@ from speechgen.data.features import build_feature
 from speechgen.models.classifier import DigitClassifier
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.melgan import MelGAN
+from speechgen.models.wavenet import WaveNet
+from speechgen.models.wavernn import WaveRNN
 from speechgen.training.checkpoint import save_checkpoint
 
 HIFIGAN = dict(upsample_initial_channel=16, disc_width=1 / 32)
@@ -137,3 +139,44 @@ def test_bad_inputs_exit_2_with_one_line(case, needle, ckpt, tmp_path, capsys):
             model_dir = tmp_path / "no-such-run"
     assert main(["--quiet", "vocode", str(model_dir), "--in", str(inp), "--out", str(tmp_path / "out")]) == 2
     _one_line_error(capsys, needle)
+
+
+AR_VOCODERS = {
+    "wavenet": (WaveNet, dict(layers=3, stacks=1, residual_channels=8, dilation_channels=8, skip_channels=8,
+                              head_channels=8, local_conditioning=True, feature_params={"n_mels": 20},
+                              upsample_scales=[16, 16])),
+    "wavernn": (WaveRNN, dict(hidden=16, local_conditioning=True, feature_params={"n_mels": 20},
+                              upsample_scales=[16, 16])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AR_VOCODERS))
+def test_mel_conditioned_autoregressive_models_vocode(name, tmp_path, capsys):
+    cls, kwargs = AR_VOCODERS[name]
+    folder = _checkpoint(tmp_path / name, name, cls, kwargs)
+    audio_io.save(tmp_path / "in" / "a.wav", _tone(0.25), 16000)
+    outs = []
+    for seed in (0, 0, 1):
+        out = tmp_path / f"out{len(outs)}"
+        assert main(["--quiet", "vocode", str(folder), "--in", str(tmp_path / "in"), "--out", str(out),
+                     "--seed", str(seed)]) == 0
+        y, sr = sf.read(out / "a.wav")
+        assert sr == 16000 and len(y) == 4000 and np.abs(y).max() > 0
+        outs.append(y)
+    assert np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[0], outs[2])  # a draw per seed
+    # one piece, whatever --chunk-frames says: a chunk would restart the recurrence from silence
+    model, _, _ = load_vocoder(folder)
+    mel = build_feature("log_mel", model.feature_params)(_tone(0.25), 16000)
+    assert np.array_equal(synthesize(model, mel, chunk_frames=4, seed=3), synthesize(model, mel, seed=3))
+    assert main(["--quiet", "export", str(folder), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
+    _one_line_error(capsys, "cannot be exported to ONNX (an autoregressive sampler")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_unconditioned_wavenet_is_not_a_vocoder(tmp_path, capsys):
+    folder = _checkpoint(tmp_path / "wn", "wavenet", WaveNet, dict(layers=2, stacks=1, residual_channels=8,
+                                                                  dilation_channels=8, skip_channels=8,
+                                                                  head_channels=8))
+    audio_io.save(tmp_path / "a.wav", _tone(0.25), 16000)
+    assert main(["--quiet", "vocode", str(folder), "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, "holds a 'wavenet' model, not a vocoder")

@@ -10,7 +10,8 @@ outputs are cut to the input's length.
 Long inputs are generated in chunks of ``--chunk-frames`` frames, each with ``--overlap-frames`` frames of context
 on both sides that are generated and dropped: when the context covers the generator's receptive field (a few to
 ~15 frames for HiFi-GAN and MelGAN) the chunked output equals the unchunked one up to float rounding, so there are
-no seams.
+no seams. Mel-conditioned WaveNet and WaveRNN checkpoints are vocoders too: they draw every sample (``--seed``)
+and run over the whole input in one piece (a chunk would restart their recurrence from silence), slowly.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         ".npy log-mel [n_mels, frames] or a folder of them; write OUT/NAME.wav for each input. Audio at another "
         "rate is resampled; features are computed with the checkpoint's parameters, exactly as in training.",
     )
-    p.add_argument("model", metavar="MODEL", help="run folder or checkpoint folder of a vocoder")
+    p.add_argument("model", metavar="MODEL", help="run folder or checkpoint folder of a vocoder (a GAN vocoder, "
+                   "or a WaveNet/WaveRNN with mel conditioning), or a shipped name ('default')")
     p.add_argument("--in", dest="inputs", required=True, type=Path, metavar="WAV_OR_DIR_OR_MEL",
                    help="audio file, .npy log-mel or folder")
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -47,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"frames generated per chunk (default {DEFAULT_CHUNK_FRAMES})")
     p.add_argument("--overlap-frames", type=int, default=DEFAULT_OVERLAP_FRAMES,
                    help=f"context frames on each side of a chunk (default {DEFAULT_OVERLAP_FRAMES})")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the sampling vocoders (WaveNet, WaveRNN draw each sample; default 0)")
     p.set_defaults(func=_vocode)
 
 
@@ -58,7 +62,7 @@ def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, di
     fit.
     """
     from speechgen.models.vocoder import GANVocoder
-    from speechgen.training.checkpoint import load_checkpoint
+    from speechgen.training.checkpoint import load_checkpoint, load_model
     from speechgen.training.generate import resolve_checkpoint
     from speechgen.training.registry import MODELS
 
@@ -66,9 +70,12 @@ def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, di
     state, cfg = load_checkpoint(folder)
     name = cfg["model"]["name"]
     cls = MODELS.get(name)
+    if (cfg["model"].get("kwargs") or {}).get("local_conditioning"):  # a mel-conditioned WaveNet / WaveRNN
+        return load_model(folder, MODELS, device=device), cfg, folder
     vocoders = sorted(k for k, v in MODELS.items() if isinstance(v, type) and issubclass(v, GANVocoder))
     if not (isinstance(cls, type) and issubclass(cls, GANVocoder)):
-        raise CheckpointError(f"{folder}: holds a '{name}' model, not a vocoder ({', '.join(vocoders)})")
+        raise CheckpointError(f"{folder}: holds a '{name}' model, not a vocoder ({', '.join(vocoders)}, or "
+                              "wavenet/wavernn with local_conditioning)")
     kwargs = dict(cfg["model"].get("kwargs") or {}, discriminators=False)
     try:
         model = cls(**kwargs)
@@ -84,9 +91,15 @@ def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, di
 
 
 def synthesize(model: Any, mel: np.ndarray, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
-               overlap_frames: int = DEFAULT_OVERLAP_FRAMES) -> np.ndarray:
-    """Audio ``[frames * hop]`` (float32) of a log-mel ``[n_mels, frames]``, generated in overlapping chunks."""
+               overlap_frames: int = DEFAULT_OVERLAP_FRAMES, seed: int = 0) -> np.ndarray:
+    """Audio ``[frames * hop]`` (float32) of a log-mel ``[n_mels, frames]``, generated in overlapping chunks.
+
+    Models that draw random numbers (WaveNet, WaveRNN) draw them from a private stream seeded with ``seed``, so the
+    output depends on the input and the seed only.
+    """
     import torch
+
+    from speechgen.models.vocoder import check_mel
 
     if chunk_frames < 1:
         raise ConfigError(f"--chunk-frames: must be >= 1, got {chunk_frames}")
@@ -94,20 +107,22 @@ def synthesize(model: Any, mel: np.ndarray, chunk_frames: int = DEFAULT_CHUNK_FR
         raise ConfigError(f"--overlap-frames: must be >= 0, got {overlap_frames}")
     device = next(model.parameters()).device
     x = torch.as_tensor(np.ascontiguousarray(mel, dtype=np.float32), device=device)
-    x = model.check_mel(x)[0]
+    x = check_mel(x, model.n_mels)[0]
     n, hop = x.shape[-1], model.hop_length
     if n < MIN_FRAMES:
         raise AudioError(f"mel: {n} frames is too short (needs at least {MIN_FRAMES})")
-    if getattr(model, "whole_input", False):  # e.g. an integrated phase: every frame depends on all earlier ones
+    if getattr(model, "whole_input", False):  # an integrated phase, a recurrence: each frame depends on earlier ones
         chunk_frames = n
     pieces = []
-    for start in range(0, n, chunk_frames):
-        end = min(n, start + chunk_frames)
-        lo, hi = max(0, start - overlap_frames), min(n, end + overlap_frames)
-        if hi - lo < MIN_FRAMES:  # a short tail of a short input: widen its context to the left
-            lo = max(0, hi - MIN_FRAMES)
-        y = model.infer(x[:, lo:hi])
-        pieces.append(y[(start - lo) * hop:(end - lo) * hop].float().cpu())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, n, chunk_frames):
+            end = min(n, start + chunk_frames)
+            lo, hi = max(0, start - overlap_frames), min(n, end + overlap_frames)
+            if hi - lo < MIN_FRAMES:  # a short tail of a short input: widen its context to the left
+                lo = max(0, hi - MIN_FRAMES)
+            y = model.infer(x[:, lo:hi])
+            pieces.append(y[(start - lo) * hop:(end - lo) * hop].float().cpu())
     return torch.cat(pieces).numpy()
 
 
@@ -173,12 +188,12 @@ def collect_inputs(path: Path) -> list[tuple[Path, Path]]:
 
 
 def vocode_file(model: Any, path: Path, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
-                overlap_frames: int = DEFAULT_OVERLAP_FRAMES) -> np.ndarray:
+                overlap_frames: int = DEFAULT_OVERLAP_FRAMES, seed: int = 0) -> np.ndarray:
     """Audio (float32, the vocoder's rate) of one input: copy synthesis of an audio file or a ``.npy`` log-mel."""
     if path.suffix.lower() == ".npy":
-        return synthesize(model, _read_mel(path, model.n_mels), chunk_frames, overlap_frames)
+        return synthesize(model, _read_mel(path, model.n_mels), chunk_frames, overlap_frames, seed)
     mel, n = _audio_mel(path, model)
-    return synthesize(model, mel, chunk_frames, overlap_frames)[:n]
+    return synthesize(model, mel, chunk_frames, overlap_frames, seed)[:n]
 
 
 # ------------------------------------------------------------------------------------------------ command
@@ -195,7 +210,7 @@ def _vocode(args: argparse.Namespace) -> int:
     with torch.inference_mode():
         for src, rel in pairs:
             t = time.perf_counter()
-            y = vocode_file(model, src, args.chunk_frames, args.overlap_frames)
+            y = vocode_file(model, src, args.chunk_frames, args.overlap_frames, args.seed)
             seconds += time.perf_counter() - t
             audio_s += len(y) / model.sample_rate
             audio_io.save(args.out / rel, y, model.sample_rate)

@@ -81,6 +81,16 @@ def log_mel_params(params: Mapping[str, Any] | None, sample_rate: int, where: st
     return feature_params_for(LogMel.name, params, sample_rate, where)
 
 
+def check_mel(mel: torch.Tensor, n_mels: int) -> torch.Tensor:
+    """``mel`` as ``[B, n_mels, frames]`` (a 2-D ``[n_mels, frames]`` gains a batch axis); ConfigError when the
+    number of bands is wrong."""
+    if mel.ndim == 2:
+        mel = mel.unsqueeze(0)
+    if mel.ndim != 3 or mel.shape[1] != n_mels:
+        raise ConfigError(f"mel: expected [batch, {n_mels}, frames] ({n_mels} bands), got {list(mel.shape)}")
+    return mel
+
+
 class GANVocoder(nn.Module):
     """Base of registered GAN vocoders (see the module docstring)."""
 
@@ -160,14 +170,8 @@ class GANVocoder(nn.Module):
         return self.generator(mel)
 
     def check_mel(self, mel: torch.Tensor) -> torch.Tensor:
-        """``mel`` as ``[B, n_mels, frames]`` (a 2-D ``[n_mels, frames]`` gains a batch axis); ConfigError when the
-        number of bands is wrong."""
-        if mel.ndim == 2:
-            mel = mel.unsqueeze(0)
-        if mel.ndim != 3 or mel.shape[1] != self.n_mels:
-            raise ConfigError(f"mel: expected [batch, {self.n_mels}, frames] ({self.n_mels} bands), "
-                              f"got {list(mel.shape)}")
-        return mel
+        """``mel`` as ``[B, n_mels, frames]``; see :func:`check_mel`."""
+        return check_mel(mel, self.n_mels)
 
     @torch.no_grad()
     def infer(self, mel: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -51,6 +50,7 @@ from torch import nn
 
 from speechgen.audio.mulaw import mulaw_compress, mulaw_expand
 from speechgen.errors import ConfigError
+from speechgen.models.vocoder import log_mel_params
 
 GenerationMethod = Literal["cached", "naive"]
 
@@ -82,35 +82,20 @@ def setup_local_conditioning(model: nn.Module, enabled: bool, feature_params: Ma
     (``model.sample_rate`` must be set) and return the checked upsampling scales (their product = the hop)."""
     model.local_conditioning = bool(enabled)
     model.feature_params = None
-    model.n_mels, model.hop_length = 0, 1
+    model.n_mels, model.hop_length, model.whole_input = 0, 1, False
+    model.onnx_unsupported = "an autoregressive sampler: one network step per sample, in a Python loop"
     scales = [check_positive(f"upsample_scales[{i}]", s) for i, s in enumerate(upsample_scales)]
     if model.local_conditioning:
         model.feature_params = log_mel_params(feature_params, model.sample_rate)
         model.n_mels = int(model.feature_params["n_mels"])
         model.hop_length = int(model.feature_params["hop_length"])
+        model.whole_input = True  # speechgen vocode: one piece (a chunk would restart the recurrence from silence)
         if not scales or math.prod(scales) != model.hop_length:
             raise ConfigError(f"upsample_scales: their product {math.prod(scales) if scales else 0} must equal "
                               f"the hop length (feature_params.hop_length {model.hop_length})")
     elif feature_params:
         raise ConfigError("feature_params: given without local_conditioning: true")
     return scales
-
-
-def log_mel_params(params: Mapping[str, Any] | None, sample_rate: int) -> dict[str, Any]:
-    """Complete and check log-mel parameters (DESIGN §3 defaults); ConfigError naming ``feature_params.FIELD``."""
-    from speechgen.data.features import LogMel
-
-    params = dict(params or {})
-    known = {f.name for f in dataclasses.fields(LogMel)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ConfigError(f"feature_params.{unknown[0]}: not a log_mel parameter (known: {', '.join(sorted(known))})")
-    try:
-        feature = LogMel(**params)
-        feature.check_rate(int(sample_rate))
-    except ConfigError as exc:
-        raise ConfigError(f"feature_params.{exc}") from exc
-    return feature.params()
 
 
 def check_positive(name: str, value: Any, minimum: int = 1) -> int:
