@@ -302,7 +302,41 @@ class PadCollate:
         return batch
 
 
-class ManifestDataModule(L.LightningDataModule):
+class SplitLoaders:
+    """Train/valid/test loaders of a data module over :class:`EpochSampler` (train shuffled per epoch, resumable).
+
+    The host provides ``dataset(split)``, ``batch_size``, ``num_workers``, ``pin_memory``, ``persistent_workers``,
+    ``drop_last`` and ``seed``; ``_collate(ds)`` may return a collate function (default: torch's).
+    """
+
+    def _collate(self, ds: Dataset) -> Any:
+        return None
+
+    def _loader(self, ds: Dataset, sampler: Sampler, drop_last: bool) -> DataLoader:
+        # a private generator for worker seeds: iterating a loader must not consume the global random state
+        # (that would break exact resumption, see speechgen.training.callbacks.ExactResume)
+        return DataLoader(
+            ds, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+            collate_fn=self._collate(ds), drop_last=drop_last, pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        ds = self.dataset("train")
+        self.train_sampler = EpochSampler(len(ds), seed=self.seed, shuffle=True)
+        return self._loader(ds, self.train_sampler, self.drop_last and len(ds) >= self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        ds = self.dataset("valid")
+        return self._loader(ds, EpochSampler(len(ds), shuffle=False), False)
+
+    def test_dataloader(self) -> DataLoader:
+        ds = self.dataset("test")
+        return self._loader(ds, EpochSampler(len(ds), shuffle=False), False)
+
+
+class ManifestDataModule(SplitLoaders, L.LightningDataModule):
     """Train/valid/test loaders over a manifest's splits.
 
     Args:
@@ -409,30 +443,6 @@ class ManifestDataModule(L.LightningDataModule):
         if self.feature is not None:
             pads["mel" if self.paired else ds.output_key] = self.feature.pad_value
         return PadCollate(key="audio" if self.paired else ds.output_key, pad_values=pads)
-
-    def _loader(self, ds: ManifestDataset, sampler: Sampler, drop_last: bool) -> DataLoader:
-        # a private generator for worker seeds: iterating a loader must not consume the global random state
-        # (that would break exact resumption, see speechgen.training.callbacks.ExactResume)
-        return DataLoader(
-            ds, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-            collate_fn=self._collate(ds), drop_last=drop_last, pin_memory=self.pin_memory,
-            persistent_workers=self.persistent_workers and self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed),
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        ds = self.dataset("train")
-        self.train_sampler = EpochSampler(len(ds), seed=self.seed, shuffle=True)
-        return self._loader(ds, self.train_sampler, self.drop_last and len(ds) >= self.batch_size)
-
-    def val_dataloader(self) -> DataLoader:
-        ds = self.dataset("valid")
-        return self._loader(ds, EpochSampler(len(ds), shuffle=False), False)
-
-    def test_dataloader(self) -> DataLoader:
-        ds = self.dataset("test")
-        return self._loader(ds, EpochSampler(len(ds), shuffle=False), False)
-
 
 class DigitsDataModule(ManifestDataModule):
     """:class:`ManifestDataModule` with the digits benchmark's defaults (§3): labelled rows, 16 kHz, 1 s clips."""

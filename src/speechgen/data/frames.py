@@ -50,10 +50,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset
 
 from speechgen.data.datamodule import (
-    DEFAULT_CACHE_SUBDIR, EpochSampler, _check_positive_int, _read_manifest, label_count, speaker_index,
+    DEFAULT_CACHE_SUBDIR, SplitLoaders, _check_positive_int, _read_manifest, label_count, speaker_index,
 )
 from speechgen.data.features import FeatureCache, LogMel, build_feature
 from speechgen.data.manifest import SPLITS, Manifest
@@ -324,7 +324,7 @@ class _RawSplit:
     manifest: Manifest = field(repr=False)
 
 
-class FramesDataModule(L.LightningDataModule):
+class FramesDataModule(SplitLoaders, L.LightningDataModule):
     """Train/valid/test loaders of labelled log-mel windows (see the module docstring).
 
     Args:
@@ -507,27 +507,6 @@ class FramesDataModule(L.LightningDataModule):
         for split in wanted.get(stage or "", SPLITS):
             if split == "train" or self.has_rows(split):
                 self.dataset(split)
-
-    def _loader(self, ds: FrameDataset, sampler: Sampler, drop_last: bool) -> DataLoader:
-        # a private generator for worker seeds: iterating a loader must not consume the global random state
-        return DataLoader(
-            ds, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers, drop_last=drop_last,
-            pin_memory=self.pin_memory, persistent_workers=self.persistent_workers and self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed),
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        ds = self.dataset("train")
-        self.train_sampler = EpochSampler(len(ds), seed=self.seed, shuffle=True)
-        return self._loader(ds, self.train_sampler, self.drop_last and len(ds) >= self.batch_size)
-
-    def val_dataloader(self) -> DataLoader:
-        ds = self.dataset("valid")
-        return self._loader(ds, EpochSampler(len(ds), shuffle=False), False)
-
-    def test_dataloader(self) -> DataLoader:
-        ds = self.dataset("test")
-        return self._loader(ds, EpochSampler(len(ds), shuffle=False), False)
 
 
 def denormalize_samples(feats: np.ndarray, frames: FrameOptions | Mapping[str, Any]) -> np.ndarray:

@@ -186,7 +186,43 @@ class _Layer(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ the model
-class WaveNet(nn.Module):
+class MelConditioned:
+    """Local (mel) conditioning and vocoder use shared by the autoregressive models; the host sets its attributes
+    with :func:`setup_local_conditioning` and has an ``upsampler`` (None without local conditioning) and
+    ``sample(n, generator=..., condition=...)``."""
+
+    def upsample(self, mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel ``[B, n_mels, frames]`` → per-sample conditioning ``[B, n_mels, frames · hop_length]``."""
+        name = type(self).__name__
+        if self.upsampler is None:
+            raise ConfigError(f"condition: this {name} takes no mel condition (local_conditioning: false)")
+        if mel.ndim != 3 or mel.shape[1] != self.n_mels:
+            raise ConfigError(f"condition: expected a log-mel [batch, {self.n_mels}, frames], got {list(mel.shape)}")
+        return self.upsampler(mel)
+
+    def training_condition(self, condition: torch.Tensor | None, samples: int) -> torch.Tensor | None:
+        """The upsampled mel of a training segment of ``samples`` samples (None without local conditioning);
+        ConfigError when it is missing or its frames do not cover the segment exactly."""
+        if not self.local_conditioning:
+            return None
+        if condition is None:
+            raise ConfigError(f"condition: this {type(self).__name__} needs a mel condition (local_conditioning: "
+                              "true)")
+        cond = self.upsample(condition)
+        if cond.shape[-1] != samples:
+            raise ConfigError(f"condition: {condition.shape[-1]} frames give {cond.shape[-1]} samples, "
+                              f"but the audio has {samples}")
+        return cond
+
+    @torch.no_grad()
+    def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Vocoder use: audio ``[B, frames · hop_length]`` drawn given a log-mel ``[B, n_mels, frames]``."""
+        if mel.ndim == 2:
+            return self.infer(mel.unsqueeze(0), generator)[0]
+        return self.sample(mel.shape[0], generator=generator, condition=mel)
+
+
+class WaveNet(MelConditioned, nn.Module):
     """WaveNet over ``2**bits`` mu-law classes (see the module docstring for the layout and generation).
 
     Args:
@@ -291,14 +327,6 @@ class WaveNet(nn.Module):
         return mulaw_dequantize(q, self.bits)
 
     # -- teacher-forced forward ----------------------------------------------------------------------------------
-    def upsample(self, mel: torch.Tensor) -> torch.Tensor:
-        """Log-mel ``[B, n_mels, frames]`` → per-sample conditioning ``[B, n_mels, frames · hop_length]``."""
-        if self.upsampler is None:
-            raise ConfigError("condition: this WaveNet takes no mel condition (local_conditioning: false)")
-        if mel.ndim != 3 or mel.shape[1] != self.n_mels:
-            raise ConfigError(f"condition: expected a log-mel [batch, {self.n_mels}, frames], got {list(mel.shape)}")
-        return self.upsampler(mel)
-
     def _embed(self, q: torch.Tensor) -> torch.Tensor:
         if self.embedding is None:
             return F.one_hot(q, self.n_quant).transpose(1, 2).to(self.input_conv.weight.dtype)
@@ -345,14 +373,7 @@ class WaveNet(nn.Module):
         """``[(logits [B, 2**bits, T], targets [B, T])]`` for audio ``[B, T]`` (and a mel ``[B, n_mels, T / hop]``
         when locally conditioned): the cross-entropy of the pair is the negative log-likelihood per sample."""
         q = self.quantize(audio)
-        cond = None
-        if self.local_conditioning:
-            if condition is None:
-                raise ConfigError("condition: this WaveNet needs a mel condition (local_conditioning: true)")
-            cond = self.upsample(condition)
-            if cond.shape[-1] != q.shape[-1]:
-                raise ConfigError(f"condition: {condition.shape[-1]} frames give {cond.shape[-1]} samples, "
-                                  f"but the audio has {q.shape[-1]}")
+        cond = self.training_condition(condition, q.shape[-1])
         return [(self(self.shift(q), labels, cond), q)]
 
     # -- generation ----------------------------------------------------------------------------------------------
@@ -437,13 +458,6 @@ class WaveNet(nn.Module):
         ``labels`` ``[n]`` for a conditional model, ``condition`` a log-mel ``[n, n_mels, frames]`` for a locally
         conditioned one (``frames · hop_length`` samples); see :meth:`generate`."""
         return self.dequantize(self.generate(n, labels, generator, condition, length, method))
-
-    @torch.no_grad()
-    def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Vocoder use: audio ``[B, frames · hop_length]`` drawn given a log-mel ``[B, n_mels, frames]``."""
-        if mel.ndim == 2:
-            return self.infer(mel.unsqueeze(0), generator)[0]
-        return self.sample(mel.shape[0], generator=generator, condition=mel)
 
 
 class _Queues:

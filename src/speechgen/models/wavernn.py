@@ -34,7 +34,7 @@ from torch import nn
 from torch.func import functional_call
 
 from speechgen.errors import ConfigError
-from speechgen.models.wavenet import (ConvUpsampler, check_positive, draw_classes, mulaw_dequantize,
+from speechgen.models.wavenet import (ConvUpsampler, MelConditioned, check_positive, draw_classes, mulaw_dequantize,
                                       mulaw_quantize, one_thread, setup_local_conditioning, silence_class, uniforms)
 
 
@@ -91,7 +91,7 @@ def unfold(y: torch.Tensor, n: int, length: int, fold_length: int, overlap: int)
 
 
 # ------------------------------------------------------------------------------------------------ the model
-class WaveRNN(nn.Module):
+class WaveRNN(MelConditioned, nn.Module):
     """WaveRNN (see the module docstring).
 
     Args:
@@ -170,14 +170,6 @@ class WaveRNN(nn.Module):
         """One unconditional sample: ``(sample_length,)`` (with a mel condition: ``frames · hop_length``)."""
         return (self.sample_length,)
 
-    def upsample(self, mel: torch.Tensor) -> torch.Tensor:
-        """Log-mel ``[B, n_mels, frames]`` → per-sample conditioning ``[B, n_mels, frames · hop_length]``."""
-        if self.upsampler is None:
-            raise ConfigError("condition: this WaveRNN takes no mel condition (local_conditioning: false)")
-        if mel.ndim != 3 or mel.shape[1] != self.n_mels:
-            raise ConfigError(f"condition: expected a log-mel [batch, {self.n_mels}, frames], got {list(mel.shape)}")
-        return self.upsampler(mel)
-
     def _label_vectors(self, labels: torch.Tensor | None, batch: int) -> torch.Tensor | None:
         if self.label_embedding is None:
             return None
@@ -235,14 +227,7 @@ class WaveRNN(nn.Module):
         """``[(logits [B, K, T], targets [B, T])]`` per head for audio ``[B, T]`` (and a mel
         ``[B, n_mels, T / hop]``): the summed cross-entropies are the negative log-likelihood per sample."""
         targets = self._targets(audio)
-        cond = None
-        if self.local_conditioning:
-            if condition is None:
-                raise ConfigError("condition: this WaveRNN needs a mel condition (local_conditioning: true)")
-            cond = self.upsample(condition)
-            if cond.shape[-1] != audio.shape[-1]:
-                raise ConfigError(f"condition: {condition.shape[-1]} frames give {cond.shape[-1]} samples, "
-                                  f"but the audio has {audio.shape[-1]}")
+        cond = self.training_condition(condition, audio.shape[-1])
         logits = self(self._prev_inputs(targets), labels, cond)
         return list(zip(logits, targets))
 
@@ -294,13 +279,6 @@ class WaveRNN(nn.Module):
         ``labels`` ``[n]`` for a conditional model, ``condition`` a log-mel ``[n, n_mels, frames]`` for a locally
         conditioned one; folded when the model's ``fold_length`` is set (see :meth:`generate`)."""
         return self.generate(n, labels, generator, condition, length)
-
-    @torch.no_grad()
-    def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Vocoder use: audio ``[B, frames · hop_length]`` drawn given a log-mel ``[B, n_mels, frames]``."""
-        if mel.ndim == 2:
-            return self.infer(mel.unsqueeze(0), generator)[0]
-        return self.sample(mel.shape[0], generator=generator, condition=mel)
 
     @torch.no_grad()
     def stepwise_logits(self, audio: torch.Tensor, labels: torch.Tensor | None = None,
