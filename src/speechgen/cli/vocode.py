@@ -58,11 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:
     """The generator of a vocoder checkpoint (built without discriminators, eval mode), its config and folder.
 
-    CheckpointError (one line) for a missing checkpoint, a model that is not a GAN vocoder, or weights that do not
-    fit.
+    CheckpointError (one line) for a missing checkpoint, a model that is neither a GAN vocoder nor a mel-conditioned
+    WaveNet/WaveRNN, or weights that do not fit.
     """
     from speechgen.models.vocoder import GANVocoder
-    from speechgen.training.checkpoint import load_checkpoint, load_model
+    from speechgen.training.checkpoint import load_checkpoint
     from speechgen.training.generate import resolve_checkpoint
     from speechgen.training.registry import MODELS
 
@@ -70,20 +70,23 @@ def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, di
     state, cfg = load_checkpoint(folder)
     name = cfg["model"]["name"]
     cls = MODELS.get(name)
-    if (cfg["model"].get("kwargs") or {}).get("local_conditioning"):  # a mel-conditioned WaveNet / WaveRNN
-        return load_model(folder, MODELS, device=device), cfg, folder
-    vocoders = sorted(k for k, v in MODELS.items() if isinstance(v, type) and issubclass(v, GANVocoder))
-    if not (isinstance(cls, type) and issubclass(cls, GANVocoder)):
+    kwargs = dict(cfg["model"].get("kwargs") or {})
+    gan = isinstance(cls, type) and issubclass(cls, GANVocoder)
+    if not (gan or (cls is not None and kwargs.get("local_conditioning"))):  # or a mel-conditioned WaveNet/WaveRNN
+        vocoders = sorted(k for k, v in MODELS.items() if isinstance(v, type) and issubclass(v, GANVocoder))
         raise CheckpointError(f"{folder}: holds a '{name}' model, not a vocoder ({', '.join(vocoders)}, or "
                               "wavenet/wavernn with local_conditioning)")
-    kwargs = dict(cfg["model"].get("kwargs") or {}, discriminators=False)
+    if gan:
+        kwargs["discriminators"] = False
     try:
         model = cls(**kwargs)
     except (TypeError, ValueError, ConfigError) as exc:
         raise CheckpointError(f"{folder}: cannot build '{name}' from the checkpoint's kwargs ({exc})") from exc
-    wanted = set(model.state_dict())
+    if gan:  # generator only: the discriminators' weights stay behind
+        wanted = set(model.state_dict())
+        state = {k: v for k, v in state.items() if k in wanted}
     try:
-        model.load_state_dict({k: v for k, v in state.items() if k in wanted}, strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = " ".join(str(exc).strip().splitlines()[:2])[:200]
         raise CheckpointError(f"{folder}: weights do not fit model '{name}' ({first})") from exc
