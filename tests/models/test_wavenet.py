@@ -111,12 +111,17 @@ def test_sample_contract():
         v.sample(2, generator=torch.Generator().manual_seed(0))
 
 
-def test_teacher_forcing_targets_and_shift():
+def test_teacher_forcing_scores_samples_after_the_first_given_their_true_past():
     m = _model(**MEL)
     audio = torch.rand(2, 40) * 2 - 1
-    (logits, target), = m.teacher_forcing(audio, condition=torch.randn(2, 6, 5))
-    assert logits.shape == (2, 256, 40) and torch.equal(target, m.quantize(audio))
-    assert torch.equal(m.shift(target)[:, 1:], target[:, :-1]) and int(m.shift(target)[0, 0]) == m.silence == 128
+    mel = torch.randn(2, 6, 5)
+    (logits, target), = m.teacher_forcing(audio, condition=mel)
+    q = m.quantize(audio)
+    assert logits.shape == (2, 256, 39) and torch.equal(target, q[:, 1:])
+    with torch.no_grad():  # position p: input q[p] (the true previous sample of target p + 1), mel of sample p + 1
+        assert torch.allclose(logits, m(q[:, :-1], cond=m.upsample(mel)[..., 1:]))
+    with pytest.raises(ConfigError, match="at least 2 samples"):
+        m.teacher_forcing(audio[:, :1], condition=mel[..., :1])
 
 
 def test_mulaw_classes_match_the_audio_module():

@@ -44,7 +44,8 @@ def test_shapes_and_stepwise_cell_equals_parallel_gru(kw):
     audio, labels, mel = _inputs(m, 2, 48)
     pairs = m.teacher_forcing(audio, labels, mel)
     k = 256 if m.mode == "dual" else 1024
-    assert [(tuple(lg.shape), tuple(tg.shape)) for lg, tg in pairs] == [((2, k, 48), (2, 48))] * len(pairs)
+    assert [(tuple(lg.shape), tuple(tg.shape)) for lg, tg in pairs] == [((2, k, 47), (2, 47))] * len(pairs)
+    assert torch.equal(torch.stack([tg for _, tg in pairs]), torch.stack(m._targets(audio))[:, :, 1:])
     assert len(pairs) == (2 if m.mode == "dual" else 1)
     steps = m.stepwise_logits(audio, labels, mel)  # the generation arithmetic, fed the true classes
     for (logits, _), s in zip(pairs, steps):
@@ -63,18 +64,19 @@ def test_dual_softmax_split_state_is_causal():
 
     with torch.no_grad():  # (the GRU's no-grad kernel: compare like with like)
         c0, f0 = changed(coarse, fine)
-        # the current fine class and everything later: coarse and fine logits up to t unchanged
+        # logits at position p predict sample p + 1 (the segment's first sample is an input only)
+        # the fine class of sample t and everything later: logits of samples up to t unchanged
         f2 = fine.clone()
         f2[:, t:] = (f2[:, t:] + 101) % 256
         c1, f1 = changed(coarse, f2)
-        assert torch.equal(c1[..., :t + 1], c0[..., :t + 1]) and torch.equal(f1[..., :t + 1], f0[..., :t + 1])
-        assert not torch.equal(c1[..., t + 1], c0[..., t + 1])  # f_t is an input of step t + 1
-        # the current coarse class: the coarse half at t does not see it, the fine half does
+        assert torch.equal(c1[..., :t], c0[..., :t]) and torch.equal(f1[..., :t], f0[..., :t])
+        assert not torch.equal(c1[..., t], c0[..., t])  # f_t is an input of the step predicting t + 1
+        # the coarse class of sample t: the coarse half predicting it does not see it, the fine half does
         cc = coarse.clone()
         cc[:, t] = (cc[:, t] + 101) % 256
         c1, f1 = changed(cc, fine)
-        assert torch.equal(c1[..., :t + 1], c0[..., :t + 1]) and torch.equal(f1[..., :t], f0[..., :t])
-        assert not torch.equal(f1[..., t], f0[..., t])
+        assert torch.equal(c1[..., :t], c0[..., :t]) and torch.equal(f1[..., :t - 1], f0[..., :t - 1])
+        assert not torch.equal(f1[..., t - 1], f0[..., t - 1])
 
 
 @pytest.mark.parametrize("length, fold_length, overlap", [(1000, 128, 16), (256, 128, 16), (129, 64, 0), (50, 64, 8)])

@@ -19,8 +19,10 @@ per-layer bias to ``h``; **local** (``local_conditioning=True``): a log-mel ``[B
 ``upsample_scales``, product = the hop length) and enters every layer through its own 1x1 convolution.
 
 Alignment. Logits at position ``t`` give ``p(s_t | s_<t)``: the network input at ``t`` is the previous sample
-``s_{t-1}`` (the silence class before the first sample), and mel frame ``j`` — centred on sample ``j · hop`` —
-conditions samples ``j · hop … (j + 1) · hop - 1``. The output at ``t`` sees the last
+``s_{t-1}`` (in generation the silence class before the first sample: the corpus clips start with digital
+silence), and mel frame ``j`` — centred on sample ``j · hop`` — conditions samples ``j · hop … (j + 1) · hop - 1``.
+Training scores samples ``1 … T-1`` of each segment; its first sample is an input only, so a crop taken mid-speech
+still gives every position its true previous sample. The output at ``t`` sees the last
 :attr:`WaveNet.receptive_field` inputs: ``input_kernel + stacks · (kernel_size - 1) · (2**layers - 1)``
 (3071 samples, 192 ms at 16 kHz, for the defaults).
 
@@ -364,17 +366,17 @@ class WaveNet(MelConditioned, nn.Module):
         input ``t``); ``cond``: upsampled conditioning ``[B, n_mels, T]`` (see :meth:`upsample`)."""
         return self.head(self.trunk(inputs, self._labels(labels, inputs.shape[0]), cond))
 
-    def shift(self, q: torch.Tensor) -> torch.Tensor:
-        """Network inputs for target classes ``q`` ``[B, T]``: the silence class, then ``q[:, :-1]``."""
-        return torch.cat([torch.full_like(q[:, :1], self.silence), q[:, :-1]], dim=1)
-
     def teacher_forcing(self, audio: torch.Tensor, labels: torch.Tensor | None = None,
                         condition: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """``[(logits [B, 2**bits, T], targets [B, T])]`` for audio ``[B, T]`` (and a mel ``[B, n_mels, T / hop]``
-        when locally conditioned): the cross-entropy of the pair is the negative log-likelihood per sample."""
+        """``[(logits [B, 2**bits, T-1], targets [B, T-1])]`` for audio ``[B, T]`` (and a mel
+        ``[B, n_mels, T / hop]`` when locally conditioned): samples ``1 … T-1`` scored given their true past, the
+        segment's first sample an input only (a crop taken mid-speech would otherwise teach the model that speech
+        follows the silence class); the cross-entropy of the pair is the negative log-likelihood per sample."""
         q = self.quantize(audio)
+        if q.shape[-1] < 2:
+            raise ConfigError(f"audio: a training segment needs at least 2 samples, got {q.shape[-1]}")
         cond = self.training_condition(condition, q.shape[-1])
-        return [(self(self.shift(q), labels, cond), q)]
+        return [(self(q[:, :-1], labels, None if cond is None else cond[..., 1:]), q[:, 1:])]
 
     # -- generation ----------------------------------------------------------------------------------------------
     def _prepare(self, n: int, labels: torch.Tensor | None, condition: torch.Tensor | None, length: int | None,

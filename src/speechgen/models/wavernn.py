@@ -185,17 +185,19 @@ class WaveRNN(MelConditioned, nn.Module):
             return list(split16(audio))
         return [mulaw_quantize(audio, self.bits)]
 
-    def _prev_inputs(self, targets: list[torch.Tensor]) -> torch.Tensor:
-        """Sample inputs ``[B, T, n_prev]``: the previous classes (silence before the first), and in the dual
-        mode the current coarse class."""
+    def _segment_pairs(self, targets: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Teacher forcing of a segment's classes ``[B, T]``: sample inputs ``[B, T-1, n_prev]`` (the previous
+        classes, and in the dual mode the current coarse class) and the targets of samples ``1 … T-1``. The
+        segment's first sample is an input only, so every scored position sees its true previous sample (a crop
+        taken mid-speech does not teach the model that speech may follow the silence class and a zero state)."""
+        if targets[0].shape[-1] < 2:
+            raise ConfigError(f"audio: a training segment needs at least 2 samples, got {targets[0].shape[-1]}")
         if self.mode == "dual":
             c, f = targets
-            pc = torch.cat([torch.full_like(c[:, :1], 128), c[:, :-1]], 1)
-            pf = torch.cat([torch.zeros_like(f[:, :1]), f[:, :-1]], 1)
-            return torch.stack([_scale(pc, 256), _scale(pf, 256), _scale(c, 256)], -1)
+            inputs = torch.stack([_scale(c[:, :-1], 256), _scale(f[:, :-1], 256), _scale(c[:, 1:], 256)], -1)
+            return inputs, [c[:, 1:], f[:, 1:]]
         q = targets[0]
-        prev = torch.cat([torch.full_like(q[:, :1], silence_class(self.bits)), q[:, :-1]], 1)
-        return _scale(prev, 2 ** self.bits).unsqueeze(-1)
+        return _scale(q[:, :-1], 2 ** self.bits).unsqueeze(-1), [q[:, 1:]]
 
     def _rnn_params(self) -> dict[str, torch.Tensor]:
         p = dict(self.rnn.named_parameters())
@@ -224,11 +226,12 @@ class WaveRNN(MelConditioned, nn.Module):
 
     def teacher_forcing(self, audio: torch.Tensor, labels: torch.Tensor | None = None,
                         condition: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """``[(logits [B, K, T], targets [B, T])]`` per head for audio ``[B, T]`` (and a mel
-        ``[B, n_mels, T / hop]``): the summed cross-entropies are the negative log-likelihood per sample."""
-        targets = self._targets(audio)
+        """``[(logits [B, K, T-1], targets [B, T-1])]`` per head for audio ``[B, T]`` (and a mel
+        ``[B, n_mels, T / hop]``): samples ``1 … T-1`` scored given their true past, the first sample an input
+        only (see :meth:`_segment_pairs`); the summed cross-entropies are the negative log-likelihood per sample."""
         cond = self.training_condition(condition, audio.shape[-1])
-        logits = self(self._prev_inputs(targets), labels, cond)
+        inputs, targets = self._segment_pairs(self._targets(audio))
+        logits = self(inputs, labels, None if cond is None else cond[..., 1:])
         return list(zip(logits, targets))
 
     # -- step-by-step generation ---------------------------------------------------------------------------------
@@ -284,16 +287,19 @@ class WaveRNN(MelConditioned, nn.Module):
     def stepwise_logits(self, audio: torch.Tensor, labels: torch.Tensor | None = None,
                         condition: torch.Tensor | None = None, dtype: torch.dtype | None = None,
                         ) -> list[torch.Tensor]:
-        """Per-head logits ``[B, K, T]`` computed step by step by the generation cell while feeding the classes
-        of ``audio`` (teacher forcing): equal to :meth:`forward`'s up to rounding (tested)."""
+        """Per-head logits ``[B, K, T-1]`` computed step by step by the generation cell, started from the first
+        sample of ``audio`` and fed its later classes: equal to :meth:`teacher_forcing`'s up to rounding (tested)."""
         dtype = dtype or self.generation_dtype
         g = self._label_vectors(labels, audio.shape[0])
-        cond = self.upsample(condition) if self.local_conditioning and condition is not None else None
-        return self._run(audio.shape[0], audio.shape[-1], g, cond, None, dtype, self._targets(audio))[1]
+        cond = self.upsample(condition)[..., 1:] if self.local_conditioning and condition is not None else None
+        targets = self._targets(audio)
+        forced = [t[:, 1:] for t in targets]
+        return self._run(audio.shape[0], audio.shape[-1] - 1, g, cond, None, dtype, forced,
+                         [t[:, 0] for t in targets])[1]
 
     def _run(self, n: int, total: int, g: torch.Tensor | None, cond: torch.Tensor | None,
              generator: torch.Generator | None, dtype: torch.dtype, forced: list[torch.Tensor] | None,
-             ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+             start: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         with one_thread():
             cell = _Cell(self, g, dtype)
             u = uniforms(total, n * len(cell.heads), generator).to(self.input_mask.device) if forced is None else None
@@ -301,7 +307,7 @@ class WaveRNN(MelConditioned, nn.Module):
             outs = [torch.empty(n, total, dtype=torch.long, device=self.input_mask.device) for _ in cell.heads]
             keep: list[list[torch.Tensor]] = [[] for _ in cell.heads]
             h = torch.zeros(n, self.hidden, dtype=dtype, device=self.input_mask.device)
-            prev = cell.start(n)
+            prev = cell.start(n) if start is None else cell.inputs(start)
             for t in range(total):
                 def pick(i: int, logits: torch.Tensor) -> torch.Tensor:
                     if forced is not None:
@@ -359,7 +365,7 @@ class _Cell:
         return torch.addmm(b2, torch.relu(torch.addmm(b1, y, w1)), w2)
 
     def start(self, n: int) -> torch.Tensor:
-        """Scaled sample inputs before the first step."""
+        """Scaled sample inputs before the first step: the silence class (the corpus clips' true start)."""
         m = self.m
         if m.mode == "dual":
             first = [torch.full((n,), 128), torch.zeros(n, dtype=torch.long)]
