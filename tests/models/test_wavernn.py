@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from speechgen.errors import ConfigError
+from speechgen.models.wavenet import draw_classes, mulaw_quantize, uniforms
 from speechgen.models.wavernn import WaveRNN, combine16, fold, n_folds, split16, unfold
 
 MEL = dict(local_conditioning=True, feature_params={"n_mels": 6, "n_fft": 64, "win_length": 64, "hop_length": 8},
@@ -108,6 +109,17 @@ def test_folded_generation_length(kw):
     assert z.shape[0] == 2 and z.shape[1] in (100, 104)
 
 
+@pytest.mark.parametrize("warmup", [0, 5])
+def test_generation_starts_from_a_state_primed_on_silence(warmup):
+    # the first drawn sample comes from the logits the model gives after warmup + 1 silence inputs, i.e. position
+    # `warmup` of teacher forcing on an all-silence segment (the segment's first sample is an input only)
+    m = _model(hidden=16, mode="mulaw", bits=10, silence_warmup=warmup)
+    logits = m.stepwise_logits(torch.zeros(3, warmup + 2))[0][:, :, warmup]
+    u = uniforms(20, 3, torch.Generator().manual_seed(4))
+    y = m.generate(3, generator=torch.Generator().manual_seed(4), length=20)
+    assert torch.equal(mulaw_quantize(y[:, 0], 10), draw_classes(logits, u[0]))
+
+
 @pytest.mark.parametrize("kw", CASES)
 def test_sample_contract(kw):
     m = _model(**kw, sample_length=30)
@@ -128,6 +140,7 @@ def test_sample_contract(kw):
     (dict(hidden=15), "hidden"),
     (dict(mode="mulaw", bits=13), "bits"),
     (dict(mode="coarse"), "mode"),
+    (dict(silence_warmup=-1), "silence_warmup"),
     (dict(fold_length=10, fold_overlap=10), "fold_overlap"),
     (dict(**{**MEL, "upsample_scales": [8, 8]}), "upsample_scales"),
 ])

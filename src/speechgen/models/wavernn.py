@@ -107,6 +107,10 @@ class WaveRNN(MelConditioned, nn.Module):
         sample_rate: audio rate. sample_length: samples drawn by :meth:`sample` without a condition.
         fold_length, fold_overlap: folded generation in :meth:`sample` when ``fold_length > 0`` and the sequence
             is longer than one fold.
+        silence_warmup: samples of silence fed through the GRU (not output) before the first drawn sample of each
+            sequence (or fold): training scores a segment's first sample from a zero state only once per
+            1 600-odd samples, so that start is the least learnt; a state primed on silence — the corpus clips'
+            true beginning — is what the model knows. 0: draw from the zero state.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class WaveRNN(MelConditioned, nn.Module):
         sample_length: int = 16000,
         fold_length: int = 0,
         fold_overlap: int = 0,
+        silence_warmup: int = 32,
     ) -> None:
         super().__init__()
         if mode not in ("dual", "mulaw"):
@@ -140,6 +145,7 @@ class WaveRNN(MelConditioned, nn.Module):
         self.sample_length = check_positive("sample_length", sample_length)
         self.fold_length = check_positive("fold_length", fold_length, 0)
         self.fold_overlap = check_positive("fold_overlap", fold_overlap, 0)
+        self.silence_warmup = check_positive("silence_warmup", silence_warmup, 0)
         if self.fold_length and self.fold_overlap >= self.fold_length:
             raise ConfigError(f"fold_overlap: must be < fold_length ({fold_length}), got {fold_overlap}")
         self.generation_dtype = torch.float64
@@ -308,6 +314,10 @@ class WaveRNN(MelConditioned, nn.Module):
             keep: list[list[torch.Tensor]] = [[] for _ in cell.heads]
             h = torch.zeros(n, self.hidden, dtype=dtype, device=self.input_mask.device)
             prev = cell.start(n) if start is None else cell.inputs(start)
+            if forced is None:  # prime the state on silence (the mel of the first sample, if any)
+                quiet = cell.silence(n)
+                for _ in range(self.silence_warmup):
+                    h, _c = cell.step(h, prev, None if cond is None else cond[:, :, 0], lambda i, lg: quiet[i])
             for t in range(total):
                 def pick(i: int, logits: torch.Tensor) -> torch.Tensor:
                     if forced is not None:
@@ -364,14 +374,18 @@ class _Cell:
         w1, b1, w2, b2 = head
         return torch.addmm(b2, torch.relu(torch.addmm(b1, y, w1)), w2)
 
-    def start(self, n: int) -> torch.Tensor:
-        """Scaled sample inputs before the first step: the silence class (the corpus clips' true start)."""
+    def silence(self, n: int) -> list[torch.Tensor]:
+        """The classes of digital silence per head: coarse 128 + fine 0, or the mu-law silence class."""
         m = self.m
         if m.mode == "dual":
             first = [torch.full((n,), 128), torch.zeros(n, dtype=torch.long)]
         else:
             first = [torch.full((n,), silence_class(m.bits))]
-        return self.inputs([c.to(m.input_mask.device) for c in first])
+        return [c.to(m.input_mask.device) for c in first]
+
+    def start(self, n: int) -> torch.Tensor:
+        """Scaled sample inputs before the first step: the silence class (the corpus clips' true start)."""
+        return self.inputs(self.silence(n))
 
     def inputs(self, classes: list[torch.Tensor]) -> torch.Tensor:
         """Scaled previous-sample inputs ``[n, 2 or 1]`` for the next step."""
