@@ -203,8 +203,11 @@ class MelConditioned:
         return self.upsampler(mel)
 
     def training_condition(self, condition: torch.Tensor | None, samples: int) -> torch.Tensor | None:
-        """The upsampled mel of a training segment of ``samples`` samples (None without local conditioning);
-        ConfigError when it is missing or its frames do not cover the segment exactly."""
+        """The upsampled mel of the scored samples ``1 … samples-1`` of a training segment (its first sample is
+        an input only; None without local conditioning); ConfigError when the segment has fewer than 2 samples or
+        the mel is missing or its frames do not cover the segment exactly."""
+        if samples < 2:
+            raise ConfigError(f"audio: a training segment needs at least 2 samples, got {samples}")
         if not self.local_conditioning:
             return None
         if condition is None:
@@ -214,7 +217,7 @@ class MelConditioned:
         if cond.shape[-1] != samples:
             raise ConfigError(f"condition: {condition.shape[-1]} frames give {cond.shape[-1]} samples, "
                               f"but the audio has {samples}")
-        return cond
+        return cond[..., 1:]
 
     @torch.no_grad()
     def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -373,10 +376,8 @@ class WaveNet(MelConditioned, nn.Module):
         segment's first sample an input only (a crop taken mid-speech would otherwise teach the model that speech
         follows the silence class); the cross-entropy of the pair is the negative log-likelihood per sample."""
         q = self.quantize(audio)
-        if q.shape[-1] < 2:
-            raise ConfigError(f"audio: a training segment needs at least 2 samples, got {q.shape[-1]}")
         cond = self.training_condition(condition, q.shape[-1])
-        return [(self(q[:, :-1], labels, None if cond is None else cond[..., 1:]), q[:, 1:])]
+        return [(self(q[:, :-1], labels, cond), q[:, 1:])]
 
     # -- generation ----------------------------------------------------------------------------------------------
     def _prepare(self, n: int, labels: torch.Tensor | None, condition: torch.Tensor | None, length: int | None,

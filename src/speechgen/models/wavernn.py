@@ -196,8 +196,6 @@ class WaveRNN(MelConditioned, nn.Module):
         classes, and in the dual mode the current coarse class) and the targets of samples ``1 … T-1``. The
         segment's first sample is an input only, so every scored position sees its true previous sample (a crop
         taken mid-speech does not teach the model that speech may follow the silence class and a zero state)."""
-        if targets[0].shape[-1] < 2:
-            raise ConfigError(f"audio: a training segment needs at least 2 samples, got {targets[0].shape[-1]}")
         if self.mode == "dual":
             c, f = targets
             inputs = torch.stack([_scale(c[:, :-1], 256), _scale(f[:, :-1], 256), _scale(c[:, 1:], 256)], -1)
@@ -237,7 +235,7 @@ class WaveRNN(MelConditioned, nn.Module):
         only (see :meth:`_segment_pairs`); the summed cross-entropies are the negative log-likelihood per sample."""
         cond = self.training_condition(condition, audio.shape[-1])
         inputs, targets = self._segment_pairs(self._targets(audio))
-        logits = self(inputs, labels, None if cond is None else cond[..., 1:])
+        logits = self(inputs, labels, cond)
         return list(zip(logits, targets))
 
     # -- step-by-step generation ---------------------------------------------------------------------------------
@@ -317,7 +315,7 @@ class WaveRNN(MelConditioned, nn.Module):
             if forced is None:  # prime the state on silence (the mel of the first sample, if any)
                 quiet = cell.silence(n)
                 for _ in range(self.silence_warmup):
-                    h, _c = cell.step(h, prev, None if cond is None else cond[:, :, 0], lambda i, lg: quiet[i])
+                    h = cell.step(h, prev, None if cond is None else cond[:, :, 0], lambda i, lg: quiet[i])[0]
             for t in range(total):
                 def pick(i: int, logits: torch.Tensor) -> torch.Tensor:
                     if forced is not None:

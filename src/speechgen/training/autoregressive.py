@@ -4,9 +4,9 @@ Training minimises the cross-entropy of teacher-forced segments: each model's ``
 condition)`` returns ``[(logits [B, K, T], targets [B, T]), ...]`` (one pair per softmax: WaveNet's mu-law head;
 WaveRNN's coarse and fine heads, or its one mu-law head), and the loss is the sum of the pairs' mean
 cross-entropies, i.e. the negative log-likelihood per sample in nats (of samples ``1 … T-1`` of a segment: its
-first sample is an input only, so every scored sample is predicted from its true previous one). ``bits`` = loss / ln 2 is the same quantity in
-bits per sample — of the model's quantised signal (8-bit mu-law, 16-bit linear, ...), so compare it between models
-that quantise alike.
+first sample is an input only, so every scored sample is predicted from its true previous one). ``bits`` =
+loss / ln 2 is the same quantity in bits per sample — of the model's quantised signal (8-bit mu-law, 16-bit linear,
+...), so compare it between models that quantise alike.
 
 Data (``data:``, :class:`ARData`): ``feature: waveform`` (or null) gives raw audio segments ``"audio"`` ``[B, T]``
 (``segment_length`` samples, random crops for training, centred for valid/test); ``feature: log_mel`` with
