@@ -102,6 +102,15 @@ def test_f0_rmse_and_vuv():
         assert np.isnan(S.f0_rmse(a, np.zeros_like(a), SR))
 
 
+def test_a_silent_estimate_scores_the_pesq_floor_not_an_error(voice):
+    with pytest.warns(RuntimeWarning, match="estimate is silent"):
+        silent = S.pesq_wb(voice, np.zeros_like(voice), SR)
+    quiet = S.pesq_wb(voice, 1e-4 * np.random.default_rng(1).standard_normal(len(voice)), SR)
+    assert 1.0 < silent < 1.1 and silent == pytest.approx(quiet, abs=0.02)
+    m = S.compare_pair(voice, np.zeros_like(voice), SR)  # the other metrics of a silent estimate do not raise
+    assert m["pesq"] == silent
+
+
 def test_lengths_are_cropped_to_the_shorter(voice):
     longer = np.concatenate([voice, np.ones(1000, np.float32)])
     assert S.mel_cepstral_distortion(voice, longer, SR) == 0.0

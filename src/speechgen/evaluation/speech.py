@@ -90,7 +90,8 @@ def _stft_mag(x: np.ndarray, n_fft: int, hop: int, win: int | None = None) -> np
 def pesq_wb(ref: np.ndarray, est: np.ndarray, sr: int) -> float:
     """Wide-band PESQ (P.862.2) of ``est`` against ``ref``; both are resampled to 16 kHz first (soxr VHQ).
 
-    NaN with a warning for clips shorter than 0.25 s and when the ``pesq`` library finds no utterance.
+    NaN with a warning for clips shorter than 0.25 s and when the ``pesq`` library finds no utterance. An all-zero
+    estimate scores as inaudible noise would (about 1.04, the floor), with a warning.
     """
     import pesq
 
@@ -99,6 +100,13 @@ def pesq_wb(ref: np.ndarray, est: np.ndarray, sr: int) -> float:
     if len(r) < PESQ_MIN_SECONDS * sr:
         return _nan(f"PESQ undefined for clips shorter than {PESQ_MIN_SECONDS} s ({len(r) / sr:.3f} s): NaN")
     r16, e16 = (io.resample(x, sr, PESQ_RATE) for x in (r, e))
+    if not np.any(e16):
+        # The pesq library fails on an all-zero estimate (NaN inside its level alignment). Score it as inaudible
+        # noise instead: any estimate at -160 dBFS scores the scale's floor (about 1.04), which is what a silent
+        # output deserves; NaN would drop it from the means and flatter a model that outputs silence.
+        warnings.warn("PESQ: the estimate is silent; scored as inaudible noise (the scale's floor)", RuntimeWarning,
+                      stacklevel=2)
+        e16 = 1e-8 * np.random.default_rng(0).standard_normal(len(e16))
     try:
         return float(pesq.pesq(PESQ_RATE, r16, e16, "wb"))
     except pesq.PesqError as exc:
