@@ -76,3 +76,22 @@ def test_compare_errors_are_one_line(folders, tmp_path, capsys):
     sf.write(str(bad), np.full(SR, np.nan, np.float32), SR, subtype="FLOAT")
     assert "NaN" in one_line_error(capsys, "compare", str(ref / "one.wav"), str(bad))
     assert "not a folder with a file" in one_line_error(capsys, "compare", str(ref), str(fake))
+
+
+def test_compare_html_page_embeds_pairs_from_worst_to_best(folders, tmp_path, capsys):
+    ref, est = folders
+    io.save(est / "two.wav", np.zeros(SR, np.float32), SR)  # a silent estimate: the worst pair, scored not fatal
+    page = tmp_path / "out" / "compare.html"
+    assert main(["compare", str(ref), str(est), "--html", str(page)]) == 0
+    assert "compare.html" in capsys.readouterr().out.replace("\n", "")
+    html = page.read_text()
+    assert html.count("<audio") == 4 and html.count("data:image/png;base64,") == 2
+    assert html.index("two.wav") < html.index("one.wav")  # worst PESQ first
+    assert not list(page.parent.glob("*.tmp*"))
+
+
+def test_compare_html_pairs_must_be_a_count(folders, tmp_path, capsys):
+    ref, est = folders
+    err = one_line_error(capsys, "compare", str(ref), str(est), "--html", str(tmp_path / "p.html"),
+                         "--html-pairs", "-1")
+    assert "--html-pairs" in err and not (tmp_path / "p.html").exists()

@@ -115,3 +115,14 @@ def test_leaderboard_marks_best_links_and_embeds(tmp_path):
     assert html.count('src="data:audio/wav;base64,') == 3
     assert html.count('src="data:image/png;base64,') == 2  # entries with clips get a spectrogram
     assert "http://" not in html and "https://" not in html and "file:" not in html
+
+
+def test_pick_pairs_spreads_from_worst_to_best():
+    from speechgen.evaluation.report import pick_pairs
+
+    rows = [{"pesq": v} for v in (3.0, 1.0, float("nan"), 2.0, 4.0)]
+    assert pick_pairs(rows, 3) == [1, 0, 2]  # worst, middle of the ranking, the undefined one last
+    assert pick_pairs(rows, 10) == [1, 3, 0, 4, 2]
+    assert pick_pairs(rows, 1) == [0] and pick_pairs(rows, 0) == []
+    assert pick_pairs([{"mcd": 1.0}, {"mcd": 5.0}], 1, key="mcd") in ([0], [1])
+    assert pick_pairs([{"mcd": 1.0}, {"mcd": 5.0}, {"mcd": 3.0}], 2, key="mcd") == [1, 0]  # lower is better

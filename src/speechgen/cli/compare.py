@@ -12,6 +12,7 @@ from rich.table import Table
 
 from speechgen.atomic import write_text
 from speechgen.cli.common import console
+from speechgen.errors import ConfigError
 
 # (key, column title, format) in table order; V/UV is shown in percent.
 COLUMNS = (
@@ -34,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("estimate", type=Path, help="estimate file or folder")
     p.add_argument("--json", type=Path, default=None, metavar="OUT",
                    help='write {"files": [...], "mean": {...}} to OUT (NaN as null)')
+    p.add_argument("--html", type=Path, default=None, metavar="OUT",
+                   help="also write a self-contained HTML page: the means, and for a few pairs from the worst PESQ "
+                   "to the best their metrics, audio players and reference/estimate spectrograms")
+    p.add_argument("--html-pairs", type=int, default=8, metavar="N",
+                   help="pairs shown on the HTML page (default 8)")
     p.set_defaults(func=_compare)
 
 
@@ -73,6 +79,8 @@ def _compare(args: argparse.Namespace) -> int:
     from speechgen.evaluation.speech import compare_files, match_pairs, summarise
 
     con = console(args)
+    if args.html_pairs < 0:
+        raise ConfigError(f"--html-pairs: expected a count >= 0, got {args.html_pairs}")
     pairs = match_pairs(args.reference, args.estimate)
     items = pairs if args.quiet or len(pairs) < 10 else track(pairs, "comparing", transient=True, console=con)
     rows = []
@@ -87,4 +95,10 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_text(args.json, json.dumps(_nan_to_none(result), indent=2, allow_nan=False) + "\n")
         con.print(f"wrote {args.json}")
+    if args.html is not None:
+        from speechgen.evaluation.report import write_pair_report
+
+        write_pair_report(args.html, f"speechgen compare: {args.estimate} vs {args.reference}", result, pairs,
+                          args.html_pairs)
+        con.print(f"wrote {args.html}")
     return 0

@@ -5,6 +5,8 @@ references, so a page still works when moved).
   with the judge's digit and probability, and loss curves from a run's ``logs/metrics.csv``.
 - :func:`write_leaderboard`: several sets side by side: one metrics row per set (best per column marked) beside
   the real reference rows, and per set a few audio players and a spectrogram.
+- :func:`write_pair_report`: a pair comparison (``speechgen compare --html``): mean metrics, and for a few pairs
+  from the worst to the best their metrics, players and reference/estimate spectrograms.
 - :func:`spectrogram_png`: PNG bytes of the log-magnitude spectrograms of a few clips (also used by
   ``speechgen serve``).
 """
@@ -176,6 +178,12 @@ def _metrics_table(rows: Sequence[tuple[str, Mapping[str, Any]]],
     return "\n".join(out)
 
 
+def _player(path: str | os.PathLike) -> str:
+    """An audio player with the file embedded (FLAC or WAV)."""
+    mime = "audio/flac" if Path(path).suffix.lower() == ".flac" else "audio/wav"
+    return f"<audio controls preload='none' src=\"{_data_uri(path, mime)}\"></audio>"
+
+
 def _clips_table(clips: Sequence[Mapping[str, Any]], set_heading: str = "set") -> str:
     """One row per clip: name, audio player, asked label, judged digit and probability (and its ``set``, e.g.
     Griffin-Lim or vocoded, or a real clip's voice, when the clips carry one)."""
@@ -189,10 +197,9 @@ def _clips_table(clips: Sequence[Mapping[str, Any]], set_heading: str = "set") -
         prob = clip.get("probability")
         cls = "" if label is None or pred is None else (" class='ok'" if int(label) == int(pred) else " class='bad'")
         path = Path(str(clip["path"]))
-        src = _data_uri(path, "audio/flac" if path.suffix.lower() == ".flac" else "audio/wav")
         set_cell = f"<td class='l'>{escape(str(clip.get('set') or ''))}</td>" if with_set else ""
         out.append(f"<tr>{set_cell}<td class='l'>{escape(path.name)}</td>"
-                   f"<td class='l'><audio controls preload='none' src=\"{src}\"></audio></td>"
+                   f"<td class='l'>{_player(path)}</td>"
                    f"<td>{escape(_fmt(label))}</td><td{cls}>{escape(_fmt(pred))}</td>"
                    f"<td>{escape(_fmt(None if prob is None else float(prob)))}</td></tr>")
     out.append("</table>")
@@ -338,4 +345,75 @@ def write_leaderboard(path: str | os.PathLike, title: str, entries: Sequence[Map
             parts.append(f"<img alt='spectrograms of {escape(str(entry['label']))}' src=\"{png_data_uri(png)}\">")
         parts.append(_clips_table(clips))
     parts += [*_real_section(real_clips), "</body></html>\n"]
+    return write_text(path, "\n".join(parts))
+
+
+# ------------------------------------------------------------------------------------------- pair comparison
+# pair metric key -> (column heading, format, higher is better); V/UV shown in percent
+PAIR_COLUMNS = {
+    "pesq": ("PESQ", "{:.3f}", True), "stoi": ("STOI", "{:.3f}", True), "mcd": ("MCD dB", "{:.2f}", False),
+    "mrstft": ("MR-STFT", "{:.3f}", False), "lsd": ("LSD dB", "{:.2f}", False),
+    "f0_rmse": ("F0 RMSE Hz", "{:.1f}", False), "vuv_error": ("V/UV %", "{:.1f}", False),
+}
+
+
+def _pair_cells(metrics: Mapping[str, Any]) -> str:
+    cells = []
+    for key, (_, fmt, _) in PAIR_COLUMNS.items():
+        v = _number(metrics.get(key))
+        cells.append("<td>-</td>" if v is None else f"<td>{fmt.format(100.0 * v if key == 'vuv_error' else v)}</td>")
+    return "".join(cells)
+
+
+def pick_pairs(rows: Sequence[Mapping[str, Any]], n: int, key: str = "pesq") -> list[int]:
+    """Indices of up to ``n`` rows spread evenly over the ranking by ``key`` (worst first, best last; rows
+    without a value ranked after the others), so that a page shows typical clips and both extremes."""
+    if n <= 0 or not rows:
+        return []
+    higher = PAIR_COLUMNS.get(key, ("", "", True))[2]
+    ranked = sorted(range(len(rows)), key=lambda i: (
+        (v := _number(rows[i].get(key))) is None, 0.0 if v is None else (v if higher else -v)))
+    if n >= len(ranked):
+        return ranked
+    return [ranked[round(j * (len(ranked) - 1) / (n - 1))] for j in range(n)] if n > 1 else [ranked[len(ranked) // 2]]
+
+
+def write_pair_report(path: str | os.PathLike, title: str, result: Mapping[str, Any],
+                      pairs: Sequence[tuple[str, str | os.PathLike, str | os.PathLike]], n_clips: int = 8) -> Path:
+    """Write a self-contained page of a pair comparison (``speechgen compare --html``) to ``path`` atomically.
+
+    ``result``: ``{"files": [{"name", **metrics}], "mean": {...}}`` (:func:`speechgen.evaluation.speech.summarise`);
+    ``pairs``: ``(name, reference, estimate)`` of every row, in the same order. The page holds the mean metrics
+    and, for ``n_clips`` pairs spread from the worst PESQ to the best, their metrics, both audio players and
+    the reference's and estimate's spectrograms side by side.
+    """
+    from speechgen.audio import io as audio_io
+
+    files = list(result["files"])
+    if len(files) != len(pairs):
+        raise DataError(f"pair report: {len(files)} result rows for {len(pairs)} pairs")
+    head = "".join(f"<th>{escape(h)}</th>" for h, _, _ in PAIR_COLUMNS.values())
+    parts = [_page_start(title), "<h2>Mean over the pairs</h2>",
+             f"<table><tr><th class='l'>pairs</th>{head}</tr>",
+             f"<tr class='gen'><td class='l'>{len(files)}</td>{_pair_cells(result['mean'])}</tr></table>",
+             "<p class='note'>Higher is better for PESQ (1.04-4.64) and STOI (0-1), lower for the others; means skip "
+             "undefined values (see speechgen.evaluation.speech).</p>"]
+    chosen = pick_pairs(files, n_clips)
+    if chosen:
+        parts += [f"<h2>{len(chosen)} of {len(files)} pairs, from the worst PESQ to the best</h2>",
+                  f"<table><tr><th class='l'>pair</th>{head}<th class='l'>reference</th>"
+                  "<th class='l'>estimate</th></tr>"]
+        figures = []
+        for i in chosen:
+            name, ref, est = pairs[i]
+            players = "".join(f"<td class='l'>{_player(p)}</td>" for p in (ref, est))
+            parts.append(f"<tr><td class='l'><a href='#pair-{i}'>{escape(str(name))}</a></td>"
+                         f"{_pair_cells(files[i])}{players}</tr>")
+            r, sr = audio_io.load(ref)
+            e, _ = audio_io.load(est, sample_rate=sr)
+            png = spectrogram_png([r, e], sr, [f"reference {name}", "estimate"])
+            figures.append(f"<figure id='pair-{i}'><img alt='spectrograms of {escape(str(name))}' "
+                           f"src=\"{png_data_uri(png)}\"><figcaption>{escape(str(name))}</figcaption></figure>")
+        parts += ["</table>", "<h2>Spectrograms</h2>", *figures]
+    parts.append("</body></html>\n")
     return write_text(path, "\n".join(parts))
