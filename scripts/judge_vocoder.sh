@@ -3,7 +3,8 @@
 #   scripts/judge_vocoder.sh MODEL [CORPUS] [OUT]
 # MODEL: run folder, checkpoint folder or shipped name; CORPUS: a built digits corpus (default corpora/digits);
 # OUT (default MODEL/copy-synthesis when MODEL is a folder): OUT/reference (links to the test clips),
-# OUT/estimate (vocoded WAVs) and OUT/compare.json ({"files": [...], "mean": {...}}).
+# OUT/estimate (vocoded WAVs), OUT/compare.json ({"files": [...], "mean": {...}}) and OUT/compare.html (players and
+# spectrograms of 8 pairs from the worst PESQ to the best).
 set -euo pipefail
 model=$1; corpus=${2:-corpora/digits}; out=${3:-$1/copy-synthesis}
 bin=$(dirname "$0")/../.venv/bin
@@ -15,4 +16,4 @@ awk -F, 'NR > 1 && $6 == "test" {print $1}' "$corpus/manifest.csv" | while read 
   mkdir -p "$out/reference/$(dirname "$rel")"; ln -s "$corpus_abs/$rel" "$out/reference/$rel"
 done
 "$bin/speechgen" vocode "$model" --in "$out/reference" --out "$out/estimate"
-"$bin/speechgen" compare "$out/reference" "$out/estimate" --json "$out/compare.json"
+"$bin/speechgen" compare "$out/reference" "$out/estimate" --json "$out/compare.json" --html "$out/compare.html"
