@@ -34,7 +34,7 @@ def test_default_configs_cover_every_registered_vocoder():
     assert by["istft_vocoder"]["recipe"] == "istft-vocoder-cpu.yaml"
     assert by["istft_vocoder (istft-vocoder-gl-cpu)"]["kwargs"]["phase"] == "griffin_lim"
     assert by["parallel_wavegan"]["recipe"] == "parallel_wavegan-cpu.yaml"
-    assert by["resgan"]["recipe"] == "resgan.yaml"  # not its supervised pre-training stage
+    assert by["resgan"]["recipe"] == "resgan-cpu.yaml"  # not its supervised pre-training stage
     assert by["hifigan-v1"]["default"] is False and by["hifigan-v1"]["kwargs"]["upsample_initial_channel"] == 512
     assert all(r["default"] for r in rows[:-1])
 
