@@ -14,14 +14,6 @@ from speechgen.atomic import write_text
 from speechgen.cli.common import console
 from speechgen.errors import ConfigError
 
-# (key, column title, format) in table order; V/UV is shown in percent.
-COLUMNS = (
-    ("pesq", "PESQ", "{:.3f}"), ("stoi", "STOI", "{:.3f}"), ("mcd", "MCD dB", "{:.2f}"),
-    ("mrstft", "MR-STFT", "{:.3f}"), ("lsd", "LSD dB", "{:.2f}"), ("f0_rmse", "F0 RMSE Hz", "{:.1f}"),
-    ("vuv_error", "V/UV %", "{:.1f}"),
-)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
@@ -43,22 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_compare)
 
 
-def _cell(value: float, fmt: str, key: str) -> str:
-    if math.isnan(value):
-        return "-"
-    return fmt.format(100.0 * value if key == "vuv_error" else value)
-
-
 def results_table(result: dict, title: str = "compare") -> Table:
     """One row per file plus a bold mean row."""
+    from speechgen.evaluation.speech import COLUMNS, format_metric
+
     table = Table(title=title)
     table.add_column("file")
     for _, name, _ in COLUMNS:
         table.add_column(name, justify="right")
     for row in result["files"]:
-        table.add_row(row["name"], *(_cell(row[k], f, k) for k, _, f in COLUMNS))
+        table.add_row(row["name"], *(format_metric(k, row[k]) for k, _, _ in COLUMNS))
     table.add_section()
-    table.add_row(f"mean of {len(result['files'])}", *(_cell(result["mean"][k], f, k) for k, _, f in COLUMNS),
+    table.add_row(f"mean of {len(result['files'])}", *(format_metric(k, result["mean"][k]) for k, _, _ in COLUMNS),
                   style="bold")
     return table
 

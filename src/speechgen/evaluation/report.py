@@ -349,33 +349,28 @@ def write_leaderboard(path: str | os.PathLike, title: str, entries: Sequence[Map
 
 
 # ------------------------------------------------------------------------------------------- pair comparison
-# pair metric key -> (column heading, format, higher is better); V/UV shown in percent
-PAIR_COLUMNS = {
-    "pesq": ("PESQ", "{:.3f}", True), "stoi": ("STOI", "{:.3f}", True), "mcd": ("MCD dB", "{:.2f}", False),
-    "mrstft": ("MR-STFT", "{:.3f}", False), "lsd": ("LSD dB", "{:.2f}", False),
-    "f0_rmse": ("F0 RMSE Hz", "{:.1f}", False), "vuv_error": ("V/UV %", "{:.1f}", False),
-}
-
-
 def _pair_cells(metrics: Mapping[str, Any]) -> str:
-    cells = []
-    for key, (_, fmt, _) in PAIR_COLUMNS.items():
-        v = _number(metrics.get(key))
-        cells.append("<td>-</td>" if v is None else f"<td>{fmt.format(100.0 * v if key == 'vuv_error' else v)}</td>")
-    return "".join(cells)
+    """Table cells of one pair's (or the mean's) metrics in :data:`speechgen.evaluation.speech.COLUMNS` order."""
+    from speechgen.evaluation.speech import COLUMNS, format_metric
+
+    return "".join(f"<td>{format_metric(key, _number(metrics.get(key)))}</td>" for key, _, _ in COLUMNS)
 
 
 def pick_pairs(rows: Sequence[Mapping[str, Any]], n: int, key: str = "pesq") -> list[int]:
     """Indices of up to ``n`` rows spread evenly over the ranking by ``key`` (worst first, best last; rows
     without a value ranked after the others), so that a page shows typical clips and both extremes."""
+    from speechgen.evaluation.speech import HIGHER_IS_BETTER
+
     if n <= 0 or not rows:
         return []
-    higher = PAIR_COLUMNS.get(key, ("", "", True))[2]
+    sign = 1.0 if HIGHER_IS_BETTER.get(key, True) else -1.0
     ranked = sorted(range(len(rows)), key=lambda i: (
-        (v := _number(rows[i].get(key))) is None, 0.0 if v is None else (v if higher else -v)))
+        (v := _number(rows[i].get(key))) is None, 0.0 if v is None else sign * v))
     if n >= len(ranked):
         return ranked
-    return [ranked[round(j * (len(ranked) - 1) / (n - 1))] for j in range(n)] if n > 1 else [ranked[len(ranked) // 2]]
+    if n == 1:
+        return [ranked[len(ranked) // 2]]
+    return [ranked[round(j * (len(ranked) - 1) / (n - 1))] for j in range(n)]
 
 
 def write_pair_report(path: str | os.PathLike, title: str, result: Mapping[str, Any],
@@ -388,11 +383,12 @@ def write_pair_report(path: str | os.PathLike, title: str, result: Mapping[str, 
     the reference's and estimate's spectrograms side by side.
     """
     from speechgen.audio import io as audio_io
+    from speechgen.evaluation.speech import COLUMNS
 
     files = list(result["files"])
     if len(files) != len(pairs):
         raise DataError(f"pair report: {len(files)} result rows for {len(pairs)} pairs")
-    head = "".join(f"<th>{escape(h)}</th>" for h, _, _ in PAIR_COLUMNS.values())
+    head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in COLUMNS)
     parts = [_page_start(title), "<h2>Mean over the pairs</h2>",
              f"<table><tr><th class='l'>pairs</th>{head}</tr>",
              f"<tr class='gen'><td class='l'>{len(files)}</td>{_pair_cells(result['mean'])}</tr></table>",

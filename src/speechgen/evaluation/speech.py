@@ -41,12 +41,19 @@ from speechgen.errors import AudioError, DataError
 __all__ = [
     "METRICS", "HIGHER_IS_BETTER", "PWG_RESOLUTIONS", "align", "pesq_wb", "stoi", "mel_cepstrum",
     "mel_cepstral_distortion", "mrstft_distance", "log_spectral_distance", "f0_rmse", "vuv_error", "compare_pair",
-    "match_pairs", "compare_files", "compare_dirs", "summarise",
+    "match_pairs", "compare_files", "compare_dirs", "summarise", "format_metric",
 ]
 
 METRICS = ("pesq", "stoi", "mcd", "mrstft", "lsd", "f0_rmse", "vuv_error")
 HIGHER_IS_BETTER = {"pesq": True, "stoi": True, "mcd": False, "mrstft": False, "lsd": False, "f0_rmse": False,
                     "vuv_error": False}
+# (key, column title, format) in display order (`speechgen compare`'s table, its HTML page, the web app); V/UV is
+# shown in percent.
+COLUMNS = (
+    ("pesq", "PESQ", "{:.3f}"), ("stoi", "STOI", "{:.3f}"), ("mcd", "MCD dB", "{:.2f}"),
+    ("mrstft", "MR-STFT", "{:.3f}"), ("lsd", "LSD dB", "{:.2f}"), ("f0_rmse", "F0 RMSE Hz", "{:.1f}"),
+    ("vuv_error", "V/UV %", "{:.1f}"),
+)
 # (n_fft, hop_length, win_length) of Parallel WaveGAN's multi-resolution STFT loss (Yamamoto et al. 2020).
 PWG_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
 PESQ_RATE = 16_000
@@ -78,6 +85,14 @@ def _rate(sr: int) -> int:
 def _nan(reason: str) -> float:
     warnings.warn(reason, RuntimeWarning, stacklevel=3)
     return float("nan")
+
+
+def format_metric(key: str, value: float | None) -> str:
+    """A pair metric as displayed (the format of :data:`COLUMNS`, V/UV in percent); "-" when undefined."""
+    if value is None or not np.isfinite(value):
+        return "-"
+    fmt = next(f for k, _, f in COLUMNS if k == key)
+    return fmt.format(100.0 * value if key == "vuv_error" else value)
 
 
 def _stft_mag(x: np.ndarray, n_fft: int, hop: int, win: int | None = None) -> np.ndarray:

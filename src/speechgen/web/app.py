@@ -178,16 +178,13 @@ def decode_upload(data: bytes, name: str, max_seconds: float) -> tuple[np.ndarra
 
 def _metric_rows(metrics: dict[str, float]) -> list[dict[str, Any]]:
     """Pair metrics for the page: ``{key, name, value (None for NaN), text, better}`` in `speechgen compare`'s order."""
-    from speechgen.cli.compare import COLUMNS
-    from speechgen.evaluation.speech import HIGHER_IS_BETTER
+    from speechgen.evaluation.speech import COLUMNS, HIGHER_IS_BETTER, format_metric
 
     rows = []
-    for key, name, fmt in COLUMNS:
+    for key, name, _ in COLUMNS:
         v = float(metrics[key])
-        ok = math.isfinite(v)
-        rows.append({"key": key, "name": name, "value": v if ok else None,
-                     "text": fmt.format(100.0 * v if key == "vuv_error" else v) if ok else "-",
-                     "better": "higher" if HIGHER_IS_BETTER[key] else "lower"})
+        rows.append({"key": key, "name": name, "value": v if math.isfinite(v) else None,
+                     "text": format_metric(key, v), "better": "higher" if HIGHER_IS_BETTER[key] else "lower"})
     return rows
 
 
