@@ -4,7 +4,9 @@ metrics (see :mod:`speechgen.web.app`)."""
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
+from typing import Any
 
 from speechgen.cli.common import console
 from speechgen.errors import ConfigError
@@ -57,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
               f"on [bold]{server_url(server)}[/bold] (Ctrl+C stops)")
     if not app.vocoders:
         con.print("no vocoder available: copy synthesis needs --vocoder RUN (until a shipped one is registered)")
+    _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -64,3 +67,14 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _stop_on_signals() -> None:
+    """Ctrl+C (SIGINT) and SIGTERM stop the server cleanly, also when the process was started with SIGINT ignored
+    (a child of a job-control-less shell, a test runner's worker): Python then installs no handler of its own."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
