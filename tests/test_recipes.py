@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from speechgen.training.registry import MODELS, load_recipe
+from speechgen.models.registry import MODELS
+from speechgen.training.registry import load_recipe
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
 

@@ -11,7 +11,7 @@ import torch
 from speechgen.cli.bench_vocoder import default_configs
 from speechgen.cli.main import main
 from speechgen.models.vocoder import GANVocoder
-from speechgen.training.registry import MODELS
+from speechgen.models.registry import MODELS
 
 
 @pytest.fixture(autouse=True)

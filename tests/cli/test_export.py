@@ -11,7 +11,7 @@ from speechgen.cli.main import main
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.melgan import MelGAN
 from speechgen.training.checkpoint import load_model, save_checkpoint
-from speechgen.training.registry import MODELS
+from speechgen.models.registry import MODELS
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

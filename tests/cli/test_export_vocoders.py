@@ -13,7 +13,7 @@ from speechgen.cli.main import main
 from speechgen.models.istft_vocoder import ISTFTVocoder
 from speechgen.models.parallel_wavegan import ParallelWaveGAN
 from speechgen.training.checkpoint import load_model, save_checkpoint
-from speechgen.training.registry import MODELS
+from speechgen.models.registry import MODELS
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

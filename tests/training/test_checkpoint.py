@@ -9,7 +9,8 @@ import yaml
 from speechgen.errors import CheckpointError, ConfigError
 from speechgen.models import DigitClassifier
 from speechgen.training.checkpoint import load_model, load_state, read_config, save_checkpoint, save_state
-from speechgen.training.registry import MODELS, load_recipe
+from speechgen.models.registry import MODELS
+from speechgen.training.registry import load_recipe
 
 SPEC = {"name": "digit_classifier", "kwargs": {"widths": [8, 16], "blocks": [1, 1]}}
 

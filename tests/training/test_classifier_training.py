@@ -9,7 +9,7 @@ import torch
 from speechgen.cli.main import main
 from speechgen.training.checkpoint import load_model
 from speechgen.training.classifier import Augment, augment_wave, spec_augment
-from speechgen.training.registry import MODELS
+from speechgen.models.registry import MODELS
 
 TINY = Path(__file__).resolve().parents[2] / "recipes" / "classifier-tiny.yaml"
 

@@ -22,7 +22,8 @@ from speechgen.training.gan import GANModule, GANScheme, GANSection, StftConsist
 from speechgen.training.generate import assemble, conditions_from_dataset, draw, load_generator
 from speechgen.training.generative import GenData, GenTrain, NonFiniteLossError
 from speechgen.training.optim import OptimConfig
-from speechgen.training.registry import MODELS, SCHEMES, build_model, load_recipe
+from speechgen.models.registry import MODELS
+from speechgen.training.registry import SCHEMES, build_model, load_recipe
 from speechgen.training.runner import train
 
 from .fixed_batch import assert_resumes_exactly, fit_fixed_batch

@@ -22,7 +22,8 @@ from speechgen.training import latent
 from speechgen.training.generate import load_generator
 from speechgen.training.generative import GenData, GenTrain, NonFiniteLossError
 from speechgen.training.optim import OptimConfig
-from speechgen.training.registry import MODELS, SCHEMES, build_model, load_recipe
+from speechgen.models.registry import MODELS
+from speechgen.training.registry import SCHEMES, build_model, load_recipe
 from speechgen.training.runner import train
 from speechgen.training.vaegan import VAEGANModule, VAEGANScheme, VAEGANSection
 

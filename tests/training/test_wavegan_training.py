@@ -23,7 +23,8 @@ from speechgen.training.gan import GANModule, GANScheme, GANSection
 from speechgen.training.generate import load_generator
 from speechgen.training.generative import GenData, GenTrain
 from speechgen.training.optim import OptimConfig
-from speechgen.training.registry import MODELS, build_model, load_recipe
+from speechgen.models.registry import MODELS
+from speechgen.training.registry import build_model, load_recipe
 from speechgen.training.runner import train
 
 from .fixed_batch import assert_resumes_exactly

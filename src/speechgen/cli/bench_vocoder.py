@@ -87,7 +87,7 @@ def default_configs(size: str = "cpu", recipes: Path = DEFAULT_RECIPES, only: li
     vocoder's Griffin-Lim phase) add rows named ``NAME (RECIPE)``. Recipes of a pre-training stage (ResGAN's
     pulse model) are skipped: they do not describe a finished vocoder."""
     from speechgen.models.vocoder import GANVocoder
-    from speechgen.training.registry import MODELS
+    from speechgen.models.registry import MODELS
 
     if size not in SIZES:
         raise ConfigError(f"--size: expected one of {', '.join(SIZES)}, got {size!r}")
@@ -135,7 +135,7 @@ def voiced_signal(seconds: float, sample_rate: int) -> np.ndarray:
 def _build(model_name: str, kwargs: dict[str, Any]) -> Any:
     import torch
 
-    from speechgen.training.registry import MODELS
+    from speechgen.models.registry import MODELS
 
     torch.manual_seed(0)
     model = MODELS[model_name](**dict(kwargs, discriminators=False))

@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from speechgen.errors import ConfigError
     from speechgen.training.recipe import apply_overrides, parse_recipe
-    from speechgen.training.registry import MODELS, SCHEMES, load_recipe
+    from speechgen.models.registry import MODELS
+    from speechgen.training.registry import SCHEMES, load_recipe
     from speechgen.training.runner import saved_recipe, train
 
     if args.threads is not None:

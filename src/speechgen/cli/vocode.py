@@ -64,7 +64,7 @@ def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, di
     from speechgen.models.vocoder import GANVocoder
     from speechgen.training.checkpoint import load_checkpoint
     from speechgen.training.generate import resolve_checkpoint
-    from speechgen.training.registry import MODELS
+    from speechgen.models.registry import MODELS
 
     folder = resolve_checkpoint(name_or_path)
     state, cfg = load_checkpoint(folder)

@@ -235,7 +235,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
 def load_generator(name_or_path: str | os.PathLike, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """Load a generative model and its checkpoint config; CheckpointError if it cannot sample."""
     from speechgen.training.checkpoint import load_model, read_config
-    from speechgen.training.registry import MODELS
+    from speechgen.models.registry import MODELS
 
     folder = resolve_checkpoint(name_or_path)
     model = load_model(folder, MODELS, device=device)

@@ -1,4 +1,5 @@
-"""Explicit registries: model names → classes and training-scheme names → schemes (one place, plain dicts)."""
+"""The scheme registry (training-scheme names → schemes, a plain dict) and the recipe loader that checks a recipe
+against it and the model registry (:data:`speechgen.models.registry.MODELS`)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from speechgen.models import DigitClassifier
-from speechgen.models.dcgan import DCGAN
-from speechgen.models.hifigan import HiFiGAN
-from speechgen.models.melgan import MelGAN
-from speechgen.models.istft_vocoder import ISTFTVocoder
-from speechgen.models.parallel_wavegan import ParallelWaveGAN
-from speechgen.models.resgan import ResGAN
-from speechgen.models.vae import ConvVAE
-from speechgen.models.vaegan import VAEGAN
-from speechgen.models.wae import WAE
-from speechgen.models.wavegan import WaveGAN
-from speechgen.models.wavenet import WaveNet
-from speechgen.models.wavernn import WaveRNN
+from speechgen.models.registry import MODELS
 from speechgen.training.autoregressive import AutoregressiveScheme
 from speechgen.training.classifier import ClassifierScheme
 from speechgen.training.gan import GANScheme
@@ -27,22 +16,6 @@ from speechgen.training.recipe import Recipe, apply_overrides, parse_recipe, rea
 from speechgen.training.vae import VAEScheme
 from speechgen.training.vaegan import VAEGANScheme
 from speechgen.training.vocoder import VocoderScheme
-
-MODELS: dict[str, type] = {
-    "digit_classifier": DigitClassifier,
-    "dcgan": DCGAN,
-    "vae": ConvVAE,
-    "wae": WAE,
-    "vaegan": VAEGAN,
-    "wavegan": WaveGAN,
-    "wavenet": WaveNet,
-    "wavernn": WaveRNN,
-    "hifigan": HiFiGAN,
-    "melgan": MelGAN,
-    "parallel_wavegan": ParallelWaveGAN,
-    "istft_vocoder": ISTFTVocoder,
-    "resgan": ResGAN,
-}
 
 SCHEMES: dict[str, Any] = {
     "classifier": ClassifierScheme,

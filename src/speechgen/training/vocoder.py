@@ -388,14 +388,14 @@ class VocoderModule(L.LightningModule):
 # ------------------------------------------------------------------------------------------------ recipe checks
 def vocoder_names() -> list[str]:
     """Registry names of the GAN vocoders."""
-    from speechgen.training.registry import MODELS
+    from speechgen.models.registry import MODELS
 
     return sorted(k for k, v in MODELS.items() if isinstance(v, type) and issubclass(v, GANVocoder))
 
 
 def check_recipe(recipe: Any) -> None:
     """Cross-section constraints of a ``vocoder`` recipe; ConfigError naming the field at fault."""
-    from speechgen.training.registry import MODELS
+    from speechgen.models.registry import MODELS
 
     name = recipe.model.name
     cls = MODELS[name]

@@ -75,7 +75,7 @@ class ModelChoice:
 def checkpoint_kind(config: dict[str, Any]) -> str:
     """``"generator"``, ``"vocoder"`` or ``"other"`` for a checkpoint config, by its registered model class."""
     from speechgen.models.vocoder import GANVocoder
-    from speechgen.training.registry import MODELS
+    from speechgen.models.registry import MODELS
 
     cls = MODELS.get(str((config.get("model") or {}).get("name")))
     if isinstance(cls, type) and issubclass(cls, GANVocoder):

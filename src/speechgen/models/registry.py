@@ -1,0 +1,34 @@
+"""The model registry: registry name → ``nn.Module`` class (one plain dict; recipes and checkpoints name models by
+these keys)."""
+
+from __future__ import annotations
+
+from speechgen.models.classifier import DigitClassifier
+from speechgen.models.dcgan import DCGAN
+from speechgen.models.hifigan import HiFiGAN
+from speechgen.models.istft_vocoder import ISTFTVocoder
+from speechgen.models.melgan import MelGAN
+from speechgen.models.parallel_wavegan import ParallelWaveGAN
+from speechgen.models.resgan import ResGAN
+from speechgen.models.vae import ConvVAE
+from speechgen.models.vaegan import VAEGAN
+from speechgen.models.wae import WAE
+from speechgen.models.wavegan import WaveGAN
+from speechgen.models.wavenet import WaveNet
+from speechgen.models.wavernn import WaveRNN
+
+MODELS: dict[str, type] = {
+    "digit_classifier": DigitClassifier,
+    "dcgan": DCGAN,
+    "vae": ConvVAE,
+    "wae": WAE,
+    "vaegan": VAEGAN,
+    "wavegan": WaveGAN,
+    "wavenet": WaveNet,
+    "wavernn": WaveRNN,
+    "hifigan": HiFiGAN,
+    "melgan": MelGAN,
+    "parallel_wavegan": ParallelWaveGAN,
+    "istft_vocoder": ISTFTVocoder,
+    "resgan": ResGAN,
+}
