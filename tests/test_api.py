@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from speechgen import api
-from speechgen.cli.vocode import load_vocoder, synthesize
+from speechgen.inference.vocode import load_vocoder, synthesize
 from speechgen.data.features import build_feature
 from speechgen.errors import ConfigError
 from speechgen.models.hifigan import HiFiGAN
-from speechgen.training.checkpoint import save_checkpoint
+from speechgen.checkpoint import save_checkpoint
 
 KW = dict(upsample_initial_channel=16, disc_width=1 / 32)
 

@@ -7,7 +7,7 @@ import torch
 
 from speechgen.cli.main import main
 from speechgen.models.hifigan import HiFiGAN
-from speechgen.training.checkpoint import save_checkpoint
+from speechgen.checkpoint import save_checkpoint
 
 
 @pytest.fixture(scope="module")

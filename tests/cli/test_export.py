@@ -10,7 +10,7 @@ import yaml
 from speechgen.cli.main import main
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.melgan import MelGAN
-from speechgen.training.checkpoint import load_model, save_checkpoint
+from speechgen.checkpoint import load_model, save_checkpoint
 from speechgen.models.registry import MODELS
 
 ort = pytest.importorskip("onnxruntime")

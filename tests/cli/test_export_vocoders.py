@@ -12,7 +12,7 @@ import yaml
 from speechgen.cli.main import main
 from speechgen.models.istft_vocoder import ISTFTVocoder
 from speechgen.models.parallel_wavegan import ParallelWaveGAN
-from speechgen.training.checkpoint import load_model, save_checkpoint
+from speechgen.checkpoint import load_model, save_checkpoint
 from speechgen.models.registry import MODELS
 
 ort = pytest.importorskip("onnxruntime")
@@ -65,7 +65,7 @@ def test_shipped_default_vocoder_exports(tmp_path):
     0, 4, 16 and 32; peak 0.47). On random log-mels, which no signal has, the amplification is larger still, so
     the test feeds speech-like input."""
     from speechgen.cli.export import export_onnx
-    from speechgen.cli.vocode import load_vocoder
+    from speechgen.inference.vocode import load_vocoder
 
     mel = voiced_mel(1.0)[None]
 

@@ -21,7 +21,7 @@ from speechgen import pretrained
 from speechgen.cli.main import main
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.web.app import shipped_choices
-from speechgen.training.checkpoint import save_checkpoint
+from speechgen.checkpoint import save_checkpoint
 
 HIFIGAN = {"upsample_initial_channel": 16, "disc_width": 1 / 32}
 

@@ -13,7 +13,7 @@ from speechgen.audio import io as audio_io
 from speechgen.cli.main import main
 from speechgen.models.vae import ConvVAE
 from speechgen.models.wae import WAE
-from speechgen.training.checkpoint import save_checkpoint
+from speechgen.checkpoint import save_checkpoint
 
 TINY = dict(widths=[4, 8], hidden=16, latent_dim=6)
 
@@ -115,7 +115,7 @@ def test_bad_inputs_are_one_line_exit_2(setup, tmp_path, capsys):
         assert len(err.splitlines()) == 1 and msg in err, (extra, err)
     # a model without an encoder, and a conditional model without the inputs' label
     assert main(["transform", "classifier", "--input", a, "--out", out]) == 2
-    assert "not a generative model" in capsys.readouterr().err
+    assert "holds a 'digit_classifier' model, not an auto-encoder (vae, vaegan, wae)" in capsys.readouterr().err
     cvae = _checkpoint(tmp_path / "cvae", setup["manifest"], n_classes=3, label_dim=4)
     assert main(["transform", str(cvae), "--input", a, "--out", out]) == 2
     assert "--label" in capsys.readouterr().err

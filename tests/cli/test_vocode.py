@@ -11,14 +11,14 @@ import torch
 
 from speechgen.audio import io as audio_io
 from speechgen.cli.main import main
-from speechgen.cli.vocode import load_vocoder, synthesize
+from speechgen.inference.vocode import load_vocoder, synthesize
 from speechgen.data.features import build_feature
 from speechgen.models.classifier import DigitClassifier
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.melgan import MelGAN
 from speechgen.models.wavenet import WaveNet
 from speechgen.models.wavernn import WaveRNN
-from speechgen.training.checkpoint import save_checkpoint
+from speechgen.checkpoint import save_checkpoint
 
 HIFIGAN = dict(upsample_initial_channel=16, disc_width=1 / 32)
 MELGAN = dict(ngf=2, ndf=4, disc_max_channels=32)

@@ -151,7 +151,7 @@ def test_integrated_phase_keeps_a_steady_tone_at_its_pitch(phase):
 
 
 def test_integrated_phase_vocodes_in_one_piece():
-    from speechgen.cli.vocode import synthesize
+    from speechgen.inference.vocode import synthesize
 
     torch.manual_seed(0)
     model = ISTFTVocoder(**TINY, mel_prior=True, phase="integrated", discriminators=False).eval()

@@ -14,7 +14,7 @@ from speechgen.errors import ConfigError
 from speechgen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from speechgen.models.vae import ConvEncoder
 from speechgen.models.vaegan import VAEGAN
-from speechgen.training import latent
+from speechgen.inference import latent
 
 TINY = dict(channels=1, height=32, width=32, latent_dim=8, label_dim=4, enc_widths=[4, 8], enc_kernel_size=3,
             enc_hidden=16, stages=3, base_width=4, max_width=16)

@@ -17,7 +17,7 @@ from speechgen.errors import ConfigError
 from speechgen.models.wavenet import WaveNet
 from speechgen.models.wavernn import WaveRNN
 from speechgen.training.autoregressive import ARData, ARModule, ARSection, AutoregressiveScheme
-from speechgen.training.generate import load_generator
+from speechgen.inference.loading import load
 from speechgen.training.generative import GenTrain
 from speechgen.training.optim import OptimConfig
 from speechgen.training.registry import SCHEMES, build_model, load_recipe
@@ -77,8 +77,9 @@ def test_tiny_recipe_trains_end_to_end(name, length, toy_manifest, tmp_path):
     clip, sr = audio_io.load(wavs[0], 16000)
     assert sr == 16000 and clip.shape == (length,) and np.abs(clip).max() > 0
     assert not list(run.rglob("*.pt")) and not list(run.rglob("*.pkl"))
-    model, cfg = load_generator(run)
-    assert cfg["model"]["name"] == name.split("-")[0]
+    model, info = load(run)  # a sampler, or a vocoder when mel-conditioned
+    assert info.model == name.split("-")[0]
+    assert info.roles == (("vocoder",) if "vocoder" in name else ("sampler",))
     labels = torch.arange(2) % model.n_classes if model.n_classes else None
     mel = torch.randn(2, model.n_mels, 3) if model.local_conditioning else None
     x = model.sample(2, labels=labels, generator=torch.Generator().manual_seed(0), condition=mel)

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from speechgen.cli.main import main
-from speechgen.training.checkpoint import load_model
+from speechgen.checkpoint import load_model
 from speechgen.training.classifier import Augment, augment_wave, spec_augment
 from speechgen.models.registry import MODELS
 

@@ -21,7 +21,8 @@ from speechgen.errors import ConfigError
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.vae import ConvVAE
 from speechgen.training.gan import GANModule, GANScheme, GANSection
-from speechgen.training.generate import draw, load_generator
+from speechgen.models.sampling import draw
+from speechgen.inference.loading import load_generator
 from speechgen.training.generative import GenData, GenTrain
 from speechgen.training.optim import OptimConfig
 from speechgen.training.registry import build_model, load_recipe

@@ -19,7 +19,8 @@ from speechgen.data.features import build_feature
 from speechgen.errors import ConfigError
 from speechgen.models.dcgan import DCGAN
 from speechgen.training.gan import GANModule, GANScheme, GANSection, StftConsistency
-from speechgen.training.generate import assemble, conditions_from_dataset, draw, load_generator
+from speechgen.models.sampling import assemble, conditions_from_dataset, draw
+from speechgen.inference.loading import load_generator
 from speechgen.training.generative import GenData, GenTrain, NonFiniteLossError
 from speechgen.training.optim import OptimConfig
 from speechgen.models.registry import MODELS

@@ -14,7 +14,7 @@ from speechgen.data.datamodule import ManifestDataset
 from speechgen.errors import ConfigError
 from speechgen.models.vae import ConvVAE
 from speechgen.models.wae import WAE
-from speechgen.training.generate import load_generator
+from speechgen.inference.loading import load_generator
 from speechgen.training.generative import GenData, GenTrain, NonFiniteLossError
 from speechgen.training.optim import OptimConfig
 from speechgen.training.registry import SCHEMES, build_model, load_recipe

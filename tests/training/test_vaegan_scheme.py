@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from speechgen.data.datamodule import ManifestDataset
 from speechgen.errors import ConfigError
 from speechgen.models.vaegan import VAEGAN
-from speechgen.training import latent
-from speechgen.training.generate import load_generator
+from speechgen.inference import latent
+from speechgen.inference.loading import load_generator
 from speechgen.training.generative import GenData, GenTrain, NonFiniteLossError
 from speechgen.training.optim import OptimConfig
 from speechgen.models.registry import MODELS

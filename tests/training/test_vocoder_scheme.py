@@ -81,7 +81,7 @@ def test_nan_loss_stops_with_one_line(fixed_batch, tmp_path):
 
 @pytest.mark.parametrize("name", TINY_RECIPES)
 def test_tiny_recipe_trains_end_to_end(name, toy_manifest, tmp_path):
-    from speechgen.cli.vocode import load_vocoder
+    from speechgen.inference.vocode import load_vocoder
 
     run = tmp_path / "run"
     metrics = train(load_recipe(RECIPES / f"{name}.yaml", [f"data.manifest={toy_manifest}"]), run, quiet=True)

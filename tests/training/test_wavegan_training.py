@@ -20,7 +20,7 @@ from speechgen.errors import ConfigError
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.wavegan import WaveGAN
 from speechgen.training.gan import GANModule, GANScheme, GANSection
-from speechgen.training.generate import load_generator
+from speechgen.inference.loading import load_generator
 from speechgen.training.generative import GenData, GenTrain
 from speechgen.training.optim import OptimConfig
 from speechgen.models.registry import MODELS

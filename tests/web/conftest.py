@@ -13,7 +13,7 @@ import torch
 
 from speechgen.audio import io as audio_io
 from speechgen.models.hifigan import HiFiGAN
-from speechgen.training.checkpoint import save_checkpoint
+from speechgen.checkpoint import save_checkpoint
 from speechgen.web.app import App, make_server, server_url
 
 HIFIGAN = {"upsample_initial_channel": 16, "disc_width": 1 / 32}

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from speechgen.cli.common import add_seed, console
+from speechgen.inference.vocode import DEFAULT_VOCODER
 from speechgen.errors import ConfigError
 
 MODEL = "digits-default"
-VOCODER = "default"  # the shipped vocoder's name
 GRIFFIN_LIM_ITERS = 32
 
 
@@ -27,13 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"{GRIFFIN_LIM_ITERS} iterations), judge each with the shipped classifier and write OUT/wav/*.wav "
         "(+ manifest.csv), OUT/grid.png, OUT/report.html and OUT/demo.json (metrics beside the real train/test "
         "rows, per-clip digit and probability; `speechgen report OUT/demo.json` rebuilds the page). With a "
-        f"shipped vocoder ('{VOCODER}') the clips are also vocoded (copy synthesis of their log-mel) into "
+        f"shipped vocoder ('{DEFAULT_VOCODER}') the clips are also vocoded (copy synthesis of their log-mel) into "
         "OUT/vocoded/ and judged as a second set.",
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     p.add_argument("--n", type=int, default=2, help="clips per digit (default 2)")
     p.add_argument("--vocoder", default=None,
-                   help=f"vocoder for the generated clips: shipped name or run folder (default: '{VOCODER}' when "
+                   help="vocoder for the generated clips: shipped name or run folder (default: "
+                   f"'{DEFAULT_VOCODER}' when "
                    "shipped); 'none': Griffin-Lim only")
     add_seed(p)
     p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress output")
@@ -49,13 +50,8 @@ def _demo(args: argparse.Namespace) -> int:
     from speechgen.data.features import build_feature
     from speechgen.evaluation.judge import Judge, shipped_reference
     from speechgen.evaluation.report import write_report
-    from speechgen.training.generate import (
-        GRID_NAME,
-        data_section,
-        draw,
-        load_generator,
-        write_samples,
-    )
+    from speechgen.models.sampling import GRID_NAME, draw, write_samples
+    from speechgen.inference.loading import data_section, load_generator
 
     if args.n <= 0:
         raise ConfigError(f"--n: must be > 0, got {args.n}")
@@ -76,7 +72,8 @@ def _demo(args: argparse.Namespace) -> int:
         os.replace(wav_dir / GRID_NAME, out / GRID_NAME)
     con.print(f"sampled {len(labels)} clips in {time.perf_counter() - start:.1f} s")
 
-    vocoder = args.vocoder if args.vocoder is not None else (VOCODER if VOCODER in pretrained.PRETRAINED else "none")
+    shipped = DEFAULT_VOCODER if DEFAULT_VOCODER in pretrained.PRETRAINED else "none"
+    vocoder = args.vocoder if args.vocoder is not None else shipped
     vocoded: list[Path] = []
     if vocoder != "none":
         with con.status(f"vocoding the clips with {vocoder}..."):
@@ -122,7 +119,7 @@ def _vocode_all(vocoder: str, wav_dir: Path, out: Path, n: int) -> list[Path]:
     import torch
 
     from speechgen.audio import io as audio_io
-    from speechgen.cli.vocode import load_vocoder, vocode_file
+    from speechgen.inference.vocode import load_vocoder, vocode_file
 
     model, _, _ = load_vocoder(vocoder)
     paths = []

@@ -104,8 +104,8 @@ def _export(args: argparse.Namespace) -> int:
     import yaml
 
     from speechgen.atomic import write_text
-    from speechgen.cli.vocode import load_vocoder
-    from speechgen.training.checkpoint import to_plain
+    from speechgen.inference.vocode import load_vocoder
+    from speechgen.checkpoint import to_plain
 
     model, cfg, folder = load_vocoder(args.model, "cpu")
     out = Path(args.out)

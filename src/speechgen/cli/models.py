@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def shipped_models() -> list[dict[str, Any]]:
     """One record per shipped model: name, registry model, parameters, MB, figures, reproducing command."""
     from speechgen import pretrained
-    from speechgen.training.checkpoint import read_config
+    from speechgen.checkpoint import read_config
 
     out = []
     for name in sorted(pretrained.PRETRAINED):

@@ -39,7 +39,8 @@ def _sample(args: argparse.Namespace) -> int:
     import torch
 
     from speechgen.data.features import build_feature
-    from speechgen.training.generate import data_section, draw, load_generator, write_samples
+    from speechgen.inference.loading import data_section, load_generator
+    from speechgen.models.sampling import draw, write_samples
 
     if args.n <= 0:
         raise ConfigError(f"--n: must be > 0, got {args.n}")
@@ -81,7 +82,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _conditions(args: argparse.Namespace, data: dict, feature: object, cond_ch: list[int], labels: object,
                 n: int) -> object:
     from speechgen.data.datamodule import ManifestDataset
-    from speechgen.training.generate import conditions_from_dataset
+    from speechgen.models.sampling import conditions_from_dataset
 
     source = args.condition_from or data.get("manifest")
     if source is None or not Path(source).exists():

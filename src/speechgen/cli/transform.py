@@ -1,6 +1,6 @@
 """``speechgen transform``: latent operations of a trained VAE / WAE on audio clips (Hsu et al. 2017):
 reconstruct clips, interpolate between two clips, or move clips from one attribute value to another (a digit
-label or a speaker) by latent arithmetic. See :mod:`speechgen.training.latent`."""
+label or a speaker) by latent arithmetic. See :mod:`speechgen.inference.latent`."""
 
 from __future__ import annotations
 
@@ -77,13 +77,15 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _transform(args: argparse.Namespace) -> int:
     from speechgen.data.features import build_feature
-    from speechgen.training import latent
+    from speechgen.inference import latent
     from speechgen.atomic import write_text
-    from speechgen.training.generate import data_section, load_generator, save_grid
+    from speechgen.inference.loading import data_section, load
+    from speechgen.models.roles import LATENT_CODEC
+    from speechgen.models.sampling import save_grid
 
     _check_args(args)
-    model, cfg = load_generator(args.model, args.device)
-    latent.require_autoencoder(model, str(args.model))
+    model, info = load(args.model, LATENT_CODEC, args.device)
+    cfg = info.config
     data = data_section(cfg)
     feature = build_feature(data["feature"], data.get("feature_params") or {})
     rate = int(data["sample_rate"])
@@ -140,7 +142,7 @@ def _attribute(args: argparse.Namespace, model: Any, x: Any, full: Any, stems: l
                info: dict[str, Any]) -> tuple[Any, list[str], Any]:
     import torch
 
-    from speechgen.training import latent
+    from speechgen.inference import latent
 
     a, b = str(args.value_from), str(args.value_to)
     tag = f"{args.attribute}-{_safe(a)}-to-{_safe(b)}"

@@ -36,7 +36,7 @@ from speechgen.data.manifest import Manifest
 from speechgen.errors import CheckpointError, DataError
 from speechgen.evaluation import metrics as M
 from speechgen.models import DigitClassifier
-from speechgen.training.checkpoint import load_model, read_config
+from speechgen.checkpoint import load_model, read_config
 
 DEFAULT = "classifier"
 STATS_NAME = "reference_stats"

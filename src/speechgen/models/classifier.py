@@ -20,6 +20,7 @@ from torch import nn
 
 from speechgen.audio.spectral import LogMel
 from speechgen.errors import ConfigError
+from speechgen.models.roles import CLASSIFIER
 
 
 class ResBlock(nn.Module):
@@ -68,6 +69,8 @@ class DigitClassifier(nn.Module):
         temperature: softmax temperature of :meth:`probs_and_features` (logits / temperature; fitted on held-out
             voices when the judge is shipped so that its probabilities are calibrated; never changes the argmax).
     """
+
+    roles = (CLASSIFIER,)
 
     def __init__(
         self,

@@ -45,7 +45,7 @@ is SpecGAN's / DCGAN's layout: 12.8 M generator and 11.2 M discriminator paramet
 (``base_width=16, max_width=256``) has 1.3 M + 0.7 M, the tests' tiny size a few thousand.
 
 :class:`DCGAN` holds both networks (``.generator``, ``.discriminator``) and implements the generative model
-contract of :mod:`speechgen.training.generative` (``n_classes``, ``out_shape``, ``latent_dim``, ``sample``).
+:class:`~speechgen.models.roles.Sampler` role (``n_classes``, ``out_shape``, ``latent_dim``, ``sample``).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from torch import nn
 
 from speechgen.errors import ConfigError
 from speechgen.nn.conditioning import check_labels
+from speechgen.models.roles import SAMPLER
 
 Norm = Literal["batch", "layer", "instance", "none"]
 GNorm = Literal["batch", "none"]
@@ -381,6 +382,8 @@ class DCGAN(nn.Module):
         g_norm: generator normalisation: "batch" (DCGAN) or "none" (SpecGAN, Donahue et al. 2019; "mlp": no batch
             norm in the hidden layers).
     """
+
+    roles = (SAMPLER,)
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from speechgen.errors import ConfigError
+from speechgen.models.roles import LATENT_CODEC, SAMPLER
 
 Activation = Literal["relu", "leaky_relu", "elu", "tanh"]
 LOGVAR_RANGE = (-30.0, 20.0)
@@ -163,7 +164,9 @@ class ConvDecoder(nn.Module):
 
 class ConvAutoEncoderBase(nn.Module):
     """What the VAE and WAE share: sizes, the label embedding, :meth:`decode` and :meth:`sample` (the generative
-    model contract of :mod:`speechgen.training.generative`). Subclasses build ``self.encoder``."""
+    :class:`~speechgen.models.roles.Sampler` role). Subclasses build ``self.encoder``."""
+
+    roles = (SAMPLER, LATENT_CODEC)
 
     def __init__(self, in_channels: int, height: int, width: int, widths: Sequence[int], kernel_size: int,
                  full_band: bool, hidden: int, latent_dim: int, n_classes: int, label_dim: int,

@@ -44,6 +44,7 @@ from speechgen.errors import ConfigError
 from speechgen.models.dcgan import DCGAN, Norm
 from speechgen.models.vae import LOGVAR_RANGE, Activation, ConvEncoder, ConvVAE
 from speechgen.nn.conditioning import check_labels
+from speechgen.models.roles import LATENT_CODEC, SAMPLER
 
 DLabelConditioning = Literal["projection", "embedding"]
 
@@ -85,7 +86,7 @@ def encoder_error(exc: ConfigError) -> ConfigError:
 class VAEGAN(nn.Module):
     """VAE-GAN of Larsen et al. (2016): ``encoder``, ``generator`` (decoder) and ``discriminator``; see the module
     docstring. Implements the generative model contract (``n_classes``, ``out_shape``, ``latent_dim``,
-    ``sample``) and the latent operations of :mod:`speechgen.training.latent` (``embed``, ``decode``).
+    ``sample``) and the latent operations of :mod:`speechgen.inference.latent` (``embed``, ``decode``).
 
     Args:
         channels: channels of the image (1: the STFT image's amplitude; 2: amplitude + phase).
@@ -118,6 +119,8 @@ class VAEGAN(nn.Module):
         init_std: standard deviation of the DCGAN initialisation of generator and discriminator (0: PyTorch's
             default); the encoder keeps PyTorch's default initialisation.
     """
+
+    roles = (SAMPLER, LATENT_CODEC)
 
     def __init__(
         self,

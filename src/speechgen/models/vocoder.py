@@ -42,6 +42,7 @@ from torch import nn
 from speechgen.data.features import FEATURES, LogMel
 from speechgen.errors import ConfigError
 from speechgen.nn.vocoder_blocks import has_weight_norm, remove_weight_norm
+from speechgen.models.roles import VOCODER
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def check_mel(mel: torch.Tensor, n_mels: int) -> torch.Tensor:
 
 class GANVocoder(nn.Module):
     """Base of registered GAN vocoders (see the module docstring)."""
+
+    roles = (VOCODER,)
 
     generator: nn.Module
     discriminator: nn.Module | None
@@ -165,6 +168,11 @@ class GANVocoder(nn.Module):
         return cls._spec(cls._kwarg(kwargs, "sample_rate"), cls._kwarg(kwargs, "feature_params"), product, field)
 
     # -- inference -----------------------------------------------------------------------------------------------
+    @classmethod
+    def inference_kwargs(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Constructor kwargs for inference: the generator alone (no discriminators)."""
+        return {**kwargs, "discriminators": False}
+
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """Generator output ``[B, 1, frames * hop_length]`` of a log-mel ``[B, n_mels, frames]``."""
         return self.generator(mel)

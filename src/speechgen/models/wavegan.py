@@ -41,6 +41,7 @@ from torch import nn
 from speechgen.errors import ConfigError
 from speechgen.nn.conditioning import check_labels
 from speechgen.nn.phase_shuffle import PhaseShuffle
+from speechgen.models.roles import SAMPLER
 
 DConditioning = Literal["projection", "embedding", "none"]
 D_CONDITIONING: tuple[str, ...] = ("projection", "embedding", "none")
@@ -177,6 +178,8 @@ class WaveGAN(nn.Module):
             ``n_aux_classes``). Ignored when ``n_classes == 0``.
         n_aux_classes: classes of the critic's auxiliary classifier head (0: none).
     """
+
+    roles = (SAMPLER,)
 
     def __init__(
         self,

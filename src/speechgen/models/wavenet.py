@@ -53,6 +53,7 @@ from torch import nn
 from speechgen.audio.mulaw import mulaw_compress, mulaw_expand
 from speechgen.errors import ConfigError
 from speechgen.models.vocoder import log_mel_params
+from speechgen.models.roles import SAMPLER, VOCODER
 
 GenerationMethod = Literal["cached", "naive"]
 
@@ -191,7 +192,16 @@ class _Layer(nn.Module):
 class MelConditioned:
     """Local (mel) conditioning and vocoder use shared by the autoregressive models; the host sets its attributes
     with :func:`setup_local_conditioning` and has an ``upsampler`` (None without local conditioning) and
-    ``sample(n, generator=..., condition=...)``."""
+    ``sample(n, generator=..., condition=...)``. With mel conditioning the model is a vocoder (it draws audio for a
+    given log-mel), without it a sampler."""
+
+    feature = "log_mel"
+
+    @classmethod
+    def roles_for(cls, kwargs: Mapping[str, Any]) -> tuple[str, ...]:
+        """:data:`~speechgen.models.roles.VOCODER` when built with ``local_conditioning``, else
+        :data:`~speechgen.models.roles.SAMPLER`."""
+        return (VOCODER,) if kwargs.get("local_conditioning") else (SAMPLER,)
 
     def upsample(self, mel: torch.Tensor) -> torch.Tensor:
         """Log-mel ``[B, n_mels, frames]`` → per-sample conditioning ``[B, n_mels, frames · hop_length]``."""
@@ -457,7 +467,7 @@ class WaveNet(MelConditioned, nn.Module):
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
                condition: torch.Tensor | None = None, length: int | None = None,
                method: GenerationMethod = "cached") -> torch.Tensor:
-        """Waveforms ``[n, length]`` in [-1, 1] (the model contract of :mod:`speechgen.training.generative`):
+        """Waveforms ``[n, length]`` in [-1, 1] (the :class:`~speechgen.models.roles.Sampler` role):
         ``labels`` ``[n]`` for a conditional model, ``condition`` a log-mel ``[n, n_mels, frames]`` for a locally
         conditioned one (``frames · hop_length`` samples); see :meth:`generate`."""
         return self.dequantize(self.generate(n, labels, generator, condition, length, method))

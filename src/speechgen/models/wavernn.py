@@ -282,7 +282,7 @@ class WaveRNN(MelConditioned, nn.Module):
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
                condition: torch.Tensor | None = None, length: int | None = None) -> torch.Tensor:
-        """Waveforms ``[n, length]`` in [-1, 1] (the model contract of :mod:`speechgen.training.generative`):
+        """Waveforms ``[n, length]`` in [-1, 1] (the :class:`~speechgen.models.roles.Sampler` role):
         ``labels`` ``[n]`` for a conditional model, ``condition`` a log-mel ``[n, n_mels, frames]`` for a locally
         conditioned one; folded when the model's ``fold_length`` is set (see :meth:`generate`)."""
         return self.generate(n, labels, generator, condition, length)

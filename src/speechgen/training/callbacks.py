@@ -97,7 +97,7 @@ class PeriodicCheckpoint(L.Callback):
         step = int(trainer.global_step)
         if step == self._saved_step:
             return
-        # full state (optimisers, loops, RNG), never pickled: see training.checkpoint.SafeCheckpointIO
+        # full state (optimisers, loops, RNG), never pickled: see training.checkpoint_io.SafeCheckpointIO
         trainer.save_checkpoint(self.dirpath / f"step{step:07d}.ckpt", weights_only=False)
         trainer.save_checkpoint(self.dirpath / self.last_name, weights_only=False)
         self._saved_step = step

@@ -348,7 +348,7 @@ class ClassifierModule(L.LightningModule):
         return build_optimizer(self.model.parameters(), self.optim_cfg, self.train_cfg.max_steps)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from speechgen.training.checkpoint import model_config
+        from speechgen.checkpoint import model_config
 
         extra = dict(self.checkpoint_extra, step=int(self.global_step))
         checkpoint["speechgen_model"] = {"prefix": "model.", "config": model_config(self.model, self.model_spec,

@@ -258,7 +258,7 @@ class GenerativeModule(L.LightningModule):
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from speechgen.training.checkpoint import model_config
+        from speechgen.checkpoint import model_config
 
         extra = dict(self.checkpoint_extra, step=int(self.global_step))
         prefix = "ema_model." if self.ema_model is not None else "model."
@@ -294,7 +294,7 @@ class GenerativeModule(L.LightningModule):
 
     def _conditions_for(self, labels: torch.Tensor | None, n: int) -> torch.Tensor:
         """Conditions drawn from the validation split (matching labels where there are labels)."""
-        from speechgen.training.generate import conditions_from_dataset
+        from speechgen.models.sampling import conditions_from_dataset
 
         dm = self.trainer.datamodule
         split = "valid" if len(dm.manifest.select("valid", labelled=True)) else "train"
@@ -317,7 +317,7 @@ class GenerativeModule(L.LightningModule):
     @torch.no_grad()
     def write_samples(self, step: int) -> Path:
         """Draw the fixed sample round with the export model and write it under ``RUN/samples/step-NNNNNNN``."""
-        from speechgen.training.generate import draw, write_samples
+        from speechgen.models.sampling import draw, write_samples
 
         fixed = self.fixed_inputs()
         model = self.export_model()
@@ -341,7 +341,7 @@ class GenerativeModule(L.LightningModule):
         for i, a in enumerate(audio[:4] if audio.size else ()):  # no audio for features without an inverse
             exp.add_audio(f"samples/{i}", torch.from_numpy(a)[None], step, sample_rate=self.data_cfg.sample_rate)
         if feats.ndim == 4:
-            from speechgen.training.generate import tile
+            from speechgen.models.sampling import tile
 
             grid = tile(np.clip((feats[:16, 0] + 1.0) / 2.0, 0.0, 1.0))
             exp.add_image("samples/amplitude", torch.from_numpy(grid)[None], step)

@@ -1,7 +1,7 @@
 """Run a recipe with Lightning: run folder, pickle-free checkpoints, CSV logs, final checkpoint and metrics.
 
 A run folder holds ``config.yaml`` (the resolved recipe, seed and command), ``checkpoints/`` (periodic and
-``last.ckpt`` folders, each a model checkpoint plus trainer state; see :mod:`speechgen.training.checkpoint`),
+``last.ckpt`` folders, each a model checkpoint plus trainer state; see :mod:`speechgen.checkpoint`),
 ``logs/metrics.csv`` and TensorBoard event files (``logs/resume-N/`` after the N-th ``--resume``), ``samples/``
 (sample rounds of generative schemes), ``final/`` (model checkpoint with the metrics in its ``config.yaml``; the
 EMA weights when the scheme keeps them) and ``metrics.json``.
@@ -26,8 +26,9 @@ from speechgen import __version__
 from speechgen.atomic import ensure_dir, write_text
 from speechgen.errors import ConfigError, DataError
 from speechgen.training.callbacks import ExactResume, PeriodicCheckpoint
+from speechgen.training.checkpoint_io import SafeCheckpointIO
 from speechgen.training.generative import NonFiniteLossError
-from speechgen.training.checkpoint import git_commit, safe_checkpoint_io, save_checkpoint, to_plain
+from speechgen.checkpoint import git_commit, save_checkpoint, to_plain
 from speechgen.training.recipe import Recipe
 from speechgen.training.registry import SCHEMES, build_model
 
@@ -157,7 +158,7 @@ def train(
         accelerator="auto", devices=devices, num_nodes=num_nodes, max_steps=tcfg.max_steps,
         precision=tcfg.precision, logger=loggers, callbacks=[checkpointing, resumer],
         default_root_dir=out, enable_checkpointing=False,
-        plugins=[safe_checkpoint_io()], val_check_interval=min(tcfg.val_every, tcfg.max_steps),
+        plugins=[SafeCheckpointIO()], val_check_interval=min(tcfg.val_every, tcfg.max_steps),
         check_val_every_n_epoch=None, log_every_n_steps=tcfg.log_every, num_sanity_val_steps=0,
         enable_progress_bar=not quiet, enable_model_summary=not quiet, deterministic=False,
         gradient_clip_val=clip or None, strategy=_strategy(devices * num_nodes, module),

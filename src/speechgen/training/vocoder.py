@@ -372,7 +372,7 @@ class VocoderModule(L.LightningModule):
 
     # -- checkpoints and optimisers ------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from speechgen.training.checkpoint import model_config
+        from speechgen.checkpoint import model_config
 
         extra = dict(self.checkpoint_extra, step=int(self.global_step))
         checkpoint["speechgen_model"] = {"prefix": "model.",
@@ -440,8 +440,8 @@ def init_weights(model: GANVocoder, path: str, where: str = "recipe.train.init_f
     """Copy into ``model`` every tensor of checkpoint ``path`` (a checkpoint or run folder) whose name and shape
     match; return ``{"loaded", "kept"}`` counts. ConfigError when nothing matches."""
     from speechgen.errors import CheckpointError
-    from speechgen.training.checkpoint import load_checkpoint
-    from speechgen.training.generate import resolve_checkpoint
+    from speechgen.checkpoint import load_checkpoint
+    from speechgen.checkpoint import resolve_checkpoint
 
     try:
         state, _ = load_checkpoint(resolve_checkpoint(path))

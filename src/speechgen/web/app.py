@@ -38,16 +38,14 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from speechgen.errors import CheckpointError, ConfigError, SpeechgenError
+from speechgen.inference.vocode import DEFAULT_VOCODER, SILENCE_PEAK
+from speechgen.web.page import NO_VOCODER
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_SECONDS = 30.0
 MAX_FORM_BYTES = 16 * 1024  # a generate request is a few dozen bytes of JSON
 MAX_SEED = 2**31 - 1
 GRIFFIN_LIM_ITERS = 64  # as speechgen.api.generate
-DEFAULT_VOCODER = "default"  # the shipped vocoder's registry name
-SILENCE_PEAK = 1e-4  # -80 dBFS, as `speechgen vocode`
-NO_VOCODER = ("no vocoder available: the shipped 'default' vocoder is missing from this install and none was given; "
-              "start the server with --vocoder RUN_FOLDER to use one of yours")
 
 
 class RequestError(Exception):
@@ -73,14 +71,15 @@ class ModelChoice:
 
 # ------------------------------------------------------------------------------------------------ models
 def checkpoint_kind(config: dict[str, Any]) -> str:
-    """``"generator"``, ``"vocoder"`` or ``"other"`` for a checkpoint config, by its registered model class."""
-    from speechgen.models.vocoder import GANVocoder
-    from speechgen.models.registry import MODELS
+    """``"generator"``, ``"vocoder"`` or ``"other"`` for a checkpoint config, by the roles of its model
+    (:func:`speechgen.inference.loading.capabilities`)."""
+    from speechgen.inference.loading import capabilities
+    from speechgen.models.roles import SAMPLER, VOCODER
 
-    cls = MODELS.get(str((config.get("model") or {}).get("name")))
-    if isinstance(cls, type) and issubclass(cls, GANVocoder):
+    roles = capabilities(config)
+    if VOCODER in roles:
         return "vocoder"
-    if callable(getattr(cls, "sample", None)):
+    if SAMPLER in roles:
         return "generator"
     return "other"
 
@@ -102,7 +101,7 @@ def _choice(source: str, config: dict[str, Any], label: str) -> ModelChoice:
 def shipped_choices() -> list[ModelChoice]:
     """Every shipped model (pretrained registry) whose weights are present, with its kind."""
     from speechgen import pretrained
-    from speechgen.training.checkpoint import read_config
+    from speechgen.checkpoint import read_config
 
     out = []
     for name in sorted(pretrained.PRETRAINED):
@@ -116,8 +115,8 @@ def shipped_choices() -> list[ModelChoice]:
 
 def folder_choice(path: str, kind: str, option: str) -> ModelChoice:
     """A run or checkpoint folder given on the command line as a ``kind`` model (ConfigError naming ``option``)."""
-    from speechgen.training.checkpoint import read_config
-    from speechgen.training.generate import resolve_checkpoint
+    from speechgen.checkpoint import read_config
+    from speechgen.checkpoint import resolve_checkpoint
 
     try:
         config = read_config(resolve_checkpoint(path))
@@ -252,7 +251,7 @@ class App:
 
     # -- generation ------------------------------------------------------------------------------------------
     def _generator(self, choice: ModelChoice) -> Any:
-        from speechgen.api import Generator
+        from speechgen.inference.generate import Generator
 
         return Generator(choice.source, self.device)
 
@@ -301,7 +300,7 @@ class App:
 
     # -- copy synthesis --------------------------------------------------------------------------------------
     def _vocoder(self, choice: ModelChoice) -> tuple[Any, Any]:
-        from speechgen.cli.vocode import load_vocoder
+        from speechgen.inference.vocode import load_vocoder
         from speechgen.data.features import build_feature
 
         net, _, _ = load_vocoder(choice.source, self.device)
@@ -313,7 +312,7 @@ class App:
         import torch
 
         from speechgen.audio import io as audio_io
-        from speechgen.cli.vocode import synthesize
+        from speechgen.inference.vocode import synthesize
         from speechgen.evaluation.report import png_data_uri, spectrogram_png
         from speechgen.evaluation.speech import compare_pair
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+NO_VOCODER = ("no vocoder available: the shipped 'default' vocoder is missing from this install and none was given; "
+              "start the server with --vocoder RUN_FOLDER to use one of yours")
+
 #: only this server's script and style; audio and images arrive as data URIs
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' data:; connect-src 'self'; "
        "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -179,7 +182,6 @@ def _options(choices: Any, with_classes: bool = False) -> str:
 
 def render(app: Any) -> str:
     """The page's HTML for ``app`` (a :class:`speechgen.web.app.App`): its generators, vocoders and limits."""
-    from speechgen.web.app import NO_VOCODER
 
     mb = app.max_upload_bytes / 2**20
     digits = "".join(f"<option value='{d}'>{d}</option>" for d in range(10))

@@ -1,0 +1,149 @@
+"""Vocoding with a trained or shipped vocoder: audio from audio (copy synthesis) or from log-mel spectrograms.
+
+Inputs: an audio file, a ``.npy`` log-mel (float ``[n_mels, frames]``, e.g. a TTS model's output, in the vocoder's
+feature convention: natural-log mel magnitude with the checkpoint's ``features`` parameters) or a folder of both
+(searched recursively; hidden files skipped). Audio is loaded at the vocoder's rate (resampled when needed) and
+analysed exactly as in training (:class:`~speechgen.data.features.LogMel` with the checkpoint's feature
+parameters); audio outputs are cut to the input's length.
+
+Long inputs are generated in chunks of ``chunk_frames`` frames, each with ``overlap_frames`` frames of context on
+both sides that are generated and dropped: when the context covers the generator's receptive field (a few to ~15
+frames for HiFi-GAN and MelGAN) the chunked output equals the unchunked one up to float rounding, so there are no
+seams. Mel-conditioned WaveNet and WaveRNN checkpoints are vocoders too: they draw every sample (``seed``) and run
+over the whole input in one piece (a chunk would restart their recurrence from silence), slowly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speechgen.errors import AudioError, ConfigError, DataError
+
+DEFAULT_VOCODER = "default"  # the shipped vocoder's name
+DEFAULT_CHUNK_FRAMES = 512
+DEFAULT_OVERLAP_FRAMES = 32
+MIN_FRAMES = 4  # MelGAN's reflection padding of its kernel-7 input convolution needs 4 frames
+SILENCE_PEAK = 1e-4  # -80 dBFS
+
+
+def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:
+    """The generator of a vocoder checkpoint (built without discriminators, eval mode), its config and folder.
+
+    CheckpointError (one line) for a missing checkpoint, a model that is not a
+    :data:`~speechgen.models.roles.VOCODER` (a GAN vocoder or a mel-conditioned WaveNet/WaveRNN), or weights that do
+    not fit.
+    """
+    from speechgen.inference.loading import load
+    from speechgen.models.roles import VOCODER
+
+    model, info = load(name_or_path, VOCODER, device)
+    return model, info.config, info.folder
+
+
+def synthesize(model: Any, mel: np.ndarray, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+               overlap_frames: int = DEFAULT_OVERLAP_FRAMES, seed: int = 0) -> np.ndarray:
+    """Audio ``[frames * hop]`` (float32) of a log-mel ``[n_mels, frames]``, generated in overlapping chunks.
+
+    Models that draw random numbers (WaveNet, WaveRNN) draw them from a private stream seeded with ``seed``, so the
+    output depends on the input and the seed only.
+    """
+    import torch
+
+    from speechgen.models.vocoder import check_mel
+
+    if chunk_frames < 1:
+        raise ConfigError(f"--chunk-frames: must be >= 1, got {chunk_frames}")
+    if overlap_frames < 0:
+        raise ConfigError(f"--overlap-frames: must be >= 0, got {overlap_frames}")
+    device = next(model.parameters()).device
+    x = torch.as_tensor(np.ascontiguousarray(mel, dtype=np.float32), device=device)
+    x = check_mel(x, model.n_mels)[0]
+    n, hop = x.shape[-1], model.hop_length
+    if n < MIN_FRAMES:
+        raise AudioError(f"mel: {n} frames is too short (needs at least {MIN_FRAMES})")
+    if getattr(model, "whole_input", False):  # an integrated phase, a recurrence: each frame depends on earlier ones
+        chunk_frames = n
+    pieces = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, n, chunk_frames):
+            end = min(n, start + chunk_frames)
+            lo, hi = max(0, start - overlap_frames), min(n, end + overlap_frames)
+            if hi - lo < MIN_FRAMES:  # a short tail of a short input: widen its context to the left
+                lo = max(0, hi - MIN_FRAMES)
+            y = model.infer(x[:, lo:hi])
+            pieces.append(y[(start - lo) * hop:(end - lo) * hop].float().cpu())
+    return torch.cat(pieces).numpy()
+
+
+def _read_mel(path: Path, n_mels: int) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise AudioError(f"{path}: not a readable .npy array ({str(exc).splitlines()[0][:120]})") from exc
+    if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
+        raise AudioError(f"{path}: expected a float array [n_mels, frames], got dtype {getattr(arr, 'dtype', '?')}")
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise AudioError(f"{path}: expected a log-mel [n_mels, frames], got shape {list(arr.shape)}")
+    if arr.shape[0] != n_mels:
+        hint = " (transposed? save it as [n_mels, frames])" if arr.shape[1] == n_mels else ""
+        raise AudioError(f"{path}: mel has {arr.shape[0]} bands, the vocoder expects {n_mels}{hint}")
+    if not np.isfinite(arr).all():
+        raise AudioError(f"{path}: mel contains NaN or Inf values")
+    if arr.shape[1] < MIN_FRAMES:
+        raise AudioError(f"{path}: mel of {arr.shape[1]} frames is too short (needs at least {MIN_FRAMES})")
+    return arr.astype(np.float32)
+
+
+def _audio_mel(path: Path, model: Any) -> tuple[np.ndarray, int]:
+    """``(log-mel, number of samples)`` of an audio file, analysed as in training."""
+    from speechgen.audio import io as audio_io
+    from speechgen.data.features import build_feature
+
+    audio, sr = audio_io.load(path, model.sample_rate)
+    feature = build_feature(getattr(model, "feature", "log_mel"), model.feature_params)  # ResGAN: mfcc_f0
+    n_fft = int(model.feature_params["n_fft"])
+    if len(audio) < n_fft:
+        raise AudioError(f"{path}: too short ({len(audio)} samples at {sr} Hz; the features need at least {n_fft})")
+    peak = float(np.max(np.abs(audio)))
+    if peak < SILENCE_PEAK:
+        raise AudioError(f"{path}: silent (peak {peak:.1e}); nothing to vocode")
+    return feature(audio, sr), len(audio)
+
+
+def collect_inputs(path: Path) -> list[tuple[Path, Path]]:
+    """``(input file, output name relative to --out)`` pairs of a file or a folder (sorted)."""
+    from speechgen.audio import io as audio_io
+
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_file():
+        if path.suffix.lower() != ".npy" and not audio_io.is_audio_path(path):
+            raise DataError(f"{path}: not an audio file or .npy log-mel")
+        return [(path, Path(path.stem + ".wav"))]
+    files = audio_io.find_audio(path) + sorted(
+        p for p in path.rglob("*.npy") if not any(part.startswith(".") for part in p.relative_to(path).parts))
+    pairs, seen = [], {}
+    for f in files:
+        rel = f.relative_to(path).with_suffix(".wav")
+        if rel in seen:
+            raise DataError(f"{f}: would overwrite the output of {seen[rel]} ({rel})")
+        seen[rel] = f
+        pairs.append((f, rel))
+    if not pairs:
+        raise DataError(f"{path}: no audio files or .npy log-mels")
+    return sorted(pairs)
+
+
+def vocode_file(model: Any, path: Path, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+                overlap_frames: int = DEFAULT_OVERLAP_FRAMES, seed: int = 0) -> np.ndarray:
+    """Audio (float32, the vocoder's rate) of one input: copy synthesis of an audio file or a ``.npy`` log-mel."""
+    if path.suffix.lower() == ".npy":
+        return synthesize(model, _read_mel(path, model.n_mels), chunk_frames, overlap_frames, seed)
+    mel, n = _audio_mel(path, model)
+    return synthesize(model, mel, chunk_frames, overlap_frames, seed)[:n]
