@@ -5,14 +5,14 @@ that judged it and the commands that reproduce it in its config.yaml (``shipped`
 A generator, judged by `speechgen eval --json`:
 
     python scripts/ship_model.py runs/cvae-cpu digits-default --eval runs/cvae-cpu/eval.json \
-        --train-command "scripts/train_and_judge.sh recipes/cvae-cpu.yaml runs/cvae-cpu"
+        --train-command "scripts/train_and_judge.sh recipes/spectrogram/cvae-cpu.yaml runs/cvae-cpu"
 
 A vocoder, judged by copy-synthesis of the test voices (scripts/judge_vocoder.sh → compare.json) and timed by
 `speechgen bench vocoder --json`:
 
     python scripts/ship_model.py runs/istft-vocoder-cpu/checkpoints/step0002000.ckpt default \
         --compare runs/istft-vocoder-cpu/copy-synthesis/compare.json --bench out/bench-vocoder.json \
-        --train-command "speechgen train recipes/istft-vocoder-cpu.yaml --out runs/istft-vocoder-cpu"
+        --train-command "speechgen train recipes/vocoder/istft-vocoder-cpu.yaml --out runs/istft-vocoder-cpu"
 
 Then add NAME to speechgen.pretrained.PRETRAINED.
 """

@@ -96,7 +96,7 @@ def test_recipe_errors_name_the_field(tmp_path, text, field):
 
 
 def test_shipped_recipes_are_valid():
-    root = Path(__file__).resolve().parents[1] / "recipes"
+    root = Path(__file__).resolve().parents[1] / "recipes" / "classifier"
     for name in ("classifier.yaml", "classifier-tiny.yaml"):
         r = load_recipe(root / name)
         assert r.scheme == "classifier" and r.model.name == "digit_classifier"

@@ -106,7 +106,7 @@ def test_torch_modules_match_numpy(dtype, tol):
     assert mel.dtype == dtype and rel_err(mel.numpy(), mel_ref) < tol
     assert rel_err(sp.MelSpectrogram(SR, power=2.0)(xt).numpy(), sp.mel_spectrogram(x, SR, power=2.0)) < tol
     # log domain: compare where the mel magnitude is above 1e-4 of its peak (below, float32 rounding dominates)
-    lm = sp.LogMel(SR)(xt).numpy()
+    lm = sp.LogMelSpectrogram(SR)(xt).numpy()
     lm_ref = sp.log_mel(x, SR)
     loud = mel_ref > 1e-4 * mel_ref.max()
     assert np.abs(lm - lm_ref)[loud].max() < (1e-10 if dtype == torch.float64 else 1e-4)  # measured 7e-15 / 3e-6
@@ -117,14 +117,14 @@ def test_torch_stft_inverse_and_state():
     x = torch.tensor(speechlike(4000), dtype=torch.float64)[None]
     op = sp.STFT(512, 128, 400)
     assert torch.allclose(op.inverse(op(x), length=4000), x, atol=1e-12)
-    assert sp.LogMel(SR).state_dict() == {}  # buffers are derived, never checkpointed
+    assert sp.LogMelSpectrogram(SR).state_dict() == {}  # buffers are derived, never checkpointed
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_torch_modules_on_cuda():
     x = torch.tensor(speechlike(), dtype=torch.float32)[None]
-    ref = sp.LogMel(SR)(x)
-    out = sp.LogMel(SR).cuda()(x.cuda()).cpu()
+    ref = sp.LogMelSpectrogram(SR)(x)
+    out = sp.LogMelSpectrogram(SR).cuda()(x.cuda()).cpu()
     assert torch.allclose(out, ref, atol=1e-3)
 
 

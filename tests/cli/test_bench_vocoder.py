@@ -10,6 +10,7 @@ import torch
 
 from speechgen.cli.bench_vocoder import default_configs
 from speechgen.cli.main import main
+from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.vocoder import GANVocoder
 from speechgen.models.registry import MODELS
 
@@ -33,9 +34,10 @@ def test_default_configs_cover_every_registered_vocoder():
     by = {r["name"]: r for r in rows}
     assert by["istft_vocoder"]["recipe"] == "istft-vocoder-cpu.yaml"
     assert by["istft_vocoder (istft-vocoder-gl-cpu)"]["kwargs"]["phase"] == "griffin_lim"
-    assert by["parallel_wavegan"]["recipe"] == "parallel_wavegan-cpu.yaml"
+    assert by["parallel_wavegan"]["recipe"] == "parallel-wavegan-cpu.yaml"
     assert by["resgan"]["recipe"] == "resgan-cpu.yaml"  # not its supervised pre-training stage
-    assert by["hifigan-v1"]["default"] is False and by["hifigan-v1"]["kwargs"]["upsample_initial_channel"] == 512
+    assert by["hifigan-v1"]["default"] is False and by["hifigan-v1"]["kwargs"]["config"] == "v1"
+    assert HiFiGAN.layout(by["hifigan-v1"]["kwargs"])["upsample_initial_channel"] == 512
     assert all(r["default"] for r in rows[:-1])
 
 

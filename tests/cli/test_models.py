@@ -13,7 +13,7 @@ def test_models_lists_shipped_weights(tmp_path):
     gen = rows["digits-default"]
     assert gen["model"] == "vae" and 0 < gen["megabytes"] < 10 and gen["parameters"] > 1e6
     assert gen["figures"]["label_accuracy"] >= 0.95 and gen["figures"]["n"] == 1000
-    assert "recipes/cvae-cpu.yaml" in gen["train_command"]
+    assert "recipes/spectrogram/cvae-cpu.yaml" in gen["train_command"]
     assert rows["classifier"]["figures"]["test_accuracy"] > 0.9
 
 
@@ -24,7 +24,7 @@ def test_shipped_vocoder_is_listed_with_its_copy_synthesis_figures(tmp_path):
     assert voc["model"] == "istft_vocoder" and 0 < voc["megabytes"] < 5
     figures = voc["figures"]
     assert figures["n"] == 480 and 2.0 < figures["pesq"] < 4.6 and figures["stoi"] > 0.85
-    assert "recipes/istft-vocoder-gl-cpu.yaml" in voc["train_command"]
+    assert "recipes/vocoder/istft-vocoder-gl-cpu.yaml" in voc["train_command"]
 
 
 def test_default_vocoder_vocodes_a_clip(tmp_path):

@@ -16,7 +16,7 @@ from speechgen.data.datamodule import DEFAULT_CACHE_SUBDIR, ManifestDataset
 from speechgen.data.features import SpecGanImage, build_feature
 from speechgen.data.manifest import Manifest
 from speechgen.errors import ConfigError
-from speechgen.training.generative import GenData, fit_feature
+from speechgen.training.schemes.generative import GenData, fit_feature
 
 
 @pytest.fixture

@@ -81,3 +81,47 @@ def test_kwargs_checks_name_the_field():
         model.infer(torch.randn(1, 64, 10))
     with pytest.raises(ConfigError, match="without discriminators"):
         model.discriminate(torch.randn(1, 1, 512))
+
+
+def _layout_of(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_config_preset_equals_the_explicit_layout(version):
+    preset = HiFiGAN(config=version, discriminators=False)
+    explicit = HiFiGAN(**CONFIGS[version], discriminators=False)
+    assert _layout_of(preset) == _layout_of(explicit)
+    assert preset.generator_parameters() == explicit.generator_parameters()
+    assert preset.generator_parameters() / 1e6 == pytest.approx(PAPER_MILLIONS[version], rel=0.015)
+
+
+def test_config_without_preset_is_v1_and_explicit_kwargs_win():
+    assert _layout_of(HiFiGAN(discriminators=False)) == _layout_of(HiFiGAN(config="v1", discriminators=False))
+    tiny_v3 = HiFiGAN(config="v3", upsample_initial_channel=16, disc_width=1 / 32)
+    expected = HiFiGAN(**dict(CONFIGS["v3"], upsample_initial_channel=16), disc_width=1 / 32)
+    assert _layout_of(tiny_v3) == _layout_of(expected)
+    assert len(tiny_v3.generator.ups) == 3 and tiny_v3.generator.conv_pre.out_channels == 16
+    assert HiFiGAN.layout({"config": "v2", "resblock": 2})["resblock"] == 2
+    assert HiFiGAN.layout({"config": "v2"}) == CONFIGS["v2"]
+    assert HiFiGAN.describe({"config": "v3"}).hop_length == 256
+    with pytest.raises(ConfigError, match=r"^config: expected one of v1, v2, v3, got 'v4'$"):
+        HiFiGAN.layout({"config": "v4"})
+    with pytest.raises(ConfigError, match=r"^upsample_rates: their product 512 must equal the hop length"):
+        HiFiGAN.describe({"config": "v3", "upsample_rates": [8, 8, 8]})
+
+
+def test_checkpoint_with_config_rebuilds_the_same_model(tmp_path):
+    from speechgen.checkpoint import load_model, read_config, save_checkpoint
+    from speechgen.models.registry import MODELS
+
+    torch.manual_seed(0)
+    kwargs = {"config": "v2", "upsample_initial_channel": 16, "discriminators": False}
+    model = HiFiGAN(**kwargs).eval()
+    folder = save_checkpoint(tmp_path / "ckpt", model, {"name": "hifigan", "kwargs": kwargs})
+    assert read_config(folder)["model"]["kwargs"] == kwargs  # stored as given, not expanded
+    loaded = load_model(folder, MODELS, expected="hifigan")
+    explicit = HiFiGAN(**dict(CONFIGS["v2"], upsample_initial_channel=16), discriminators=False)
+    assert _layout_of(loaded) == _layout_of(model) == _layout_of(explicit)
+    mel = torch.randn(1, 80, 6) - 4.0
+    torch.testing.assert_close(loaded.infer(mel), model.infer(mel))

@@ -1,7 +1,8 @@
-"""Helpers of the training tests: fit a Lightning module on one batch repeated (recording logged metrics), and
-train a recipe whole and split + resumed to check that ``--resume`` continues exactly.
+"""Helpers of the training tests: the repository's recipes by name (:data:`RECIPES`), fit a Lightning module on one
+batch repeated (recording logged metrics), and train a recipe whole and split + resumed to check that ``--resume``
+continues exactly.
 
-Import it as ``from .fixed_batch import ...``: pytest runs with ``--import-mode=importlib`` (pyproject.toml), which
+Import it as ``from .fixed_batch import ...`` (``from ..fixed_batch`` in ``schemes/``): pytest runs with ``--import-mode=importlib`` (pyproject.toml), which
 does not put a test's folder on ``sys.path`` but imports the tests as the namespace package ``tests.training``."""
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from safetensors.torch import load_file
 
 from speechgen.training.registry import load_recipe
 from speechgen.training.runner import train
+
+#: every recipe of the repository (``recipes/**/*.yaml``) by its file stem, e.g. ``RECIPES["cvae-tiny"]``
+RECIPES: dict[str, Path] = {p.stem: p for p in (Path(__file__).resolve().parents[2] / "recipes").rglob("*.yaml")}
 
 
 class _Repeat(torch.utils.data.Dataset):

@@ -20,21 +20,21 @@ from speechgen.data.readers.timit import PHONES_48
 from speechgen.errors import ConfigError
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.vae import ConvVAE
-from speechgen.training.gan import GANModule, GANScheme, GANSection
+from speechgen.training.schemes.gan import GANModule, GANScheme, GANSection
 from speechgen.models.sampling import draw
 from speechgen.inference.loading import load_generator
-from speechgen.training.generative import GenData, GenTrain
+from speechgen.training.schemes.generative import GenData, GenTrain
 from speechgen.training.optim import OptimConfig
 from speechgen.training.registry import build_model, load_recipe
 from speechgen.training.runner import train
-from speechgen.training.vae import VAEModule, VAEScheme, VAESection
+from speechgen.training.schemes.autoencoder import VAEModule, VAEScheme, VAESection
 
-from .fixed_batch import fit_fixed_batch
+from .fixed_batch import RECIPES, fit_fixed_batch
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_dataloader`"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+# recipe name -> recipes/FAMILY/NAME.yaml
 READERS_CONFTEST = Path(__file__).resolve().parents[1] / "data" / "readers" / "conftest.py"
 
 
@@ -52,13 +52,13 @@ def timit_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cvae_run(timit_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     run = tmp_path_factory.mktemp("runs") / "cvae"
-    metrics = train(load_recipe(RECIPES / "timit-frames-cvae-tiny.yaml", [f"data.manifest={timit_manifest}"]), run,
+    metrics = train(load_recipe(RECIPES["timit-frames-cvae-tiny"], [f"data.manifest={timit_manifest}"]), run,
                     quiet=True)
     return run, metrics
 
 
 def _train_stats(manifest: Path, recipe: str) -> dict:
-    d = load_recipe(RECIPES / f"{recipe}.yaml", [f"data.manifest={manifest}"]).data
+    d = load_recipe(RECIPES[f"{recipe}"], [f"data.manifest={manifest}"]).data
     return FramesDataModule(manifest, feature=d.feature, feature_params=d.feature_params,
                             frames=d.frames).resolved_frames()["stats"]
 
@@ -95,7 +95,7 @@ def test_timit_cvae_trains_end_to_end(cvae_run, timit_manifest):
 
 def test_timit_cgan_trains_end_to_end(timit_manifest, tmp_path):
     run = tmp_path / "cgan"
-    metrics = train(load_recipe(RECIPES / "timit-frames-cgan-tiny.yaml", [f"data.manifest={timit_manifest}"]), run,
+    metrics = train(load_recipe(RECIPES["timit-frames-cgan-tiny"], [f"data.manifest={timit_manifest}"]), run,
                     quiet=True)
     assert {"train/d_loss", "train/g_loss", "val/d_loss", "test/d_loss"} <= set(metrics)
     _check_run(run, metrics, 4, ["step-0000002", "step-0000004"], 6, 48,
@@ -121,7 +121,7 @@ def test_sample_command_writes_windows_without_wavs(cvae_run, tmp_path, capsys):
 
 def test_digits_corpus_trains_with_clip_labels(toy_manifest, tmp_path):
     run = tmp_path / "digits"
-    metrics = train(load_recipe(RECIPES / "digits-frames-cvae-tiny.yaml", [f"data.manifest={toy_manifest}"]), run,
+    metrics = train(load_recipe(RECIPES["digits-frames-cvae-tiny"], [f"data.manifest={toy_manifest}"]), run,
                     quiet=True)
     _check_run(run, metrics, 8, ["step-0000004", "step-0000008"], 4, 10,
                _train_stats(toy_manifest, "digits-frames-cvae-tiny"))
@@ -210,8 +210,8 @@ def test_gan_critic_learns_and_generator_moves_towards_each_phone(fixed_batch, t
 
 # ------------------------------------------------------------------------------------------------ recipes
 def test_paper_recipes_build_models_of_the_window_shape():
-    cvae = load_recipe(RECIPES / "timit-frames-cvae.yaml")
-    cgan = load_recipe(RECIPES / "timit-frames-cgan.yaml")
+    cvae = load_recipe(RECIPES["timit-frames-cvae"])
+    cgan = load_recipe(RECIPES["timit-frames-cgan"])
     VAEScheme.validate(cvae)
     GANScheme.validate(cgan)
     vae, gan = build_model(cvae), build_model(cgan)
@@ -237,7 +237,7 @@ def test_paper_recipes_build_models_of_the_window_shape():
 ])
 def test_errors_name_the_field(recipe, override, field, timit_manifest):
     with pytest.raises(ConfigError) as e:
-        r = load_recipe(RECIPES / f"{recipe}.yaml", [f"data.manifest={timit_manifest}", override])
+        r = load_recipe(RECIPES[f"{recipe}"], [f"data.manifest={timit_manifest}", override])
         scheme = VAEScheme if r.scheme == "vae" else GANScheme
         scheme.build(r, build_model(r))
     assert str(e.value).startswith(field), str(e.value)

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from speechgen.training.registry import load_recipe
 from speechgen.training.runner import train
 
-TINY = Path(__file__).resolve().parents[2] / "recipes" / "classifier-tiny.yaml"
+TINY = Path(__file__).resolve().parents[2] / "recipes" / "classifier" / "classifier-tiny.yaml"
 
 
 def _recipe(manifest: Path, **train_fields: object):
@@ -63,7 +63,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, toy_manifest):
 
 def test_nan_loss_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_path, toy_manifest, monkeypatch):
     from speechgen.models.classifier import DigitClassifier
-    from speechgen.training.generative import NonFiniteLossError
+    from speechgen.training.optim import NonFiniteLossError
 
     calls = {"n": 0}
     forward = DigitClassifier.classify_features

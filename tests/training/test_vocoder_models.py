@@ -21,15 +21,15 @@ from speechgen.models.resgan import ResGAN
 from speechgen.training.optim import OptimConfig
 from speechgen.training.registry import load_recipe
 from speechgen.training.runner import train
-from speechgen.training.vocoder import VocoderData, VocoderLosses, VocoderModule, VocoderTrain
+from speechgen.training.schemes.gan_vocoder import VocoderData, VocoderLosses, VocoderModule, VocoderTrain
 
-from .fixed_batch import fit_fixed_batch
+from .fixed_batch import RECIPES, fit_fixed_batch
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*validation_step.*no `val_dataloader`"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-FULL_RECIPES = ["parallel_wavegan", "parallel_wavegan-22k", "parallel_wavegan-cpu", "istft-vocoder",
+# recipe name -> recipes/FAMILY/NAME.yaml
+FULL_RECIPES = ["parallel-wavegan", "parallel-wavegan-22k", "parallel-wavegan-cpu", "istft-vocoder",
                 "istft-vocoder-22k", "istft-vocoder-cpu", "istft-vocoder-gl-cpu", "resgan-pulse", "resgan"]
 
 
@@ -90,10 +90,10 @@ def test_resgan_pulse_stage_is_supervised_and_leaves_the_rest_alone(toy_manifest
     assert any(not torch.equal(a, b) for a, b in zip(pulse_before, model.generator.pulse_model.parameters()))
 
 
-@pytest.mark.parametrize("name", ["parallel_wavegan-tiny", "istft-vocoder-tiny"])
+@pytest.mark.parametrize("name", ["parallel-wavegan-tiny", "istft-vocoder-tiny"])
 def test_tiny_recipes_train_end_to_end_and_vocode(name, toy_manifest, tmp_path):
     run = tmp_path / "run"
-    metrics = train(load_recipe(RECIPES / f"{name}.yaml", [f"data.manifest={toy_manifest}"]), run, quiet=True)
+    metrics = train(load_recipe(RECIPES[f"{name}"], [f"data.manifest={toy_manifest}"]), run, quiet=True)
     assert metrics["steps"] == 4
     for key in ("train/g_loss", "train/d_loss", "train/adv", "val/mel_l1", "val/mrstft", "test/mel_l1"):
         assert key in metrics and metrics[key] == metrics[key], key  # present and not NaN
@@ -112,7 +112,7 @@ def test_griffin_lim_istft_vocoder_trains_its_magnitude_and_vocodes(toy_manifest
     """phase="griffin_lim": a supervised stage (no discriminator step) on the head's magnitude; validation, samples
     and `speechgen vocode` go through Griffin-Lim."""
     run = tmp_path / "run"
-    metrics = train(load_recipe(RECIPES / "istft-vocoder-gl-tiny.yaml", [f"data.manifest={toy_manifest}"]), run,
+    metrics = train(load_recipe(RECIPES["istft-vocoder-gl-tiny"], [f"data.manifest={toy_manifest}"]), run,
                     quiet=True)
     assert metrics["steps"] == 4 and "train/d_loss" not in metrics
     assert metrics["train/g_loss"] == pytest.approx(metrics["train/sc"] + metrics["train/log_mag"], rel=1e-4)
@@ -140,10 +140,10 @@ def test_resgan_two_stages_chain_through_init_from(toy_manifest, tmp_path):
 
     pulse_run, noise_run = tmp_path / "pulse", tmp_path / "noise"
     sets = [f"data.manifest={toy_manifest}"]
-    m1 = train(load_recipe(RECIPES / "resgan-pulse-tiny.yaml", sets), pulse_run, quiet=True)
+    m1 = train(load_recipe(RECIPES["resgan-pulse-tiny"], sets), pulse_run, quiet=True)
     assert m1["steps"] == 4 and m1["train/pulse_marks"] > 0 and m1["train/pulse_mse"] == m1["train/g_loss"]
     assert "val/mel_l1" in m1 and "train/d_loss" not in m1
-    m2 = train(load_recipe(RECIPES / "resgan-tiny.yaml", sets + [f"train.init_from={pulse_run}"]), noise_run,
+    m2 = train(load_recipe(RECIPES["resgan-tiny"], sets + [f"train.init_from={pulse_run}"]), noise_run,
                quiet=True)
     assert m2["steps"] == 4 and "train/d_loss" in m2 and "train/mrstft" in m2 and m2["val/mel_l1"] == m2["val/mel_l1"]
     w1 = load_file(str(pulse_run / "final" / "model.safetensors"))
@@ -163,14 +163,14 @@ def test_resgan_two_stages_chain_through_init_from(toy_manifest, tmp_path):
 def test_init_from_errors_name_the_field(toy_manifest, tmp_path):
     sets = [f"data.manifest={toy_manifest}", f"train.init_from={tmp_path / 'missing'}"]
     with pytest.raises(ConfigError, match=r"^recipe\.train\.init_from: .*missing: no such run"):
-        train(load_recipe(RECIPES / "resgan-tiny.yaml", sets), tmp_path / "run", quiet=True)
+        train(load_recipe(RECIPES["resgan-tiny"], sets), tmp_path / "run", quiet=True)
 
 
 @pytest.mark.parametrize("name", FULL_RECIPES)
 def test_paper_and_cpu_recipes_validate(name):
-    recipe = load_recipe(RECIPES / f"{name}.yaml")
+    recipe = load_recipe(RECIPES[f"{name}"])
     assert recipe.scheme == "vocoder" and recipe.data.segment_length % 256 == 0
-    text = (RECIPES / f"{name}.yaml").read_text()
+    text = (RECIPES[f"{name}"]).read_text()
     assert "# Expected time:" in text
     if name.endswith("-cpu"):
         assert "OMP_NUM_THREADS=1" in text
@@ -178,6 +178,6 @@ def test_paper_and_cpu_recipes_validate(name):
 
 def test_recipe_feature_params_must_match_the_model_feature():
     with pytest.raises(ConfigError, match=r"^recipe\.data\.feature_params\.n_mfcc: 13, but the model expects 20"):
-        load_recipe(RECIPES / "resgan-tiny.yaml", ["data.feature_params={n_mfcc: 13}"])
+        load_recipe(RECIPES["resgan-tiny"], ["data.feature_params={n_mfcc: 13}"])
     with pytest.raises(ConfigError, match=r"^recipe\.model\.kwargs\.n_fft: 512 must be at least three times"):
-        load_recipe(RECIPES / "istft-vocoder-tiny.yaml", ["model.kwargs.n_fft=512"])
+        load_recipe(RECIPES["istft-vocoder-tiny"], ["model.kwargs.n_fft=512"])

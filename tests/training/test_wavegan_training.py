@@ -6,7 +6,6 @@ and recipe errors name the field."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,17 +18,17 @@ from speechgen.data.manifest import Manifest
 from speechgen.errors import ConfigError
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.wavegan import WaveGAN
-from speechgen.training.gan import GANModule, GANScheme, GANSection
+from speechgen.training.schemes.gan import GANModule, GANScheme, GANSection
 from speechgen.inference.loading import load_generator
-from speechgen.training.generative import GenData, GenTrain
+from speechgen.training.schemes.generative import GenData, GenTrain
 from speechgen.training.optim import OptimConfig
 from speechgen.models.registry import MODELS
 from speechgen.training.registry import build_model, load_recipe
 from speechgen.training.runner import train
 
-from .fixed_batch import assert_resumes_exactly
+from .fixed_batch import RECIPES, assert_resumes_exactly
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+# recipe name -> recipes/FAMILY/NAME.yaml
 TINY = ["wavegan", "wavegan-cond", "specgan"]
 
 
@@ -40,7 +39,7 @@ def runs(module_toy_manifest, tmp_path_factory):
     manifest = module_toy_manifest
     out = {"manifest": manifest}
     for name in TINY:
-        out[name] = (train(load_recipe(RECIPES / f"{name}-tiny.yaml", [f"data.manifest={manifest}"]),
+        out[name] = (train(load_recipe(RECIPES[f"{name}-tiny"], [f"data.manifest={manifest}"]),
                            root / name, quiet=True), root / name)
     return out
 
@@ -134,7 +133,7 @@ def test_wavegan_resumes_exactly(toy_manifest, tmp_path):
     """Phase shuffle draws from the global generator, which --resume restores: the resumed run ends with the
     same weights as the uninterrupted one."""
     sets = [f"data.manifest={toy_manifest}", "train.sample_every=0", "train.val_every=100"]
-    a = assert_resumes_exactly(RECIPES / "wavegan-tiny.yaml", sets, tmp_path, stop=2, steps=4)
+    a = assert_resumes_exactly(RECIPES["wavegan-tiny"], sets, tmp_path, stop=2, steps=4)
     assert any(k.startswith("discriminator.") for k in a)
 
 
@@ -154,7 +153,7 @@ def test_wavegan_resumes_exactly(toy_manifest, tmp_path):
 ])
 def test_recipe_errors_name_the_field(recipe, override, field, toy_manifest):
     with pytest.raises(ConfigError) as e:
-        r = load_recipe(RECIPES / f"{recipe}.yaml", [f"data.manifest={toy_manifest}", override])
+        r = load_recipe(RECIPES[f"{recipe}"], [f"data.manifest={toy_manifest}", override])
         GANScheme.build(r, build_model(r))
     assert str(e.value).startswith(field)
 
@@ -163,13 +162,13 @@ def test_registry_and_recipes():
     assert MODELS["wavegan"] is WaveGAN and "wavegan" in GANScheme.models
     for name in TINY:
         for suffix in ("", "-tiny"):
-            r = load_recipe(RECIPES / f"{name}{suffix}.yaml")
+            r = load_recipe(RECIPES[f"{name}{suffix}"])
             assert r.scheme == "gan" and r.gan.loss == "wgan-gp" and r.gan.n_critic in (2, 5)
     for name in ("wavegan-cpu", "specgan-cpu"):
-        load_recipe(RECIPES / f"{name}.yaml")
-    paper = {n: load_recipe(RECIPES / f"{n}.yaml") for n in ("wavegan", "specgan")}
+        load_recipe(RECIPES[f"{name}"])
+    paper = {n: load_recipe(RECIPES[f"{n}"]) for n in ("wavegan", "specgan")}
     for r in paper.values():  # the paper's WGAN-GP settings
         assert (r.gan.n_critic, r.gan.gp_weight, r.data.batch_size) == (5, 10.0, 64)
         assert (r.optim_g.lr, tuple(r.optim_g.betas)) == (1e-4, (0.5, 0.9)) == (r.optim_d.lr, tuple(r.optim_d.betas))
     assert paper["wavegan"].model.kwargs["d"] == 64 and paper["specgan"].model.kwargs["kernel_size"] == 5
-    assert build_model(load_recipe(RECIPES / "wavegan-cond.yaml")).n_classes == 10
+    assert build_model(load_recipe(RECIPES["wavegan-cond"])).n_classes == 10

@@ -4,7 +4,7 @@ Two implementations with one convention:
 
 - numpy reference functions (``stft``, ``istft``, ``mel_spectrogram``, ``log_mel``, ``mfcc``, ...). They accept
   ``[..., samples]`` and compute in float64 (complex128); they exist to define the numbers and for tests/eval.
-- torch modules (:class:`STFT`, :class:`MelSpectrogram`, :class:`LogMel`) for batched ``[..., samples]`` tensors on
+- torch modules (:class:`STFT`, :class:`MelSpectrogram`, :class:`LogMelSpectrogram`) for batched ``[..., samples]`` tensors on
   any device, in the input's dtype (their window and filterbank buffers are float64, non-persistent, and are cast
   to the input's device and dtype on each call). They match the numpy reference within 1e-12 (float64) and 1e-5
   (float32) of the peak value; the reference matches librosa (``pad_mode="reflect"``; librosa >= 0.10 defaults
@@ -474,7 +474,7 @@ class MelSpectrogram(torch.nn.Module):
         return torch.matmul(self.filterbank.to(mag), mag)
 
 
-class LogMel(MelSpectrogram):
+class LogMelSpectrogram(MelSpectrogram):
     """Batched :func:`log_mel`: ``ln(max(mel magnitude, eps))``, ``[..., samples]`` -> ``[..., n_mels, frames]``."""
 
     def __init__(self, sr: float, n_fft: int = 1024, hop_length: int = 256, win_length: int = 1024,

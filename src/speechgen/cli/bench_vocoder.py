@@ -2,9 +2,9 @@
 
 Each GAN vocoder of the model registry is built (random weights: speed does not depend on training; generator only,
 weight norm folded, eval mode, ``torch.inference_mode``) from its default configuration: the kwargs of its CPU
-recipe (``recipes/*-cpu.yaml``; without one, its paper-size recipe; without any, its constructor defaults), plus a
-HiFi-GAN V1-size reference (``hifigan-v1.yaml``). With ``--size tiny`` the test recipes (``*-tiny.yaml``) are used
-instead (for smoke tests; their timings mean little).
+recipe (``recipes/vocoder/*-cpu.yaml``, ``base:`` resolved; without one, its paper-size recipe; without any, its
+constructor defaults), plus a HiFi-GAN V1-size reference (``hifigan-v1.yaml``). With ``--size tiny`` the test recipes
+(``*-tiny.yaml``) are used instead (for smoke tests; their timings mean little).
 
 Input: the model's own feature (log-mel, or MFCC + F0 for ResGAN) of ``--seconds`` of a synthetic voiced signal
 (a harmonic tone with vibrato). Every (model, thread count) pair is timed ``--repeats`` times, the models
@@ -33,7 +33,7 @@ from speechgen.errors import ConfigError
 REFERENCE = "hifigan-v1"
 REFERENCE_RECIPES = {"cpu": "hifigan-v1", "tiny": "hifigan-v1-tiny"}
 SIZES = ("cpu", "tiny")
-DEFAULT_RECIPES = Path(__file__).resolve().parents[3] / "recipes"
+DEFAULT_RECIPES = Path(__file__).resolve().parents[3] / "recipes" / "vocoder"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,21 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=SIZES, default="cpu", help="cpu: the CPU recipes (default); tiny: test recipes")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="registry names to include (default all)")
     p.add_argument("--recipes", type=Path, default=DEFAULT_RECIPES, metavar="DIR",
-                   help="recipe folder searched for the configurations (default: the repository's recipes/)")
+                   help="recipe folder searched (with its subfolders) for the configurations "
+                   "(default: the repository's recipes/vocoder/)")
     p.set_defaults(func=_bench)
 
 
 # ------------------------------------------------------------------------------------------------ configurations
 def _recipes_of(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    import yaml
+    from speechgen.recipe_files import read_yaml  # resolves ``base:``; no validation, nothing of training
 
     out = []
     if not folder.is_dir():
         return out
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted(folder.rglob("*.yaml")):
         try:
-            raw = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError):
+            raw = read_yaml(path)
+        except (ConfigError, OSError):
             continue
         if isinstance(raw, dict) and isinstance(raw.get("model"), dict) and raw.get("scheme") == "vocoder":
             out.append((path, raw))

@@ -84,7 +84,7 @@ def _compare(args: argparse.Namespace) -> int:
         write_text(args.json, json.dumps(_nan_to_none(result), indent=2, allow_nan=False) + "\n")
         con.print(f"wrote {args.json}")
     if args.html is not None:
-        from speechgen.evaluation.report import write_pair_report
+        from speechgen.evaluation.pages import write_pair_report
 
         write_pair_report(args.html, f"speechgen compare: {args.estimate} vs {args.reference}", result, pairs,
                           args.html_pairs)

@@ -49,7 +49,7 @@ def _demo(args: argparse.Namespace) -> int:
     from speechgen.cli.report import real_examples
     from speechgen.data.features import build_feature
     from speechgen.evaluation.judge import Judge, shipped_reference
-    from speechgen.evaluation.report import write_report
+    from speechgen.evaluation.pages import write_report
     from speechgen.models.sampling import GRID_NAME, draw, write_samples
     from speechgen.inference.loading import data_section, load_generator
 

@@ -220,7 +220,7 @@ def score_run_samples(run: Path, classifier: str = "classifier", seed: int = 0,
 
 
 def _load(src: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The parts of one report (see :func:`speechgen.evaluation.report.write_report`) of a run or an eval JSON."""
+    """The parts of one report (see :func:`speechgen.evaluation.pages.write_report`) of a run or an eval JSON."""
     if src.is_dir():
         return _from_run(src, args)
     if src.is_file() and src.suffix.lower() == ".json":
@@ -233,7 +233,7 @@ def _load(src: Path, args: argparse.Namespace) -> dict[str, Any]:
 def leaderboard_entries(sources: list[Path], args: argparse.Namespace,
                         ) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
     """Leaderboard entries ``{label, source, metrics, clips}`` and the distinct real reference rows."""
-    from speechgen.evaluation.report import HIGHER_IS_BETTER
+    from speechgen.evaluation.pages import HIGHER_IS_BETTER
 
     sub = argparse.Namespace(**{**vars(args), "max_clips": args.clips_per_entry})
     entries, refs, seen = [], [], {}
@@ -264,7 +264,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _write(args: argparse.Namespace) -> int:
-    from speechgen.evaluation.report import write_leaderboard, write_report
+    from speechgen.evaluation.pages import write_leaderboard, write_report
 
     if args.max_clips < 0:
         raise ConfigError(f"--max-clips: must be >= 0, got {args.max_clips}")

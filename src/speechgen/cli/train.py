@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(safetensors + YAML, never pickle), logs/metrics.csv, final/ and metrics.json.",
     )
     p.add_argument("recipe", type=Path, nargs="?", default=None,
-                   help="recipe YAML (see recipes/); with --resume it may be left out to continue with the "
+                   help="recipe YAML (see recipes/FAMILY/); with --resume it may be left out to continue with the "
                    "run's own recipe (RUN/config.yaml), and if given it must match that one")
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from speechgen.errors import ConfigError
-    from speechgen.training.recipe import apply_overrides, parse_recipe
+    from speechgen.recipe_files import apply_overrides
+    from speechgen.training.recipe import parse_recipe
     from speechgen.models.registry import MODELS
     from speechgen.training.registry import SCHEMES, load_recipe
     from speechgen.training.runner import saved_recipe, train

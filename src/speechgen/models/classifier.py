@@ -1,6 +1,6 @@
 """Digit classifier: a small ResNeXt-style 2-D CNN over log-mel, used as the judge (DESIGN §4).
 
-The model takes raw 16 kHz waveforms ``[B, T]`` and computes its own log-mel (torch :class:`LogMel`, §3 defaults:
+The model takes raw 16 kHz waveforms ``[B, T]`` and computes its own log-mel (torch :class:`~speechgen.audio.spectral.LogMelSpectrogram`, §3 defaults:
 80 bands, n_fft 1024, hop 256, 0-8 kHz → 63 frames per 1-s clip). Each utterance's log-mel is normalised to zero
 mean and unit variance over all its bins and frames ("utterance"), which makes the judge insensitive to gain, or by
 fixed constants ("fixed"). Then: a strided 3×3 stem, stages of residual blocks (grouped 3×3 convs when
@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from speechgen.audio.spectral import LogMel
+from speechgen.audio.spectral import LogMelSpectrogram
 from speechgen.errors import ConfigError
 from speechgen.models.roles import CLASSIFIER
 
@@ -110,7 +110,7 @@ class DigitClassifier(nn.Module):
         self.feature_params = dict(n_fft=n_fft, hop_length=hop_length, win_length=n_fft, n_mels=n_mels,
                                    fmin=float(fmin), fmax=float(fmax), eps=1e-5, log="natural")
         self.normalization, self.norm_mean, self.norm_std = normalization, float(norm_mean), float(norm_std)
-        self.logmel = LogMel(sample_rate, n_fft, hop_length, n_fft, n_mels, fmin, fmax)
+        self.logmel = LogMelSpectrogram(sample_rate, n_fft, hop_length, n_fft, n_mels, fmin, fmax)
         self.stem = nn.Sequential(
             nn.Conv2d(1, widths[0], 3, stem_stride, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
         )

@@ -6,7 +6,7 @@ then multi-receptive-field fusion: the mean of residual blocks with kernel sizes
 dilations ``resblock_dilation_sizes``), a leaky ReLU (slope 0.01), a kernel-7 output convolution and tanh. All
 convolutions are weight-normalised; the product of the rates is the hop length.
 
-The paper's configurations (generator parameters as published; :data:`CONFIGS`):
+The paper's configurations (generator parameters as published; :data:`CONFIGS`, chosen by ``config="v2"``):
 
 ====  ==============  ===============  ========  ========  ============  ==========================  ========
 name  rates           kernels          channels  resblock  MRF kernels   MRF dilations               params
@@ -26,7 +26,8 @@ The paper's losses (applied by the ``vocoder`` training scheme): LSGAN for both 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -90,28 +91,58 @@ class HiFiGAN(GANVocoder):
         feature_params: the log-mel input's parameters (:class:`~speechgen.data.features.LogMel` fields; DESIGN
             §3 defaults: n_fft 1024, hop 256, win 1024, 80 bands, 0-8 kHz). ``hop_length`` must equal the product
             of ``upsample_rates``.
+        config: a paper configuration of :data:`CONFIGS` ("v1", "v2", "v3") that sets the generator layout (the
+            six arguments below); an argument given explicitly (not None) overrides its value. None: V1.
         upsample_rates, upsample_kernel_sizes, upsample_initial_channel, resblock, resblock_kernel_sizes,
-            resblock_dilation_sizes: the generator (see :data:`CONFIGS`; defaults are V1).
+            resblock_dilation_sizes: the generator (None: the value of ``config``; see :data:`CONFIGS`).
         mpd_periods: periods of the multi-period discriminator ([] leaves it out).
         msd_scales: scales of the multi-scale discriminator (0 leaves it out).
         disc_width: multiplier of the discriminators' channel counts (1.0: the paper's; tiny test models use less).
         discriminators: build the discriminators (False for inference).
+
+    Checkpoints store the kwargs as given (``config: v2`` and any overrides), which rebuild the same layout.
     """
 
     def __init__(self, sample_rate: int = 16000, feature_params: dict[str, Any] | None = None,
-                 upsample_rates: Sequence[int] = (8, 8, 2, 2), upsample_kernel_sizes: Sequence[int] = (16, 16, 4, 4),
-                 upsample_initial_channel: int = 512, resblock: Literal[1, 2] = 1,
-                 resblock_kernel_sizes: Sequence[int] = (3, 7, 11),
-                 resblock_dilation_sizes: Sequence[Sequence[int]] = ((1, 3, 5), (1, 3, 5), (1, 3, 5)),
+                 config: Literal["v1", "v2", "v3"] | None = None,
+                 upsample_rates: Sequence[int] | None = None, upsample_kernel_sizes: Sequence[int] | None = None,
+                 upsample_initial_channel: int | None = None, resblock: Literal[1, 2] | None = None,
+                 resblock_kernel_sizes: Sequence[int] | None = None,
+                 resblock_dilation_sizes: Sequence[Sequence[int]] | None = None,
                  mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3, disc_width: float = 1.0,
                  discriminators: bool = True) -> None:
-        field, product = self.upsampling({"upsample_rates": list(upsample_rates)})
+        layout = self.layout({"config": config, "upsample_rates": upsample_rates,
+                              "upsample_kernel_sizes": upsample_kernel_sizes,
+                              "upsample_initial_channel": upsample_initial_channel, "resblock": resblock,
+                              "resblock_kernel_sizes": resblock_kernel_sizes,
+                              "resblock_dilation_sizes": resblock_dilation_sizes})
+        field, product = self.upsampling(layout)
         super().__init__(sample_rate, feature_params, product, field)
-        self.generator = HiFiGANGenerator(self.n_mels, upsample_rates, upsample_kernel_sizes, upsample_initial_channel,
-                                          resblock, resblock_kernel_sizes, resblock_dilation_sizes)
+        self.generator = HiFiGANGenerator(self.n_mels, **layout)
         self.discriminator = None
         if discriminators:
             self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "a HiFi-GAN")
+
+    @classmethod
+    def layout(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The generator layout of constructor ``kwargs``: :data:`CONFIGS` [``config``] (V1 without one) with the
+        layout arguments given in ``kwargs`` (not None) on top. ConfigError on an unknown ``config``.
+
+        kwargs: constructor keyword arguments (any subset).
+        """
+        config = kwargs.get("config")
+        if config is not None and config not in CONFIGS:
+            raise ConfigError(f"config: expected one of {', '.join(sorted(CONFIGS))}, got {config!r}")
+        preset = CONFIGS[config or "v1"]
+        return {k: copy.deepcopy(preset[k] if kwargs.get(k) is None else kwargs[k]) for k in preset}
+
+    @classmethod
+    def upsampling(cls, kwargs: Mapping[str, Any]) -> tuple[str, int]:
+        """``("upsample_rates", their product)`` of constructor ``kwargs``, ``config`` included.
+
+        kwargs: constructor keyword arguments (any subset).
+        """
+        return super().upsampling({"upsample_rates": cls.layout(kwargs)["upsample_rates"]})
 
     def _part(self, name: str) -> nn.Module | None:
         parts = getattr(self.discriminator, "parts", {})

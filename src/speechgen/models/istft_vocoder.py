@@ -45,7 +45,7 @@ from torch import nn
 
 from speechgen.audio.spectral import fft_window, mel_filterbank
 from speechgen.errors import ConfigError
-from speechgen.losses.spectral import MAG_FLOOR, magnitude_distances
+from speechgen.losses.stft import MAG_FLOOR, magnitude_distances
 from speechgen.models.vocoder import GANVocoder
 from speechgen.nn.vocoder_discriminators import hifigan_discriminator
 

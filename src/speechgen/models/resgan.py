@@ -29,12 +29,12 @@ Discriminator (:class:`SpectrogramDiscriminator`): a fixed FFT layer (log-magnit
 
 **Two training stages** (``stage`` kwarg; the ``vocoder`` scheme runs both):
 
-- ``stage="pulse"`` (``recipes/resgan-pulse*.yaml``): a *supervised stage* (:attr:`supervised_stage`): least squares
-  between the pulse model's windowed pulses and pitch-synchronous pulses of the training audio's excitation
-  (the audio inverse-filtered by ``1 / H``, cut at the pitch marks snapped to the strongest excitation sample
-  within half a period, two-period Hann windowed). The generator's output in this stage is the filtered smooth
+- ``stage="pulse"`` (``recipes/vocoder/resgan-pulse*.yaml``): a *supervised stage* (:attr:`supervised_stage`):
+  least squares between the pulse model's windowed pulses and pitch-synchronous pulses of the training audio's
+  excitation (the audio inverse-filtered by ``1 / H``, cut at the pitch marks snapped to the strongest excitation
+  sample within half a period, two-period Hann windowed). The generator's output in this stage is the filtered smooth
   excitation alone (the noise model is off), so validation scores the pulse model.
-- ``stage="noise"`` (``recipes/resgan*.yaml``, ``train.init_from`` = the pulse run): the pulse model is frozen
+- ``stage="noise"`` (``recipes/vocoder/resgan*.yaml``, ``train.init_from`` = the pulse run): the pulse model is frozen
   (``requires_grad=False``) and the noise model and discriminator train as a GAN (``losses.adversarial``; the
   recipes add an MR-STFT term, see below).
 

@@ -5,7 +5,7 @@ A VAE whose decoder is a GAN generator, with the GAN's discriminator serving as 
 reconstruction: instead of a pixel-wise likelihood ``p(x | z)``, the VAE's reconstruction term is a Gaussian
 likelihood of the discriminator's intermediate representation ``Dis_l(x)`` (one convolution block's output),
 i.e. a squared L2 distance between ``Dis_l(x)`` and ``Dis_l(x̃)`` for the reconstruction ``x̃ = Dec(Enc(x))``.
-The training objective and its split between the three networks live in :mod:`speechgen.training.vaegan`.
+The training objective and its split between the three networks live in :mod:`speechgen.training.schemes.learned_similarity`.
 
 The three networks are the repository's existing blocks, composed rather than rewritten:
 

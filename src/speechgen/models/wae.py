@@ -2,7 +2,7 @@
 on spectrogram images.
 
 A deterministic encoder ``x → z`` and a decoder ``z → x`` built from the convolutional VAE's blocks
-(:mod:`speechgen.models.vae`); training (see :mod:`speechgen.training.vae`) minimises the reconstruction cost plus
+(:mod:`speechgen.models.vae`); training (see :mod:`speechgen.training.schemes.autoencoder`) minimises the reconstruction cost plus
 a penalty pulling the distribution of codes ``Q_Z`` towards the prior ``P_Z = N(0, I)``:
 
 - WAE-MMD: the maximum mean discrepancy between encoded codes and prior draws (no extra parameters);

@@ -14,8 +14,8 @@ from speechgen.errors import CheckpointError
 #: shipped name → folder (relative to this package) holding model.safetensors + config.yaml (+ extras)
 PRETRAINED: dict[str, str] = {
     "classifier": "classifier",
-    "digits-default": "digits-default",  # conditional VAE on the 2x128x128 amplitude image (recipes/cvae-cpu.yaml)
-    "default": "default",  # vocoder: iSTFT vocoder, Griffin-Lim phase (recipes/istft-vocoder-gl-cpu.yaml)
+    "digits-default": "digits-default",  # conditional VAE of the amplitude image (recipes/spectrogram/cvae-cpu.yaml)
+    "default": "default",  # vocoder: iSTFT vocoder, Griffin-Lim phase (recipes/vocoder/istft-vocoder-gl-cpu.yaml)
 }
 
 

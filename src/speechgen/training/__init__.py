@@ -1,11 +1,14 @@
-"""Training: one LightningModule per scheme, recipes and registries, pickle-free checkpoints.
+"""Training: recipes, the trainer and the training schemes. Only ``speechgen train`` imports this package.
 
-- :mod:`speechgen.training.registry` — ``MODELS``, ``SCHEMES``, ``load_recipe``, ``build_model``;
-- :mod:`speechgen.training.recipe` — recipe parsing and typed validation;
-- :mod:`speechgen.training.checkpoint` — ``save_checkpoint``, ``load_model``, ``save_state``/``load_state``,
-  the Lightning ``SafeCheckpointIO`` plug-in;
-- :mod:`speechgen.training.runner` — ``train(recipe, out, ...)`` used by ``speechgen train``;
-- :mod:`speechgen.training.classifier` — the supervised classification scheme.
+- :mod:`speechgen.training.recipe` — recipe parsing, ``base:`` resolution and typed validation;
+- :mod:`speechgen.training.registry` — ``SCHEMES``, ``load_recipe``, ``build_model``;
+- :mod:`speechgen.training.runner` — ``train(recipe, out, ...)``: the run folder, Lightning, final checkpoint;
+- :mod:`speechgen.training.callbacks` — periodic checkpoints and exact resume;
+- :mod:`speechgen.training.checkpoint_io` — the pickle-free Lightning checkpoint plug-in;
+- :mod:`speechgen.training.optim` — optimiser / schedule sections and builders;
+- :mod:`speechgen.training.adversarial` — the critic-then-generator update every adversarial scheme calls;
+- :mod:`speechgen.training.schemes` — one module per training regime.
 
-Submodules are imported explicitly so that loading a checkpoint does not import Lightning.
+Checkpoints themselves are read and written by :mod:`speechgen.checkpoint`, models run through
+:mod:`speechgen.inference`; neither imports this package.
 """

@@ -1,4 +1,5 @@
-"""Sections shared by training schemes: the optimiser + learning-rate schedule and the training loop."""
+"""Sections shared by training schemes (the optimiser + learning-rate schedule, the training loop) and the guard
+against non-finite losses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Literal
 
 import torch
 
-from speechgen.errors import ConfigError
+from speechgen.errors import ConfigError, SpeechgenError
 
 
 @dataclass
@@ -85,3 +86,16 @@ class TrainSection:
         for k in ("max_steps", "val_every", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, k) <= 0:
                 raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
+
+
+class NonFiniteLossError(SpeechgenError):
+    """A loss became NaN or Inf; training stops and the last good checkpoint is kept."""
+
+
+def check_finite(step: int, **losses: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteLossError` naming the first NaN/Inf loss of training step ``step``."""
+    for name, value in losses.items():
+        if not bool(torch.isfinite(value.detach()).all()):
+            raise NonFiniteLossError(
+                f"step {step}: loss '{name}' is {float(value.detach().float().mean())}; "
+                "training stopped (lower the learning rate or enable gradient clipping)")

@@ -11,13 +11,15 @@ A recipe looks like::
 Validation happens on load and names the field at fault (``recipe.model.kwargs.width: unknown argument``):
 unknown sections or keys, values of the wrong type (checked against the dataclass / constructor annotations),
 unknown model or scheme names. Relative paths inside a recipe are resolved against the current directory.
+
+Files are read by :mod:`speechgen.recipe_files` (YAML, ``base:`` resolution, ``--set`` overrides); this module
+validates the mapping against a scheme's typed sections and a model's constructor.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
-import yaml
 
 from speechgen.errors import ConfigError
 
@@ -166,42 +167,6 @@ class Recipe:
         if name in sections:
             return sections[name]
         raise AttributeError(name)
-
-
-def read_yaml(path: str | os.PathLike, what: str = "recipe") -> dict[str, Any]:
-    """Read a YAML mapping; ConfigError on a missing file, bad YAML or a non-mapping document."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: no such {what} file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: a {what} must be a YAML mapping")
-    return data
-
-
-def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``dotted.key=value`` overrides (values parsed as YAML) to a nested mapping, in place."""
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE (e.g. data.batch_size=32)")
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            nxt = node.setdefault(part, {})
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {key}: '{part}' is not a section")
-            node = nxt
-        try:
-            node[parts[-1]] = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: value is not valid YAML") from exc
-    return raw
 
 
 def parse_recipe(

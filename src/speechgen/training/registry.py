@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from speechgen.models.registry import MODELS
-from speechgen.training.autoregressive import AutoregressiveScheme
-from speechgen.training.classifier import ClassifierScheme
-from speechgen.training.gan import GANScheme
-from speechgen.training.recipe import Recipe, apply_overrides, parse_recipe, read_yaml
-from speechgen.training.vae import VAEScheme
-from speechgen.training.vaegan import VAEGANScheme
-from speechgen.training.vocoder import VocoderScheme
+from speechgen.training.schemes.autoregressive import AutoregressiveScheme
+from speechgen.training.schemes.classification import ClassifierScheme
+from speechgen.training.schemes.gan import GANScheme
+from speechgen.training.recipe import Recipe, parse_recipe
+from speechgen.recipe_files import apply_overrides, read_yaml
+from speechgen.training.schemes.autoencoder import VAEScheme
+from speechgen.training.schemes.learned_similarity import VAEGANScheme
+from speechgen.training.schemes.gan_vocoder import VocoderScheme
 
 SCHEMES: dict[str, Any] = {
     "classifier": ClassifierScheme,

@@ -6,7 +6,7 @@ A run folder holds ``config.yaml`` (the resolved recipe, seed and command), ``ch
 (sample rounds of generative schemes), ``final/`` (model checkpoint with the metrics in its ``config.yaml``; the
 EMA weights when the scheme keeps them) and ``metrics.json``.
 
-A NaN/Inf loss stops the run with one line (:class:`~speechgen.training.generative.NonFiniteLossError`); no
+A NaN/Inf loss stops the run with one line (:class:`~speechgen.training.optim.NonFiniteLossError`); no
 checkpoint is written after it, so ``checkpoints/last.ckpt`` stays the last good state.
 """
 
@@ -27,7 +27,7 @@ from speechgen.atomic import ensure_dir, write_text
 from speechgen.errors import ConfigError, DataError
 from speechgen.training.callbacks import ExactResume, PeriodicCheckpoint
 from speechgen.training.checkpoint_io import SafeCheckpointIO
-from speechgen.training.generative import NonFiniteLossError
+from speechgen.training.optim import NonFiniteLossError
 from speechgen.checkpoint import git_commit, save_checkpoint, to_plain
 from speechgen.training.recipe import Recipe
 from speechgen.training.registry import SCHEMES, build_model

@@ -263,7 +263,7 @@ class App:
     def generate(self, model: Any, digit: Any, seed: Any) -> dict[str, Any]:
         """One clip of ``digit`` (None for unconditional models) from generator ``model`` with ``seed``: WAV and
         spectrogram as data URIs, the judge's digit and probability, timings."""
-        from speechgen.evaluation.report import png_data_uri, spectrogram_png
+        from speechgen.evaluation.pages import png_data_uri, spectrogram_png
 
         choice = self.generators.get(str(model)) if isinstance(model, str) else None
         if choice is None:
@@ -313,7 +313,7 @@ class App:
 
         from speechgen.audio import io as audio_io
         from speechgen.inference.vocode import synthesize
-        from speechgen.evaluation.report import png_data_uri, spectrogram_png
+        from speechgen.evaluation.pages import png_data_uri, spectrogram_png
         from speechgen.evaluation.speech import compare_pair
 
         if not self.vocoders:

@@ -1,0 +1,381 @@
+"""Supervised classification scheme: cross-entropy on labelled clips with speaker-generalising augmentation.
+
+The model must expose ``log_mel(wave) -> [B, F, T]``, ``normalize(log_mel) -> [B, 1, F, T]`` and
+``classify_features(x) -> logits`` (as :class:`~speechgen.models.DigitClassifier` does) so that the time warp can be
+applied to the raw log-mel and the mel-axis warp, SpecAugment masks and mixup to the normalised one.
+Order in a training step: waveform (shift + speed, random EQ, high/low-pass, gain, noise) → log-mel → tempo / time warp →
+normalisation → mel-axis warp → masks → mixup → logits.
+Augmentation runs batched on the model's device in the training step, drawing from torch's global generator
+(seeded by ``--seed``), so a run is reproducible on CPU regardless of the number of loader workers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from speechgen.data.datamodule import DigitsDataModule, EpochSampler
+from speechgen.errors import ConfigError
+from speechgen.training.optim import check_finite
+from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer
+
+
+@dataclass
+class ClassifierData:
+    """``data:`` section. manifest: CSV (or its folder; relative paths from the current directory).
+    batch_size: clips per batch per device. num_workers: loader processes. sample_rate / segment_length: clips
+    are loaded at this rate and cropped/padded to this many samples (random offset in training, centred else).
+    balance: a manifest column (e.g. ``engine``) whose values the training batches are balanced over: each epoch
+    draws as many clips as the train split holds, with replacement, clip ``i`` with a weight
+    ``count(value_i) ** -balance_power`` (1 = every value gets the same share, 0.5 = shares grow as the square root
+    of the counts); empty = plain shuffling."""
+
+    manifest: str
+    batch_size: int = 64
+    num_workers: int = 0
+    sample_rate: int = 16000
+    segment_length: int = 16000
+    balance: str = ""
+    balance_power: float = 1.0
+
+    def validate(self, where: str) -> None:
+        if self.balance_power < 0:
+            raise ConfigError(f"{where}.balance_power: must be >= 0, got {self.balance_power}")
+        for k in ("batch_size", "sample_rate", "segment_length"):
+            if getattr(self, k) <= 0:
+                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
+        if self.num_workers < 0:
+            raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
+
+
+@dataclass
+class Augment:
+    """``augment:`` section (each part is off at 0 / probability 0).
+
+    shift: largest time shift in seconds (either way, zero fill). gain_db: largest gain change in dB.
+    speed: range of resampling factors (tempo and pitch together; factor > 1 is faster and higher).
+    speed_prob: share of clips speed-perturbed. noise_prob: share of clips with added white noise at an SNR drawn
+    from ``snr_db``. freq_warp: largest relative stretch of the mel axis about 0 Hz (vocal-tract-length
+    perturbation: bin ``f`` takes the value of bin ``f * a``, ``a`` in ``[1 - freq_warp, 1 + freq_warp]``,
+    edge-padded). freq_masks/time_masks: SpecAugment masks per clip, of up to ``freq_mask_width`` mel bands /
+    ``time_mask_width`` frames each, filled with 0 (the normalised mean).
+
+    eq_db: largest gain (dB, either way) of a random smooth zero-phase filter applied to ``eq_prob`` of the clips
+    (channel / voice-quality / spectral-tilt perturbation): a sum of ``eq_bands`` cosines over the mel-scaled
+    frequency axis with Gaussian weights, scaled so that its largest magnitude is uniform in ``[0, eq_db]``.
+    highpass / lowpass: band limitation (microphone / telephone channels): ``band_prob`` of the clips go through a
+    zero-phase 4th-order Butterworth-magnitude high-pass with a cut-off uniform in ``[0, highpass]`` Hz, and
+    (independently) ``band_prob`` through a low-pass with a cut-off uniform in ``[lowpass, sample_rate / 2]`` Hz
+    (0 = off).
+    tempo: range of time-stretch factors of the log-mel frames about the centre (> 1 is faster; the pitch and
+    spectrum are kept, unlike ``speed``), applied to ``tempo_prob`` of the clips. time_warp: SpecAugment-style
+    time warp: a frame drawn in the middle 40 % of the clip moves by up to ``time_warp`` × the clip length, the
+    frames on either side stretch linearly (changes the relative durations of a word's onset and end).
+    mixup: Beta(mixup, mixup) parameter of mixup between pairs of normalised log-mel in a batch, with the
+    cross-entropy mixed in the same proportion (applied to ``mixup_prob`` of the clips; 0 = off).
+    """
+
+    shift: float = 0.1
+    gain_db: float = 6.0
+    speed: tuple[float, float] = (0.9, 1.1)
+    speed_prob: float = 0.5
+    noise_prob: float = 0.3
+    snr_db: tuple[float, float] = (10.0, 40.0)
+    freq_warp: float = 0.0
+    freq_masks: int = 2
+    freq_mask_width: int = 10
+    time_masks: int = 2
+    time_mask_width: int = 8
+    eq_db: float = 0.0
+    eq_prob: float = 0.5
+    eq_bands: int = 6
+    highpass: float = 0.0
+    lowpass: float = 0.0
+    band_prob: float = 0.3
+    tempo: tuple[float, float] = (1.0, 1.0)
+    tempo_prob: float = 0.5
+    time_warp: float = 0.0
+    mixup: float = 0.0
+    mixup_prob: float = 0.5
+
+    def validate(self, where: str) -> None:
+        if not 0 < self.speed[0] <= self.speed[1]:
+            raise ConfigError(f"{where}.speed: expected 0 < low <= high, got {list(self.speed)}")
+        if self.snr_db[0] > self.snr_db[1]:
+            raise ConfigError(f"{where}.snr_db: expected low <= high, got {list(self.snr_db)}")
+        if not 0 < self.tempo[0] <= self.tempo[1]:
+            raise ConfigError(f"{where}.tempo: expected 0 < low <= high, got {list(self.tempo)}")
+        for k in ("speed_prob", "noise_prob", "eq_prob", "band_prob", "tempo_prob", "mixup_prob"):
+            if not 0.0 <= getattr(self, k) <= 1.0:
+                raise ConfigError(f"{where}.{k}: must be in [0, 1], got {getattr(self, k)}")
+        for k in ("freq_warp", "time_warp"):
+            if not 0.0 <= getattr(self, k) < 1.0:
+                raise ConfigError(f"{where}.{k}: must be in [0, 1), got {getattr(self, k)}")
+        if self.eq_bands < 1:
+            raise ConfigError(f"{where}.eq_bands: must be >= 1, got {self.eq_bands}")
+        for k in ("shift", "gain_db", "freq_masks", "freq_mask_width", "time_masks", "time_mask_width", "eq_db",
+                  "highpass", "lowpass", "mixup"):
+            if getattr(self, k) < 0:
+                raise ConfigError(f"{where}.{k}: must be >= 0, got {getattr(self, k)}")
+
+
+@dataclass
+class ClassifierTrain(TrainSection):
+    """``train:`` section (see :class:`~speechgen.training.optim.TrainSection`) plus label_smoothing:
+    cross-entropy smoothing."""
+
+    label_smoothing: float = 0.1
+
+    def validate(self, where: str) -> None:
+        super().validate(where)
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"{where}.label_smoothing: must be in [0, 1), got {self.label_smoothing}")
+
+
+# ------------------------------------------------------------------------------------------------ augmentation
+def _uniform(n: int, low: float, high: float, device: torch.device) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, device=device)
+
+
+def random_eq(wave: torch.Tensor, cfg: Augment, sample_rate: int) -> torch.Tensor:
+    """Filter ``eq_prob`` of the clips ``[B, T]`` with a random smooth zero-phase EQ curve (see :class:`Augment`)."""
+    b, t = wave.shape
+    dev = wave.device
+    use = torch.rand(b, device=dev) < cfg.eq_prob
+    f = torch.fft.rfftfreq(t, 1.0 / sample_rate, device=dev, dtype=wave.dtype)
+    u = torch.log1p(f / 700.0) / math.log1p(sample_rate / 2 / 700.0)  # mel-scaled frequency, 0..1
+    k = torch.arange(1, cfg.eq_bands + 1, device=dev, dtype=wave.dtype)
+    curve = torch.randn(b, cfg.eq_bands, device=dev, dtype=wave.dtype) @ torch.cos(torch.pi * k[:, None] * u[None])
+    peak = _uniform(b, 0.0, cfg.eq_db, dev).to(wave.dtype) * use
+    curve = curve / curve.abs().amax(dim=1, keepdim=True).clamp(min=1e-6) * peak[:, None]  # dB, [B, F]
+    out = torch.fft.irfft(torch.fft.rfft(wave) * (10.0 ** (curve / 20.0)), n=t)
+    return torch.where(use[:, None], out, wave)
+
+
+def band_limit(wave: torch.Tensor, cfg: Augment, sample_rate: int) -> torch.Tensor:
+    """Random high-pass and low-pass filtering of clips ``[B, T]`` (see :class:`Augment`; zero-phase, by FFT)."""
+    b, t = wave.shape
+    dev, nyquist = wave.device, sample_rate / 2
+    f = torch.fft.rfftfreq(t, 1.0 / sample_rate, device=dev, dtype=wave.dtype)[None]
+    gain = torch.ones(b, f.shape[1], device=dev, dtype=wave.dtype)
+    if cfg.highpass > 0:
+        fc = _uniform(b, 0.0, min(cfg.highpass, nyquist), dev).to(wave.dtype)
+        fc = torch.where(torch.rand(b, device=dev) < cfg.band_prob, fc, torch.zeros_like(fc))[:, None]
+        gain = gain * torch.rsqrt(1 + (fc / f.clamp(min=1e-3)) ** 8)
+    if 0 < cfg.lowpass < nyquist:
+        fc = _uniform(b, cfg.lowpass, nyquist, dev).to(wave.dtype)
+        fc = torch.where(torch.rand(b, device=dev) < cfg.band_prob, fc, torch.full_like(fc, float("inf")))[:, None]
+        gain = gain * torch.rsqrt(1 + (f / fc) ** 8)
+    return torch.fft.irfft(torch.fft.rfft(wave) * gain, n=t)
+
+
+def warp_time(x: torch.Tensor, cfg: Augment) -> torch.Tensor:
+    """Tempo change and SpecAugment-style time warp of log-mel ``[B, F, T]`` (linear interpolation of frames,
+    edge frames repeated beyond the clip)."""
+    b, nf, nt = x.shape
+    dev, last = x.device, nt - 1
+    src = torch.arange(nt, device=dev, dtype=x.dtype)[None].expand(b, nt)  # source frame of each output frame
+    if cfg.time_warp > 0:
+        a = _uniform(b, 0.3, 0.7, dev) * last  # anchor (output frame) ...
+        to = (a + _uniform(b, -cfg.time_warp, cfg.time_warp, dev) * last).clamp(1.0, last - 1.0)  # ... its source
+        src = torch.where(src <= a[:, None], src * (to / a)[:, None],
+                          to[:, None] + (src - a[:, None]) * ((last - to) / (last - a))[:, None])
+    if cfg.tempo_prob > 0 and tuple(cfg.tempo) != (1.0, 1.0):
+        use = torch.rand(b, device=dev) < cfg.tempo_prob
+        rate = torch.where(use, _uniform(b, cfg.tempo[0], cfg.tempo[1], dev), torch.ones(b, device=dev))
+        src = last / 2 + (src - last / 2) * rate[:, None]
+    if cfg.time_warp <= 0 and not (cfg.tempo_prob > 0 and tuple(cfg.tempo) != (1.0, 1.0)):
+        return x
+    gx = (2 * src / last - 1)[:, None, :].expand(b, nf, nt)
+    gy = torch.linspace(-1, 1, nf, device=dev, dtype=x.dtype)[None, :, None].expand(b, nf, nt)
+    return F.grid_sample(x[:, None], torch.stack([gx, gy], dim=-1), mode="bilinear", padding_mode="border",
+                         align_corners=True)[:, 0]
+
+
+def augment_wave(wave: torch.Tensor, cfg: Augment, sample_rate: int) -> torch.Tensor:
+    """Time shift + speed perturbation (one linear-interpolation resampling about the centre), random EQ, band
+    limitation, gain, noise."""
+    b, t = wave.shape
+    dev = wave.device
+    shift = _uniform(b, -cfg.shift, cfg.shift, dev) * sample_rate
+    rate = torch.ones(b, device=dev)
+    if cfg.speed_prob > 0 and tuple(cfg.speed) != (1.0, 1.0):
+        use = torch.rand(b, device=dev) < cfg.speed_prob
+        rate = torch.where(use, _uniform(b, cfg.speed[0], cfg.speed[1], dev), rate)
+    if cfg.shift > 0 or bool((rate != 1).any()):
+        centre = (t - 1) / 2
+        n = torch.arange(t, device=dev, dtype=wave.dtype)
+        pos = (n[None, :] - centre) * rate[:, None] + centre - shift[:, None]  # source sample of each output
+        grid = torch.stack([2 * pos / (t - 1) - 1, torch.zeros_like(pos)], dim=-1)[:, None]  # [B, 1, T, 2]
+        wave = F.grid_sample(wave[:, None, None, :], grid, mode="bilinear", padding_mode="zeros",
+                             align_corners=True)[:, 0, 0]
+    if cfg.eq_db > 0 and cfg.eq_prob > 0:
+        wave = random_eq(wave, cfg, sample_rate)
+    if cfg.band_prob > 0 and (cfg.highpass > 0 or 0 < cfg.lowpass < sample_rate / 2):
+        wave = band_limit(wave, cfg, sample_rate)
+    if cfg.gain_db > 0:
+        wave = wave * (10.0 ** (_uniform(b, -cfg.gain_db, cfg.gain_db, dev) / 20.0))[:, None]
+    if cfg.noise_prob > 0:
+        rms = wave.pow(2).mean(dim=1).sqrt()
+        snr = _uniform(b, cfg.snr_db[0], cfg.snr_db[1], dev)
+        scale = rms / (10.0 ** (snr / 20.0)) * (torch.rand(b, device=dev) < cfg.noise_prob)
+        wave = wave + torch.randn_like(wave) * scale[:, None]
+    return wave
+
+
+def spec_augment(x: torch.Tensor, cfg: Augment) -> torch.Tensor:
+    """Warp the mel axis, then zero random bands and frame ranges of normalised log-mel ``[B, 1, F, T]``."""
+    b, _, nf, nt = x.shape
+    if cfg.freq_warp > 0:
+        a = _uniform(b, 1.0 - cfg.freq_warp, 1.0 + cfg.freq_warp, x.device)
+        src = (torch.arange(nf, device=x.device, dtype=x.dtype)[None] * a[:, None]).clamp(max=nf - 1)  # [B, F]
+        gy = (2 * src / (nf - 1) - 1)[:, :, None].expand(b, nf, nt)
+        gx = torch.linspace(-1, 1, nt, device=x.device, dtype=x.dtype)[None, None].expand(b, nf, nt)
+        x = F.grid_sample(x, torch.stack([gx, gy], dim=-1), mode="bilinear", align_corners=True)
+    keep = torch.ones(b, nf, nt, dtype=torch.bool, device=x.device)
+    for count, width, size, axis in ((cfg.freq_masks, cfg.freq_mask_width, nf, 1),
+                                     (cfg.time_masks, cfg.time_mask_width, nt, 2)):
+        idx = torch.arange(size, device=x.device)
+        for _ in range(count):
+            w = torch.randint(0, min(width, size) + 1, (b,), device=x.device)
+            start = (torch.rand(b, device=x.device) * (size - w + 1)).long()
+            m = (idx[None] >= start[:, None]) & (idx[None] < (start + w)[:, None])  # [B, size]
+            keep &= ~(m[:, :, None] if axis == 1 else m[:, None, :])
+    return x * keep[:, None]
+
+
+# ------------------------------------------------------------------------------------------------ data
+class BalancedSampler(EpochSampler):
+    """:class:`EpochSampler` that draws ``len(weights)`` indices per epoch with replacement, proportionally to
+    ``weights``, from a generator seeded by ``(seed, epoch)`` (so resuming an interrupted epoch replays it)."""
+
+    def __init__(self, weights: Sequence[float], seed: int = 0) -> None:
+        super().__init__(len(weights), seed=seed, shuffle=True)
+        self.weights = torch.as_tensor(weights, dtype=torch.float64)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % (1 << 63))
+        order = torch.multinomial(self.weights, self.size, replacement=True, generator=gen).tolist()
+        epoch, skip, self._skip = self.epoch, self._skip, 0
+        for i in order[skip:]:
+            yield (epoch, i)
+
+
+class ClassifierDataModule(DigitsDataModule):
+    """:class:`DigitsDataModule` whose training batches are optionally balanced over a manifest column."""
+
+    def __init__(self, manifest: Any, *, balance: str = "", balance_power: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(manifest, **kwargs)
+        self.balance, self.balance_power = balance, float(balance_power)
+
+    def balance_weights(self) -> list[float]:
+        """Sampling weight of each train clip (``count(value) ** -balance_power``)."""
+        rows = list(self.dataset("train").manifest)
+        if any(self.balance not in r or r[self.balance] in (None, "") for r in rows):
+            raise ConfigError(f"recipe.data.balance: the train split has rows without a '{self.balance}' value")
+        counts = Counter(str(r[self.balance]) for r in rows)
+        return [counts[str(r[self.balance])] ** -self.balance_power for r in rows]
+
+    def train_dataloader(self) -> DataLoader:
+        if not self.balance:
+            return super().train_dataloader()
+        ds = self.dataset("train")
+        self.train_sampler = BalancedSampler(self.balance_weights(), seed=self.seed)
+        return self._loader(ds, self.train_sampler, self.drop_last and len(ds) >= self.batch_size)
+
+
+# ------------------------------------------------------------------------------------------------ Lightning module
+class ClassifierModule(L.LightningModule):
+    """Cross-entropy training of a classifier; logs ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``."""
+
+    def __init__(self, model: torch.nn.Module, model_spec: dict[str, Any], optim: OptimConfig, augment: Augment,
+                 train: ClassifierTrain, checkpoint_extra: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.model_spec = model_spec
+        self.optim_cfg, self.augment, self.train_cfg = optim, augment, train
+        self.checkpoint_extra = dict(checkpoint_extra or {})
+        self.sample_rate = int(getattr(model, "sample_rate", 16000))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.model(wave)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        wave, y = batch["audio"], batch["label"]
+        cfg, smoothing = self.augment, self.train_cfg.label_smoothing
+        wave = augment_wave(wave, cfg, self.sample_rate)
+        x = spec_augment(self.model.normalize(warp_time(self.model.log_mel(wave), cfg)), cfg)
+        if cfg.mixup > 0 and cfg.mixup_prob > 0:
+            lam = torch.distributions.Beta(cfg.mixup, cfg.mixup).sample((len(y),)).to(x)
+            lam = torch.where(torch.rand(len(y), device=x.device) < cfg.mixup_prob, torch.maximum(lam, 1 - lam),
+                              torch.ones_like(lam))  # the clip's own label keeps the larger share
+            perm = torch.randperm(len(y), device=x.device)
+            x = lam[:, None, None, None] * x + (1 - lam[:, None, None, None]) * x[perm]
+            logits = self.model.classify_features(x)
+            loss = (lam * F.cross_entropy(logits, y, label_smoothing=smoothing, reduction="none")
+                    + (1 - lam) * F.cross_entropy(logits, y[perm], label_smoothing=smoothing, reduction="none")).mean()
+        else:
+            logits = self.model.classify_features(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
+        check_finite(int(self.global_step), loss=loss)
+        acc = (logits.argmax(-1) == y).float().mean()
+        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
+        logits = self.model(batch["audio"])
+        y = batch["label"]
+        loss = F.cross_entropy(logits, y)
+        acc = (logits.argmax(-1) == y).float().mean()
+        self.log_dict({f"{prefix}/loss": loss, f"{prefix}/acc": acc}, prog_bar=prefix == "val",
+                      batch_size=len(y), sync_dist=True)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return build_optimizer(self.model.parameters(), self.optim_cfg, self.train_cfg.max_steps)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from speechgen.checkpoint import model_config
+
+        extra = dict(self.checkpoint_extra, step=int(self.global_step))
+        checkpoint["speechgen_model"] = {"prefix": "model.", "config": model_config(self.model, self.model_spec,
+                                                                                     extra)}
+
+
+class ClassifierScheme:
+    """Recipe sections and builders of the ``classifier`` scheme."""
+
+    name = "classifier"
+    sections = {"data": ClassifierData, "optim": OptimConfig, "train": ClassifierTrain, "augment": Augment}
+    models = ("digit_classifier",)
+
+    @staticmethod
+    def build(recipe: Any, model: torch.nn.Module, checkpoint_extra: dict[str, Any] | None = None,
+              ) -> tuple[L.LightningModule, L.LightningDataModule]:
+        d: ClassifierData = recipe.data
+        rate = getattr(model, "sample_rate", d.sample_rate)
+        if rate != d.sample_rate:
+            raise ConfigError(f"recipe.data.sample_rate: {d.sample_rate} differs from the model's {rate}")
+        dm = ClassifierDataModule(d.manifest, batch_size=d.batch_size, num_workers=d.num_workers, seed=recipe.seed,
+                                  sample_rate=d.sample_rate, segment_length=d.segment_length, balance=d.balance,
+                                  balance_power=d.balance_power)
+        if d.balance:
+            dm.balance_weights()  # fail now, naming the field, when the column is missing
+        if dm.num_labels > getattr(model, "n_classes", dm.num_labels):
+            raise ConfigError(f"recipe.model.kwargs.n_classes: the manifest has {dm.num_labels} labels")
+        spec = {"name": recipe.model.name, "kwargs": recipe.model.kwargs}
+        module = ClassifierModule(model, spec, recipe.optim, recipe.augment, recipe.train, checkpoint_extra)
+        return module, dm

@@ -1,0 +1,18 @@
+"""Shared parts of the generative schemes: the EMA decay warms up so that the random initial weights fade out."""
+
+from __future__ import annotations
+
+import pytest
+
+from speechgen.training.schemes.generative import ema_decay
+
+
+def test_ema_decay_warms_up_to_the_configured_value():
+    assert ema_decay(0.999, 0) == pytest.approx(0.1)
+    assert ema_decay(0.999, 90) == pytest.approx(0.91)
+    assert ema_decay(0.999, 100_000) == 0.999 and ema_decay(0.9, 1000) == 0.9
+    # the share of the initial weights left in the average after 1 500 updates
+    share = 1.0
+    for step in range(1500):
+        share *= ema_decay(0.999, step)
+    assert share < 1e-9 and 0.999 ** 1500 > 0.2  # a plain 0.999 would keep 22 % of them
