@@ -12,8 +12,10 @@ Generator (``[B, n_mels, F]`` → ``[B, 1, F * hop]``):
   ``layers`` non-causal residual blocks in ``stacks`` dilation cycles (dilations ``1, 2, …, 2^(layers/stacks - 1)``,
   kernel ``kernel_size``): ``h = W_d * x + V c`` (``gate_channels`` outputs; ``V``: a 1x1 convolution of the
   upsampled mel), gated unit ``tanh(h_a) ⊙ sigmoid(h_b)``, 1x1 convolutions to the skip output and to the residual
-  (``x ← (x + r) / √2``). The skip outputs are summed (× ``√(1/layers)``) and go through ReLU → 1x1 → ReLU → 1x1 to
-  one channel. The output is linear (no tanh), as in the paper. All convolutions are weight-normalised.
+  (``x ← (x + r) / √2``): a non-causal :class:`~speechgen.nn.gated.GatedResidualUnit` with separate skip and
+  residual convolutions (``V`` is its ``cond``). The skip outputs are summed (× ``√(1/layers)``) and go through
+  ReLU → 1x1 → ReLU → 1x1 to one channel. The output is linear (no tanh), as in the paper. All convolutions are
+  weight-normalised.
 - **noise**: training draws fresh Gaussian noise every call; in eval mode the noise is a fixed Gaussian sequence
   (``2^17`` samples drawn once from seed 0, a non-persistent buffer indexed modulo its length), so that inference
   is deterministic (no RNG state involved) and exports to ONNX as a constant. Pass ``noise`` explicitly to control
@@ -47,6 +49,7 @@ from torch import nn
 
 from speechgen.errors import ConfigError
 from speechgen.models.vocoder import GANVocoder
+from speechgen.nn.gated import GatedResidualUnit
 from speechgen.nn.vocoder_blocks import Norm, apply_norm, conv1d
 
 #: samples of the fixed eval-mode noise sequence (8.2 s at 16 kHz)
@@ -83,28 +86,6 @@ class ConvInUpsampleNet(nn.Module):
         return x.squeeze(1)
 
 
-class GatedResidualBlock(nn.Module):
-    """Non-causal WaveNet block with local conditioning: returns ``((x + res) / √2, skip)``."""
-
-    def __init__(self, residual_channels: int, gate_channels: int, skip_channels: int, aux_channels: int,
-                 kernel_size: int, dilation: int, norm: Norm = "weight") -> None:
-        super().__init__()
-        if gate_channels % 2:
-            raise ConfigError(f"gate_channels: must be even (tanh and sigmoid halves), got {gate_channels}")
-        if kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size: must be odd (non-causal 'same' padding), got {kernel_size}")
-        half = gate_channels // 2
-        self.conv = conv1d(residual_channels, gate_channels, kernel_size, dilation=dilation, norm=norm)
-        self.aux = conv1d(aux_channels, gate_channels, 1, norm=norm, bias=False)
-        self.skip = conv1d(half, skip_channels, 1, norm=norm)
-        self.out = conv1d(half, residual_channels, 1, norm=norm)
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a, b = (self.conv(x) + self.aux(c)).chunk(2, dim=1)
-        z = torch.tanh(a) * torch.sigmoid(b)
-        return (x + self.out(z)) * math.sqrt(0.5), self.skip(z)
-
-
 class ParallelWaveGANGenerator(nn.Module):
     """The Parallel WaveGAN generator: ``forward(mel, noise=None)`` → audio ``[B, 1, F · hop]``."""
 
@@ -117,13 +98,16 @@ class ParallelWaveGANGenerator(nn.Module):
             _positive(name, v)
         if layers % stacks:
             raise ConfigError(f"layers: {layers} is not a multiple of stacks ({stacks})")
+        if gate_channels % 2:
+            raise ConfigError(f"gate_channels: must be even (tanh and sigmoid halves), got {gate_channels}")
         per_stack = layers // stacks
         self.hop_length = int(math.prod(upsample_rates))
         self.upsample = ConvInUpsampleNet(n_mels, upsample_rates, aux_context_window)
         self.first = conv1d(1, residual_channels, 1)
         self.blocks = nn.ModuleList([
-            GatedResidualBlock(residual_channels, gate_channels, skip_channels, n_mels, kernel_size,
-                               2 ** (i % per_stack)) for i in range(layers)])
+            GatedResidualUnit(residual_channels, gate_channels // 2, skip_channels, kernel_size,
+                              2 ** (i % per_stack), causal=False, cond_channels=n_mels, combined=False, scale=True,
+                              norm="weight") for i in range(layers)])
         self.last = nn.Sequential(nn.ReLU(), conv1d(skip_channels, skip_channels, 1), nn.ReLU(),
                                   conv1d(skip_channels, 1, 1))
         gen = torch.Generator().manual_seed(0)
@@ -132,8 +116,7 @@ class ParallelWaveGANGenerator(nn.Module):
     @property
     def receptive_field(self) -> int:
         """Samples of noise seen by one output sample (``1 + (k - 1) · Σ dilations``)."""
-        k = self.blocks[0].conv.kernel_size[0]
-        return 1 + (k - 1) * sum(b.conv.dilation[0] for b in self.blocks)
+        return 1 + sum((b.kernel - 1) * b.dilation for b in self.blocks)
 
     def noise(self, batch: int, length: int, like: torch.Tensor) -> torch.Tensor:
         """Input noise ``[batch, 1, length]``: fresh Gaussian noise in training, the fixed sequence in eval mode."""
@@ -151,7 +134,7 @@ class ParallelWaveGANGenerator(nn.Module):
         x = self.first(noise)
         skips = torch.zeros((), dtype=x.dtype, device=x.device)
         for block in self.blocks:
-            x, s = block(x, c)
+            x, s = block(x, c=c)
             skips = skips + s
         return self.last(skips * math.sqrt(1.0 / len(self.blocks)))
 

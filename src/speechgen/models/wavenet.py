@@ -9,7 +9,7 @@ Network, for input classes ``u`` ``[B, T]`` (mu-law, ``2**bits`` of them):
   dilations ``1, 2, 4, ..., 2**(layers-1)``; the paper's 1 … 512 with ``layers=10``). Each layer computes
   ``h = W_d * x (+ V_g e(label)) (+ V_l c_t)`` with ``2 · dilation_channels`` outputs, the gated unit
   ``z = tanh(h_a) ⊙ sigmoid(h_b)``, and a 1x1 convolution of ``z`` to a residual (added to ``x``) and a skip
-  output (the last layer has only the skip output);
+  output (the last layer has only the skip output): a causal :class:`~speechgen.nn.gated.GatedResidualUnit`;
 - **head**: ``ReLU → 1x1 (head_channels) → ReLU → 1x1 (2**bits)`` on the sum of the skip outputs: the logits of
   a softmax over the next sample's class.
 
@@ -54,6 +54,7 @@ from speechgen.audio.mulaw import mulaw_compress, mulaw_expand
 from speechgen.errors import ConfigError
 from speechgen.models.vocoder import log_mel_params
 from speechgen.models.roles import SAMPLER, VOCODER
+from speechgen.nn.gated import GatedResidualUnit
 
 GenerationMethod = Literal["cached", "naive"]
 
@@ -158,34 +159,6 @@ def one_thread() -> Iterator[None]:
 def uniforms(steps: int, n: int, generator: torch.Generator | None) -> torch.Tensor:
     """``[steps, n]`` float64 uniforms drawn on the CPU (from ``generator`` when given)."""
     return torch.rand(steps, n, generator=generator, dtype=torch.float64)
-
-
-class _Layer(nn.Module):
-    """One gated residual layer (see the module docstring)."""
-
-    def __init__(self, residual: int, gate: int, skip: int, kernel: int, dilation: int, label_channels: int,
-                 cond_channels: int, last: bool) -> None:
-        super().__init__()
-        self.kernel, self.dilation, self.last = kernel, dilation, last
-        self.conv = nn.Conv1d(residual, 2 * gate, kernel, dilation=dilation)
-        self.label = nn.Linear(label_channels, 2 * gate, bias=False) if label_channels else None
-        self.cond = nn.Conv1d(cond_channels, 2 * gate, 1, bias=False) if cond_channels else None
-        self.out = nn.Conv1d(gate, skip if last else residual + skip, 1)
-        self.residual = residual
-
-    def forward(self, x: torch.Tensor, g: torch.Tensor | None, c: torch.Tensor | None,
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.conv(F.pad(x, ((self.kernel - 1) * self.dilation, 0)))
-        if g is not None and self.label is not None:
-            h = h + self.label(g).unsqueeze(-1)
-        if c is not None and self.cond is not None:
-            h = h + self.cond(c)
-        a, b = h.chunk(2, dim=1)
-        out = self.out(torch.tanh(a) * torch.sigmoid(b))
-        if self.last:
-            return x, out
-        res, skip = out.split([self.residual, out.shape[1] - self.residual], dim=1)
-        return x + res, skip
 
 
 # ------------------------------------------------------------------------------------------------ the model
@@ -311,8 +284,9 @@ class WaveNet(MelConditioned, nn.Module):
         self.dilations = [2 ** i for _ in range(self.stacks) for i in range(self.layers_per_stack)]
         n = len(self.dilations)
         self.layers = nn.ModuleList(
-            _Layer(self.residual_channels, self.dilation_channels, self.skip_channels, self.kernel_size, d,
-                   label_ch, self.n_mels, last=i == n - 1)
+            GatedResidualUnit(self.residual_channels, self.dilation_channels, self.skip_channels, self.kernel_size,
+                              d, causal=True, label_channels=label_ch, cond_channels=self.n_mels,
+                              last=i == n - 1)
             for i, d in enumerate(self.dilations))
         self.head1 = nn.Conv1d(self.skip_channels, self.head_channels, 1)
         self.head2 = nn.Conv1d(self.head_channels, self.n_quant, 1)
