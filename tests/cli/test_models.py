@@ -12,6 +12,7 @@ def test_models_lists_shipped_weights(tmp_path):
     assert {"classifier", "digits-default"} <= set(rows)
     gen = rows["digits-default"]
     assert gen["model"] == "vae" and 0 < gen["megabytes"] < 10 and gen["parameters"] > 1e6
+    assert gen["commands"] == ["sample", "transform"] and rows["classifier"]["commands"] == ["classify"]
     assert gen["figures"]["label_accuracy"] >= 0.95 and gen["figures"]["n"] == 1000
     assert "recipes/spectrogram/cvae-cpu.yaml" in gen["train_command"]
     assert rows["classifier"]["figures"]["test_accuracy"] > 0.9
@@ -21,7 +22,7 @@ def test_shipped_vocoder_is_listed_with_its_copy_synthesis_figures(tmp_path):
     out = tmp_path / "models.json"
     assert main(["--quiet", "models", "--json", str(out)]) == 0
     voc = {r["name"]: r for r in json.loads(out.read_text())}["default"]
-    assert voc["model"] == "istft_vocoder" and 0 < voc["megabytes"] < 5
+    assert voc["model"] == "istft_vocoder" and 0 < voc["megabytes"] < 5 and voc["roles"] == ["vocoder"]
     figures = voc["figures"]
     assert figures["n"] == 480 and 2.0 < figures["pesq"] < 4.6 and figures["stoi"] > 0.85
     assert "recipes/vocoder/istft-vocoder-gl-cpu.yaml" in voc["train_command"]

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from speechgen import __version__
 from speechgen.cli import bench, classify, compare, corpus, sample, train, transform
 from speechgen.cli import eval as evaluate
-from speechgen.cli import demo, export, models, report, serve, vocode
+from speechgen.cli import demo, export, info, models, report, serve, vocode
 from speechgen.errors import SpeechgenError
 
 # Explicit registry of command groups, in the order shown by --help.
 COMMAND_GROUPS = (corpus, train, sample, vocode, transform, evaluate, classify, compare, bench, export, report, demo,
-                  models, serve)
+                  models, info, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     for group in COMMAND_GROUPS:
         group.register(sub)
     return parser
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

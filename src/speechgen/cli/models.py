@@ -1,4 +1,5 @@
-"""``speechgen models``: the shipped default models, their size, headline figures and how they were made."""
+"""``speechgen models``: the shipped default models, what they can do, their size, headline figures and how they
+were made."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def shipped_models() -> list[dict[str, Any]]:
     """One record per shipped model: name, registry model, parameters, MB, figures, reproducing command."""
     from speechgen import pretrained
-    from speechgen.checkpoint import read_config
+    from speechgen.inference.loading import describe
 
     out = []
     for name in sorted(pretrained.PRETRAINED):
-        folder = pretrained.path(name)
-        cfg = read_config(folder)
+        info = describe(name)
+        folder, cfg = info.folder, info.config
         shipped = cfg.get("shipped") or {}
         figures: dict[str, Any] = {}
         if "judge" in shipped:  # a generator: the judge's scores of its samples
@@ -45,7 +46,8 @@ def shipped_models() -> list[dict[str, Any]]:
             figures = {f"{split}_accuracy": v.get("accuracy") for split, v in cfg["evaluation"].items()}
         recipe = cfg.get("recipe_path") or (cfg.get("command") or "")
         out.append({
-            "name": name, "model": cfg["model"]["name"], "parameters": cfg.get("parameters"),
+            "name": name, "model": cfg["model"]["name"], "roles": list(info.roles), "commands": info.verbs,
+            "parameters": cfg.get("parameters"),
             "megabytes": round(sum(f.stat().st_size for f in folder.iterdir()) / 1e6, 2),
             "figures": figures, "train_command": shipped.get("train_command") or cfg.get("ship_command") or recipe,
         })
@@ -55,11 +57,11 @@ def shipped_models() -> list[dict[str, Any]]:
 def _models(args: argparse.Namespace) -> int:
     rows = shipped_models()
     table = Table(title="shipped models")
-    for col in ("name", "model", "params", "MB", "figures", "made by"):
+    for col in ("name", "model", "can", "params", "MB", "figures", "made by"):
         table.add_column(col)
     for r in rows:
         figs = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in r["figures"].items())
-        table.add_row(r["name"], r["model"], f"{(r['parameters'] or 0) / 1e6:.2f} M", f"{r['megabytes']:.1f}", figs,
+        table.add_row(r["name"], r["model"], ", ".join(r["commands"]), f"{(r['parameters'] or 0) / 1e6:.2f} M", f"{r['megabytes']:.1f}", figs,
                       str(r["train_command"]))
     console(args).print(table)
     if args.json is not None:
