@@ -29,9 +29,13 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
-def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, toy_manifest):
-    # 24 train items, batch 8: 3 batches per epoch, so the kill lands mid-epoch and mid-schedule
-    fields = {"max_steps": 120, "checkpoint_every": 10, "keep_checkpoints": 20, "val_every": 1000, "log_every": 10}
+# 24 train items, batch 8: 3 batches per epoch. Every 10 steps: the kill lands mid-epoch and mid-schedule; every 3
+# steps: every checkpoint, last.ckpt included, lies on an epoch's last batch (Lightning restores the epoch as
+# finished, so the resumed run must start the next epoch from its first item)
+@pytest.mark.parametrize("every, wait_for", [(10, 20), (3, 21)], ids=["mid-epoch", "epoch-boundary"])
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, toy_manifest, every, wait_for):
+    fields = {"max_steps": 120, "checkpoint_every": every, "keep_checkpoints": 50, "val_every": 1000,
+              "log_every": 10}
     whole = tmp_path / "whole"
     train(_recipe(toy_manifest, **fields), whole, quiet=True)
 
@@ -42,7 +46,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, toy_manifest):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     try:
-        while not (killed / "checkpoints" / "step0000020.ckpt").is_dir():
+        while not (killed / "checkpoints" / f"step{wait_for:07d}.ckpt").is_dir():
             assert proc.poll() is None, "training ended before it could be killed"
             assert time.time() < deadline
             time.sleep(0.01)
@@ -59,6 +63,23 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, toy_manifest):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("stop, every, val_every", [(3, 3, 100), (2, 1000, 1), (6, 1000, 1000)],
+                         ids=["boundary-checkpoint", "end-of-run-save-then-validation", "end-of-run-on-boundary"])
+def test_stop_with_max_steps_then_resume_longer_is_exact(tmp_path, toy_manifest, stop, every, val_every):
+    """``--max-steps S`` then ``--resume --max-steps T`` equals a straight T-step run (a constant schedule: one that
+    depends on max_steps changes with it). The first segment's last.ckpt is written right after its last batch,
+    before the validation that ends it; on an epoch's last batch the next epoch starts from its first item."""
+    from .fixed_batch import RECIPES, assert_resumes_exactly
+
+    sets = [f"data.manifest={toy_manifest}", f"train.checkpoint_every={every}", f"train.val_every={val_every}",
+            "train.sample_every=0", "train.keep_checkpoints=20"]
+    assert_resumes_exactly(RECIPES["cvae-tiny"], sets, tmp_path, stop=stop, steps=8, max_steps=8)
+    logged = (tmp_path / "split" / "logs" / "resume-1" / "metrics.csv").read_text().splitlines()
+    epoch_col = logged[0].split(",").index("epoch")
+    first_epoch = int(float(next(r.split(",")[epoch_col] for r in logged[1:] if r.split(",")[epoch_col])))
+    assert first_epoch == stop // 3  # 3 batches per epoch: not one epoch ahead
 
 
 def test_nan_loss_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_path, toy_manifest, monkeypatch):

@@ -68,10 +68,14 @@ class ExactResume(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
-        done = int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)  # restored, not yet reset
+        progress = trainer.fit_loop.epoch_loop.batch_progress  # restored, not yet reset
+        done = int(progress.current.processed)
+        per_epoch = trainer.num_training_batches
+        # a checkpoint on an epoch's last batch: Lightning itself starts the next epoch, from its first item
+        finished = bool(progress.is_last_batch) or (isinstance(per_epoch, int) and done >= per_epoch)
         dm = trainer.datamodule
         sampler = getattr(dm, "train_sampler", None)
-        if done > 0 and sampler is not None:
+        if done > 0 and not finished and sampler is not None:
             sampler.skip_next(done * int(dm.batch_size))
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
@@ -108,8 +112,11 @@ class PeriodicCheckpoint(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        if trainer.global_step > 0 and trainer.global_step % self.every == 0:
+        step = trainer.global_step
+        # the last step is saved here too, before the validation that may follow it: what a resumed run restores
+        # must be the state right after a batch (a save at train end would hold the validation's traces)
+        if step > 0 and (step % self.every == 0 or step >= (trainer.max_steps or 0) > 0):
             self._save(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save(trainer)
+        self._save(trainer)  # a run stopped otherwise (no step since the last save: nothing is written)
