@@ -1,7 +1,9 @@
 """Pair metrics: best scores for identical signals, closed forms, monotonic degradation with noise, file pairing."""
 
+import json
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -176,3 +178,49 @@ def test_summarise_skips_nan():
     rows[0]["f0_rmse"] = rows[1]["f0_rmse"] = float("nan")
     mean = S.summarise(rows)["mean"]
     assert mean["pesq"] == 1.0 and mean["stoi"] == 2.0 and np.isnan(mean["f0_rmse"])
+
+
+def _bursts(seconds: float, sr: int = 16000) -> np.ndarray:
+    """Speech-like 0.3-s bursts 0.3 s apart: many PESQ utterances (the pesq C library's table overflows at ~50)."""
+    rng = np.random.default_rng(1)
+    t = np.arange(int(0.3 * sr)) / sr
+    burst = 0.3 * np.sin(2 * np.pi * 180 * t) * np.sin(np.pi * t / 0.3) + 0.02 * rng.standard_normal(len(t))
+    unit = np.concatenate([burst, np.zeros(int(0.3 * sr))])
+    return np.tile(unit, int(np.ceil(seconds * sr / len(unit))))[: int(seconds * sr)]
+
+
+@pytest.mark.slow
+def test_long_pairs_are_scored_in_windows_and_never_crash(tmp_path):
+    """65 s of dense utterances killed the process (exit 139) in the pesq library; now windows of <= 20 s."""
+    import soundfile as sf
+
+    x = _bursts(65)
+    y = x + 0.003 * np.random.default_rng(2).standard_normal(len(x))
+    sf.write(tmp_path / "ref.wav", x, 16000)
+    sf.write(tmp_path / "est.wav", y, 16000)
+    out = subprocess.run([sys.executable, "-m", "speechgen.cli.main", "compare", str(tmp_path / "ref.wav"),
+                          str(tmp_path / "est.wav"), "--json", str(tmp_path / "m.json")], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    pesq = json.loads((tmp_path / "m.json").read_text())["mean"]["pesq"]
+    assert 1.0 < pesq < 4.7
+
+
+def test_window_weights_and_warning(monkeypatch):
+    x = _bursts(9)
+    y = x + 0.003 * np.random.default_rng(2).standard_normal(len(x))
+    whole = S.pesq_wb(x, y, 16000)
+    monkeypatch.setattr(S, "PESQ_WINDOW_SECONDS", 3.0)
+    with pytest.warns(RuntimeWarning, match=r"PESQ of a 9\.0-s pair: the duration-weighted mean over 3 windows"):
+        windowed = S.pesq_wb(x, y, 16000)
+    parts = [S.pesq_wb(x[i * 48000:(i + 1) * 48000], y[i * 48000:(i + 1) * 48000], 16000) for i in range(3)]
+    assert windowed == pytest.approx(np.mean(parts), abs=1e-9)
+    assert abs(windowed - whole) < 0.3  # the same pair, scored in pieces
+
+
+def test_a_crash_of_the_native_library_is_a_nan_not_a_dead_process(monkeypatch):
+    """The crash guard: windows of PESQ_ISOLATE_SECONDS or more run in a child process."""
+    monkeypatch.setattr(S, "PESQ_WINDOW_SECONDS", 1000.0)  # one 40-s window: enough utterances to crash
+    x = _bursts(40)
+    with pytest.warns(RuntimeWarning, match=r"the pesq library crashed \(signal 11\)"):
+        assert np.isnan(S.pesq_wb(x, x + 1e-3, 16000))
