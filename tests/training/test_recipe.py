@@ -240,6 +240,9 @@ def test_parse_recipe_names_what_is_wrong():
     assert (_error(parse_recipe, _raw(model={"name": "small", "args": {}}), SCHEMES, MODELS)
             == "recipe.model.args: unknown field (known: kwargs, name)")
     assert _error(parse_recipe, _raw(seed="0"), SCHEMES, MODELS) == "recipe.seed: expected an integer, got '0'"
+    assert _error(parse_recipe, _raw(seed=-1), SCHEMES, MODELS) == "recipe.seed: must be in 0..4294967295, got -1"
+    assert (_error(parse_recipe, _raw(seed=2**32), SCHEMES, MODELS)
+            == "recipe.seed: must be in 0..4294967295, got 4294967296")
     assert (_error(parse_recipe, _raw(model={"name": "small", "kwargs": {"depth": 2}}), SCHEMES, MODELS)
             == "recipe.model.kwargs.depth: unknown argument (known: width, rates, norm, extra)")
     assert (_error(parse_recipe, _raw(optim={"lr": "fast"}), SCHEMES, MODELS)

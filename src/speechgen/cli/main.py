@@ -15,7 +15,7 @@ from speechgen import __version__
 from speechgen.cli import bench, classify, compare, corpus, sample, train, transform
 from speechgen.cli import eval as evaluate
 from speechgen.cli import demo, export, info, models, report, serve, vocode
-from speechgen.errors import SpeechgenError
+from speechgen.errors import ConfigError, SpeechgenError
 
 # Explicit registry of command groups, in the order shown by --help.
 COMMAND_GROUPS = (corpus, train, sample, vocode, transform, evaluate, classify, compare, bench, export, report, demo,
@@ -37,11 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_SEED = 2**32 - 1  # numpy's and Lightning's seeds are unsigned 32-bit integers
+
+
+def check_common(args: argparse.Namespace) -> None:
+    """Options several commands share, checked once before any work: ``--seed`` in ``0 .. 2**32 - 1``."""
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed: must be in 0..{MAX_SEED}, got {seed}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_common(args)
         return int(args.func(args) or 0)
     except SpeechgenError as exc:
         if args.debug:

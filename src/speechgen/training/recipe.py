@@ -186,6 +186,8 @@ def parse_recipe(
     if unknown:
         raise ConfigError(f"recipe.{unknown[0]}: unknown section (known: {', '.join(sorted(known))})")
     seed = check_type(raw.get("seed", 0), int, "recipe.seed")
+    if not 0 <= seed <= 2**32 - 1:
+        raise ConfigError(f"recipe.seed: must be in 0..{2**32 - 1}, got {seed}")
     model_raw = raw.get("model")
     if not isinstance(model_raw, Mapping):
         raise ConfigError("recipe.model: expected a mapping with 'name' and 'kwargs'")
