@@ -69,6 +69,37 @@ def test_sphere_reader(tmp_path):
     np.testing.assert_array_equal(y, samples.astype(np.float32) / 32768)
 
 
+def _sphere(path, fields: str, size: str = "   1024", body: bytes = b"\x00\x01" * 100) -> None:
+    header = f"NIST_1A\n{size}\n{fields}end_head\n".encode()
+    path.write_bytes(header.ljust(int(size) if size.strip().isdigit() and int(size) < 4096 else 1024, b" ") + body)
+
+
+GOOD = "sample_rate -i 16000\nsample_n_bytes -i 2\nchannel_count -i 1\nsample_coding -s3 pcm\n"
+
+
+# crafted headers (any file starting NIST_1A reaches this parser): each is one line naming the file and the field
+@pytest.mark.parametrize("fields, size, match", [
+    (GOOD.replace("-i 16000", "-i 16k"), "   1024", r"field sample_rate: '16k' is not a number"),
+    (GOOD.replace("-i 16000", "-i 0"), "   1024", r"field sample_rate: 0 is not an integer in 1\.\.1000000"),
+    (GOOD.replace("channel_count -i 1", "channel_count -i 0"), "   1024", r"field channel_count: 0 is not"),
+    (GOOD.replace("channel_count -i 1", "channel_count -i 100000"), "   1024", r"field channel_count: 100000"),
+    (GOOD.replace("sample_n_bytes -i 2", "sample_n_bytes -i 3"), "   1024", r"sample width 3 bytes"),
+    (GOOD.replace("sample_n_bytes -i 2", "sample_n_bytes -r 2.5"), "   1024", r"field sample_n_bytes: 2\.5"),
+    (GOOD.replace("sample_rate -i 16000\n", ""), "   1024", r"header lacks sample_rate"),
+    (GOOD, "   abcd", r"corrupt NIST SPHERE header \(no header size\)"),
+    (GOOD, "99999999", r"corrupt NIST SPHERE header \(header size 99999999 bytes\)"),
+    (GOOD, "      12", r"corrupt NIST SPHERE header \(header size 12 bytes\)"),
+    (GOOD.replace("pcm", "ulaw"), "   1024", r"sample coding 'ulaw' is not supported"),
+])
+def test_crafted_sphere_headers_are_one_line_errors(tmp_path, fields, size, match):
+    path = tmp_path / "X.WAV"
+    _sphere(path, fields, size)
+    for read in (io.load, io.info):
+        with pytest.raises(AudioError, match=match) as err:
+            read(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize(
     "make,match",
     [

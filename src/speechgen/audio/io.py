@@ -1,6 +1,6 @@
 """Audio file input/output with validation.
 
-Policy (documented in README):
+Policy (documented in docs/data.md, Audio I/O):
 - Formats: whatever libsndfile reads (WAV, FLAC, OGG, AIFF, ... at 8/16/24/32-bit integer or float), plus NIST
   SPHERE (TIMIT's ``.WAV``) read by our own parser.
 - Samples are returned as float32 in [-1, 1] (integer PCM is scaled by 2**(bits-1)).
@@ -53,14 +53,21 @@ def _is_sphere(path: Path) -> bool:
         return fh.read(7) == _SPHERE_MAGIC
 
 
+SPHERE_MAX_HEADER = 1 << 20  # bytes; real headers are 1 024
+SPHERE_MAX_CHANNELS = 64
+
+
 def _sphere_header(path: Path) -> tuple[dict[str, object], int]:
-    """Parse a NIST SPHERE header; return its fields and the header size in bytes."""
+    """Parse a NIST SPHERE header; return its fields and the header size in bytes (AudioError naming the file and
+    the field for anything malformed: a crafted header must not reach numpy)."""
     with open(path, "rb") as fh:
         first = fh.read(16)
-        try:
-            size = int(first[8:16].strip())
-        except ValueError as exc:
-            raise AudioError(f"{path}: corrupt NIST SPHERE header") from exc
+        text = first[8:16].strip()
+        if len(first) < 16 or not text.isdigit():
+            raise AudioError(f"{path}: corrupt NIST SPHERE header (no header size)")
+        size = int(text)
+        if not 16 <= size <= min(SPHERE_MAX_HEADER, path.stat().st_size):
+            raise AudioError(f"{path}: corrupt NIST SPHERE header (header size {size} bytes)")
         raw = first + fh.read(size - 16)
     fields: dict[str, object] = {}
     for line in raw[16:].decode("ascii", errors="replace").splitlines():
@@ -72,29 +79,33 @@ def _sphere_header(path: Path) -> tuple[dict[str, object], int]:
         if len(parts) != 3:
             continue
         key, kind, value = parts
-        if kind == "-i":
-            fields[key] = int(value)
-        elif kind == "-r":
-            fields[key] = float(value)
-        else:
-            fields[key] = value
+        try:
+            fields[key] = int(value) if kind == "-i" else float(value) if kind == "-r" else value
+        except ValueError:
+            raise AudioError(f"{path}: NIST SPHERE header field {key}: {value[:40]!r} is not a number") from None
     return fields, size
 
 
-def _read_sphere(path: Path) -> tuple[np.ndarray, int]:
+def _sphere_format(path: Path) -> tuple[int, int, int, int, str]:
+    """``(sample rate, sample width in bytes, channels, header size, byte order)`` of a SPHERE file, checked."""
     fields, size = _sphere_header(path)
     coding = str(fields.get("sample_coding", "pcm"))
     if coding != "pcm":
         raise AudioError(f"{path}: NIST SPHERE sample coding '{coding}' is not supported (only uncompressed pcm)")
-    try:
-        rate = int(fields["sample_rate"])
-        width = int(fields.get("sample_n_bytes", 2))
-        channels = int(fields.get("channel_count", 1))
-    except (KeyError, ValueError) as exc:
-        raise AudioError(f"{path}: NIST SPHERE header lacks sample_rate") from exc
-    order = str(fields.get("sample_byte_format", "01"))
-    if width not in (1, 2, 4):
-        raise AudioError(f"{path}: NIST SPHERE sample width {width} bytes is not supported")
+    if "sample_rate" not in fields:
+        raise AudioError(f"{path}: NIST SPHERE header lacks sample_rate")
+    rate, width, channels = (fields["sample_rate"], fields.get("sample_n_bytes", 2), fields.get("channel_count", 1))
+    for name, value, lo, hi in (("sample_rate", rate, 1, 10**6), ("sample_n_bytes", width, 1, 4),
+                                ("channel_count", channels, 1, SPHERE_MAX_CHANNELS)):
+        if not isinstance(value, (int, float)) or value != int(value) or not lo <= value <= hi:
+            raise AudioError(f"{path}: NIST SPHERE header field {name}: {value!r} is not an integer in {lo}..{hi}")
+    if int(width) not in (1, 2, 4):
+        raise AudioError(f"{path}: NIST SPHERE sample width {int(width)} bytes is not supported")
+    return int(rate), int(width), int(channels), size, str(fields.get("sample_byte_format", "01"))
+
+
+def _read_sphere(path: Path) -> tuple[np.ndarray, int]:
+    rate, width, channels, size, order = _sphere_format(path)
     dtype = np.dtype({1: "i1", 2: "i2", 4: "i4"}[width]).newbyteorder("<" if order in ("01", "0123", "1") else ">")
     data = np.fromfile(path, dtype=dtype, offset=size)
     if channels > 1:
@@ -108,11 +119,8 @@ def info(path: str | os.PathLike) -> AudioInfo:
     p = Path(path)
     _check_file(p)
     if _is_sphere(p):
-        fields, size = _sphere_header(p)
-        width = int(fields.get("sample_n_bytes", 2))
-        channels = int(fields.get("channel_count", 1))
-        frames = int(fields.get("sample_count", (p.stat().st_size - size) // (width * channels)))
-        return AudioInfo(int(fields["sample_rate"]), frames, channels)
+        rate, width, channels, size, _ = _sphere_format(p)
+        return AudioInfo(rate, (p.stat().st_size - size) // (width * channels), channels)
     try:
         i = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError) as exc:
