@@ -1,4 +1,4 @@
-"""Checkpoints without pickle: safetensors for tensors, YAML for everything else (DESIGN §5).
+"""Checkpoints without pickle: safetensors for tensors, YAML for everything else (docs/architecture.md, Checkpoints).
 
 A *model checkpoint* is a folder holding
 
@@ -37,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from speechgen import __version__
 from speechgen.atomic import ensure_dir
-from speechgen.errors import CheckpointError, DataError
+from speechgen.errors import CheckpointError, DataError, SpeechgenError
 
 FORMAT = "speechgen-checkpoint"
 FORMAT_VERSION = 1
@@ -275,6 +275,48 @@ def read_config(path_or_dir: str | os.PathLike) -> dict[str, Any]:
     return cfg
 
 
+def tensor_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the tensors of a safetensors file, from its header (no tensor is read)."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: missing checkpoint file")
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{p}: corrupt or unreadable safetensors file ({str(exc).splitlines()[0]})") from exc
+
+
+def build_checked(cls: type, kwargs: dict[str, Any], weights: str | os.PathLike, where: str, name: str,
+                  only_own: bool = False) -> torch.nn.Module:
+    """Build ``cls(**kwargs)`` after checking, on the meta device (no memory), that the parameters it declares have
+    the shapes of the tensors in ``weights``: an edited size in a ``config.yaml`` is refused in one line before any
+    allocation, instead of building a model of hundreds of GB.
+
+    only_own: compare only the tensors the model declares (its inference build leaves parts out).
+    """
+    try:
+        with torch.device("meta"):
+            probe = cls(**kwargs)
+    except (TypeError, ValueError, SpeechgenError) as exc:
+        raise CheckpointError(f"{where}: cannot build '{name}' from the checkpoint's kwargs ({exc})") from exc
+    want = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+    have = tensor_shapes(weights)
+    if only_own:
+        have = {k: v for k, v in have.items() if k in want}
+    for key in sorted(set(want) | set(have)):
+        if want.get(key) != have.get(key):
+            raise CheckpointError(f"{where}: weights do not fit model '{name}' ({key}: the kwargs in config.yaml "
+                                  f"make {list(want[key]) if key in want else 'no such tensor'}, the weights hold "
+                                  f"{list(have[key]) if key in have else 'none'})")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError, SpeechgenError) as exc:
+        raise CheckpointError(f"{where}: cannot build '{name}' from the checkpoint's kwargs ({exc})") from exc
+
+
 def load_checkpoint(path_or_dir: str | os.PathLike, device: str | torch.device = "cpu",
                     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Return ``(state_dict, config)`` of a model checkpoint folder."""
@@ -302,10 +344,9 @@ def load_model(
         raise CheckpointError(f"{where}: checkpoint holds a '{name}' model, expected '{expected}'")
     if name not in registry:
         raise CheckpointError(f"{where}: checkpoint holds a '{name}' model, expected one of {', '.join(registry)}")
-    try:
-        model = registry[name](**(cfg["model"].get("kwargs") or {}))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{where}: cannot build '{name}' from the checkpoint's kwargs ({exc})") from exc
+    folder = where if where.is_dir() else where.parent
+    model = build_checked(registry[name], dict(cfg["model"].get("kwargs") or {}), folder / MODEL_FILE, str(where),
+                          name)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -28,6 +28,7 @@ def test_sample_errors_are_one_line(tmp_path, capsys):
     for args, needle in (
         (["digits-default", "--label", "12"], "--label"),
         (["digits-default", "--n", "0"], "--n"),
+        (["digits-default", "--n", "100001"], "--n: must be in 1..100000, got 100001"),
         ([str(tmp_path / "nope")], "no such run"),
         (["classifier"], "not a generative model"),
     ):

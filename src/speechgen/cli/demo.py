@@ -47,11 +47,10 @@ def _demo(args: argparse.Namespace) -> int:
     from speechgen import pretrained
     from speechgen.atomic import ensure_dir, write_text
     from speechgen.cli.report import real_examples
-    from speechgen.data.features import build_feature
     from speechgen.evaluation.judge import Judge, shipped_reference
     from speechgen.evaluation.pages import write_report
     from speechgen.models.sampling import GRID_NAME, draw, write_samples
-    from speechgen.inference.loading import data_section, load_generator
+    from speechgen.inference.loading import data_and_feature, load_generator
 
     if args.n <= 0:
         raise ConfigError(f"--n: must be > 0, got {args.n}")
@@ -61,8 +60,7 @@ def _demo(args: argparse.Namespace) -> int:
     wav_dir = out / "wav"
     with con.status(f"sampling {args.n} clip(s) of each digit from {MODEL}..."):
         model, cfg = load_generator(MODEL)
-        data = data_section(cfg)
-        feature = build_feature(data["feature"], data.get("feature_params") or {})
+        data, feature = data_and_feature(cfg)
         n_classes = int(getattr(model, "n_classes", 0) or 10)
         labels = torch.tensor([d for d in range(n_classes) for _ in range(args.n)], dtype=torch.long)
         feats = draw(model, len(labels), labels, args.seed)

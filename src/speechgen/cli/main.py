@@ -62,6 +62,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("speechgen: interrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as exc:  # an allocation that cannot succeed: one line, not a traceback
+        if args.debug or not allocation_failure(exc):
+            raise
+        print(f"speechgen: error: out of memory: {allocation_failure(exc)}", file=sys.stderr)
+        return 2
+
+
+def allocation_failure(exc: BaseException) -> str | None:
+    """What failed to allocate, for a MemoryError or torch's allocation RuntimeError (None for other errors)."""
+    if isinstance(exc, MemoryError):
+        return str(exc) or "an allocation failed"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    for marker in ("can't allocate memory", "out of memory", "not enough memory"):
+        if marker in text.lower():
+            return text[:200]
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,8 @@ from pathlib import Path
 from speechgen.cli.common import add_seed, console
 from speechgen.errors import ConfigError
 
+MAX_CLIPS = 100_000  # clips per label in one call (each written as a WAV)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -38,17 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _sample(args: argparse.Namespace) -> int:
     import torch
 
-    from speechgen.data.features import build_feature
-    from speechgen.inference.loading import data_section, load_generator
+    from speechgen.inference.loading import data_and_feature, load_generator
     from speechgen.models.sampling import draw, write_samples
 
-    if args.n <= 0:
-        raise ConfigError(f"--n: must be > 0, got {args.n}")
+    if not 0 < args.n <= MAX_CLIPS:
+        raise ConfigError(f"--n: must be in 1..{MAX_CLIPS}, got {args.n}")
     if args.griffin_lim_iters is not None and args.griffin_lim_iters <= 0:
         raise ConfigError(f"--griffin-lim-iters: must be > 0, got {args.griffin_lim_iters}")
     model, cfg = load_generator(args.model, args.device)
-    data = data_section(cfg)
-    feature = build_feature(data["feature"], data.get("feature_params") or {})
+    data, feature = data_and_feature(cfg)
     n_classes = int(getattr(model, "n_classes", 0) or 0)
     labels = None
     if n_classes:

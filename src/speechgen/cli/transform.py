@@ -76,18 +76,16 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def _transform(args: argparse.Namespace) -> int:
-    from speechgen.data.features import build_feature
     from speechgen.inference import latent
     from speechgen.atomic import write_text
-    from speechgen.inference.loading import data_section, load
+    from speechgen.inference.loading import data_and_feature, load
     from speechgen.models.roles import LATENT_CODEC
     from speechgen.models.sampling import save_grid
 
     _check_args(args)
     model, info = load(args.model, LATENT_CODEC, args.device)
     cfg = info.config
-    data = data_section(cfg)
-    feature = build_feature(data["feature"], data.get("feature_params") or {})
+    data, feature = data_and_feature(cfg)
     rate = int(data["sample_rate"])
     channels = data.get("channels")
     n_classes = int(getattr(model, "n_classes", 0) or 0)

@@ -39,11 +39,20 @@ from speechgen.errors import AudioError, ConfigError, DataError
 FEATURE_VERSION = 1
 
 
+#: largest accepted value of integer parameters: far above any real use, low enough that a mistyped or edited
+#: parameter (a checkpoint's config.yaml is not trusted) fails here instead of allocating tens of GB
+MAXIMA: dict[str, int] = {"n_fft": 1 << 16, "win_length": 1 << 16, "hop_length": 1 << 16, "n_mels": 1024,
+                          "n_bins": (1 << 15) + 1, "n_frames": 1 << 16, "n_mfcc": 1024, "f0_frame_length": 1 << 16,
+                          "griffin_lim_iters": 10_000}
+
+
 def _check_int(name: str, value: object, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ConfigError(f"{name}: expected an integer, got {value!r}")
     if int(value) < minimum:
         raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
+    if int(value) > MAXIMA.get(name, int(value)):
+        raise ConfigError(f"{name}: must be <= {MAXIMA[name]}, got {value}")
     return int(value)
 
 
@@ -185,7 +194,8 @@ class _StftParams(Feature):
 
 @dataclass(frozen=True)
 class LogMel(_StftParams):
-    """Natural-log mel spectrogram ``log(max(mel, eps))`` (§3 defaults). Output ``[n_mels, frames]``."""
+    """Natural-log mel spectrogram ``log(max(mel, eps))`` (defaults in docs/data.md, Features). Output
+    ``[n_mels, frames]``."""
 
     name: ClassVar[str] = "log_mel"
     eps: float = 1e-5
@@ -264,8 +274,8 @@ class MfccF0(_StftParams):
 
 @dataclass(frozen=True)
 class StftImage(Feature):
-    """Amplitude + phase image of §3: ``[2, n_bins, n_frames]`` float32 in [-1, 1] (fixed size; the clip is padded
-    or cropped at the end, see :func:`speechgen.audio.spectral.amp_phase_image`)."""
+    """Amplitude + phase image (docs/data.md, Features): ``[2, n_bins, n_frames]`` float32 in [-1, 1] (fixed size;
+    the clip is padded or cropped at the end, see :func:`speechgen.audio.spectral.amp_phase_image`)."""
 
     name: ClassVar[str] = "stft_image"
     croppable: ClassVar[bool] = False

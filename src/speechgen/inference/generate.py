@@ -26,14 +26,12 @@ class Generator:
     """A loaded generative model (load once, then :meth:`generate` as often as needed)."""
 
     def __init__(self, model: str | os.PathLike = "digits-default", device: str = "cpu") -> None:
-        from speechgen.data.features import build_feature
-        from speechgen.inference.loading import data_section, load_generator
+        from speechgen.inference.loading import data_and_feature, load_generator
 
         self.name, self.device = str(model), device
         net, cfg = load_generator(model, device)
         self.net = net.eval()
-        self.data = data_section(cfg)
-        self.feature = build_feature(self.data["feature"], self.data.get("feature_params") or {})
+        self.data, self.feature = data_and_feature(cfg)
         self.sample_rate = int(self.data["sample_rate"])
         self.n_classes = int(getattr(net, "n_classes", 0) or 0)
 

@@ -15,10 +15,12 @@ from typing import Any
 
 import torch
 
-from speechgen.checkpoint import load_checkpoint, read_config, resolve_checkpoint
-from speechgen.errors import CheckpointError, ConfigError
+from speechgen.checkpoint import MODEL_FILE, build_checked, load_checkpoint, read_config, resolve_checkpoint
+from speechgen.errors import CheckpointError
 from speechgen.models import roles as R
 from speechgen.models.registry import MODELS
+
+MIN_RATE, MAX_RATE = 1_000, 384_000  # Hz: sample rates a checkpoint may declare
 
 #: how a refusal names a role ("holds a 'vae' model, not a vocoder")
 ROLE_NOUNS: dict[str, str] = {
@@ -95,11 +97,8 @@ def load(name_or_path: str | os.PathLike, role: str | None = None, device: str |
     slim = getattr(cls, "inference_kwargs", None)
     if callable(slim):
         kwargs = slim(kwargs)
-    try:
-        model = cls(**kwargs)
-    except (TypeError, ValueError, ConfigError) as exc:
-        raise CheckpointError(f"{info.folder}: cannot build '{info.model}' from the checkpoint's kwargs "
-                              f"({exc})") from exc
+    model = build_checked(cls, kwargs, info.folder / MODEL_FILE, str(info.folder), info.model,
+                          only_own=callable(slim))
     state, _ = load_checkpoint(info.folder, device)
     if callable(slim):  # the parts inference leaves out keep their weights in the file
         wanted = set(model.state_dict())
@@ -125,5 +124,22 @@ def data_section(config: dict[str, Any]) -> dict[str, Any]:
         data["feature"] = "stft_image"
     elif data["feature"] is None:  # raw audio (autoregressive recipes)
         data["feature"] = "waveform"
-    data.setdefault("sample_rate", int(config.get("sample_rate") or 16000))
+    data.setdefault("sample_rate", config.get("sample_rate") or 16000)
+    rate = data["sample_rate"]
+    if isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
+        raise CheckpointError(f"config.yaml: recipe.data.sample_rate: expected an integer in {MIN_RATE}..{MAX_RATE} "
+                              f"Hz, got {rate!r}")
     return data
+
+
+def data_and_feature(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The checkpoint's :func:`data_section` and the feature it names, built from its parameters (CheckpointError
+    naming the config field for a parameter out of range: a checkpoint's sizes are not trusted)."""
+    from speechgen.data.features import build_feature
+    from speechgen.errors import ConfigError
+
+    data = data_section(config)
+    try:
+        return data, build_feature(data["feature"], data.get("feature_params") or {})
+    except ConfigError as exc:
+        raise CheckpointError(f"config.yaml: recipe.data.feature_params.{exc}") from None
