@@ -1,8 +1,8 @@
 """A DSP baseline for the vocoder table: log-mel -> pseudo-inverse of the mel filterbank -> Griffin-Lim.
 
 Writes, for every WAV under REFERENCE, OUT/REL.wav re-synthesised from its 80-band log-mel (the vocoders' feature,
-DESIGN §3: n_fft 1024, hop 256, 0-8 kHz) with the magnitude recovered by the filterbank's pseudo-inverse (clipped
-at 0) and the phase by fast Griffin-Lim (64 iterations). Judge it like a vocoder:
+docs/data.md, Features: n_fft 1024, hop 256, 0-8 kHz) with the magnitude recovered by the filterbank's pseudo-inverse
+(clipped at 0) and the phase by fast Griffin-Lim (64 iterations). Judge it like a vocoder:
 
     scripts/judge_vocoder.sh runs/istft-vocoder-cpu          # makes .../copy-synthesis/reference
     python bench/griffin_lim_baseline.py runs/istft-vocoder-cpu/copy-synthesis/reference out/gl-baseline

@@ -1,4 +1,4 @@
-"""Print the README's results tables (Markdown) from judged runs.
+"""Print the results tables of docs/results.md and docs/vocoders.md (Markdown) from judged runs.
 
 Generators: one row per RUN (RUN/eval.json written by scripts/train_and_judge.sh, RUN/metrics.json by
 `speechgen train`), then the real train/test reference rows:

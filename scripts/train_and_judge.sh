@@ -2,8 +2,8 @@
 # Train a recipe (resuming if the run folder has a checkpoint), sample from its final weights and judge them:
 #   scripts/train_and_judge.sh RECIPE RUN [N]
 # N clips per label for conditional models, in all for unconditional ones (default: 100 per label / 1000 in all).
-# Writes RUN/eval/ (WAVs, manifest.csv, grid.png) and RUN/eval.json. One torch thread: the README's timings were
-# taken that way on a shared 2-core machine.
+# Writes RUN/eval/ (WAVs, manifest.csv, grid.png) and RUN/eval.json. One torch thread: the timings of docs/results.md
+# were taken that way on a shared 2-core machine.
 set -euo pipefail
 recipe=$1; run=$2; n=${3:-}
 bin=$(dirname "$0")/../.venv/bin

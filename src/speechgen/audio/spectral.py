@@ -263,7 +263,8 @@ def log_mel(
     """Vocoder log-mel ``[..., n_mels, frames]`` = ``ln(max(mel magnitude, eps))`` (natural log, power 1).
 
     The mel magnitude is :func:`mel_spectrogram` with ``power=1``; with the default ``eps`` silence reads
-    ``ln(1e-5) = -11.51``. Defaults are DESIGN §3's (n_fft 1024, hop 256, 80 bands, 0-8 kHz, for 16 kHz audio).
+    ``ln(1e-5) = -11.51``. Defaults are those of docs/data.md, Features (n_fft 1024, hop 256, 80 bands, 0-8 kHz, for
+    16 kHz audio).
     """
     if eps <= 0:
         raise ConfigError(f"eps must be positive, got {eps}")
@@ -314,7 +315,7 @@ def mfcc(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# amplitude + phase image (DESIGN §3)
+# amplitude + phase image (docs/data.md, Features)
 
 
 def image_length(n_frames: int, n_fft: int, hop_length: int) -> int:

@@ -9,8 +9,8 @@ constructor defaults), plus a HiFi-GAN V1-size reference (``hifigan-v1.yaml``). 
 Input: the model's own feature (log-mel, or MFCC + F0 for ResGAN) of ``--seconds`` of a synthetic voiced signal
 (a harmonic tone with vibrato). Every (model, thread count) pair is timed ``--repeats`` times, the models
 interleaved so that a change of machine load hits them alike, after one warm-up call; the fastest repeat is kept.
-``rtf`` is seconds of computation per second of audio (< 1: faster than real time), ``x_realtime = 1 / rtf``.
-Timings on shared machines vary several-fold with other load (DESIGN §6): compare rows of one run, not across runs.
+``rtf`` is seconds of computation per second of audio (< 1: faster than real time), ``x_realtime = 1 / rtf``. Timings on
+shared machines vary several-fold with other load (docs/vocoders.md, Speed): compare rows of one run, not across runs.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``speechgen eval``: judge a set of generated clips (IS, FID, mIS, AM, NDB/K; label accuracy and FID-class when
-conditional) beside the same metrics of the real train and test splits (DESIGN §4)."""
+conditional) beside the same metrics of the real train and test splits (docs/results.md, The judge)."""
 
 from __future__ import annotations
 

@@ -445,7 +445,8 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
         return PadCollate(key="audio" if self.paired else ds.output_key, pad_values=pads)
 
 class DigitsDataModule(ManifestDataModule):
-    """:class:`ManifestDataModule` with the digits benchmark's defaults (§3): labelled rows, 16 kHz, 1 s clips."""
+    """:class:`ManifestDataModule` with the digits benchmark's defaults (docs/data.md, Features): labelled rows,
+    16 kHz, 1 s clips."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Judging generated and resynthesised speech (DESIGN §4).
+"""Judging generated and resynthesised speech (docs/results.md, The judge).
 
 - :mod:`speechgen.evaluation.metrics` — sample-set metrics over a judge classifier's softmax outputs and
   embeddings: ``inception_score``, ``modified_inception_score``, ``am_score``, ``fid`` (``gaussian_stats`` +

@@ -1,4 +1,4 @@
-"""Sample-set metrics over a judge classifier's outputs (DESIGN §4).
+"""Sample-set metrics over a judge classifier's outputs (docs/results.md, The judge).
 
 Pure numpy/scipy functions, float64 inside. Inputs are
 

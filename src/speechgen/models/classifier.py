@@ -1,6 +1,7 @@
-"""Digit classifier: a small ResNeXt-style 2-D CNN over log-mel, used as the judge (DESIGN §4).
+"""Digit classifier: a small ResNeXt-style 2-D CNN over log-mel, used as the judge (docs/results.md, The judge).
 
-The model takes raw 16 kHz waveforms ``[B, T]`` and computes its own log-mel (torch :class:`~speechgen.audio.spectral.LogMelSpectrogram`, §3 defaults:
+The model takes raw 16 kHz waveforms ``[B, T]`` and computes its own log-mel (torch
+:class:`~speechgen.audio.spectral.LogMelSpectrogram` with the log-mel defaults of docs/data.md, Features:
 80 bands, n_fft 1024, hop 256, 0-8 kHz → 63 frames per 1-s clip). Each utterance's log-mel is normalised to zero
 mean and unit variance over all its bins and frames ("utterance"), which makes the judge insensitive to gain, or by
 fixed constants ("fixed"). Then: a strided 3×3 stem, stages of residual blocks (grouped 3×3 convs when

@@ -88,9 +88,9 @@ class HiFiGAN(GANVocoder):
 
     Args:
         sample_rate: audio rate (16 000 for our digits corpus, 22 050 in the paper).
-        feature_params: the log-mel input's parameters (:class:`~speechgen.data.features.LogMel` fields; DESIGN
-            §3 defaults: n_fft 1024, hop 256, win 1024, 80 bands, 0-8 kHz). ``hop_length`` must equal the product
-            of ``upsample_rates``.
+        feature_params: the log-mel input's parameters (:class:`~speechgen.data.features.LogMel` fields; the
+            defaults of docs/data.md, Features: n_fft 1024, hop 256, win 1024, 80 bands, 0-8 kHz). ``hop_length``
+            must equal the product of ``upsample_rates``.
         config: a paper configuration of :data:`CONFIGS` ("v1", "v2", "v3") that sets the generator layout (the
             six arguments below); an argument given explicitly (not None) overrides its value. None: V1.
         upsample_rates, upsample_kernel_sizes, upsample_initial_channel, resblock, resblock_kernel_sizes,

@@ -55,7 +55,7 @@ Simplifications relative to the paper (documented choices, not oversights):
 - Network sizes (MLP 2 × 256, 8 dilated layers of 32 channels, a 4-layer spectrogram discriminator) are ours; the
   recipes add Parallel WaveGAN's MR-STFT loss to the adversarial loss for short CPU runs (``mrstft_weight: 0``
   gives the purely adversarial noise model).
-- Hop 256 samples at 16 kHz (DESIGN §3), 20 MFCCs from 80 mel bands (0-8 kHz), LPC order 20.
+- Hop 256 samples at 16 kHz (docs/data.md, Features), 20 MFCCs from 80 mel bands (0-8 kHz), LPC order 20.
 """
 
 from __future__ import annotations

@@ -57,8 +57,8 @@ class VocoderSpec:
 
 def feature_params_for(feature: str, params: Mapping[str, Any] | None, sample_rate: int,
                        where: str = "feature_params") -> dict[str, Any]:
-    """Complete and validate the parameters of registered feature ``feature`` (its defaults; DESIGN §3 for
-    ``log_mel``) for ``sample_rate``; ConfigError naming ``where.FIELD``."""
+    """Complete and validate the parameters of registered feature ``feature`` (its defaults; for ``log_mel``
+    those of docs/data.md, Features) for ``sample_rate``; ConfigError naming ``where.FIELD``."""
     if feature not in FEATURES:
         raise ConfigError(f"feature: unknown feature '{feature}' (choose from {', '.join(sorted(FEATURES))})")
     cls = FEATURES[feature]
@@ -77,8 +77,8 @@ def feature_params_for(feature: str, params: Mapping[str, Any] | None, sample_ra
 
 def log_mel_params(params: Mapping[str, Any] | None, sample_rate: int, where: str = "feature_params",
                    ) -> dict[str, Any]:
-    """Complete and validate log-mel parameters (DESIGN §3 defaults) for ``sample_rate``; ConfigError naming
-    ``where.FIELD``."""
+    """Complete and validate log-mel parameters (defaults of docs/data.md, Features) for ``sample_rate``; ConfigError
+    naming ``where.FIELD``."""
     return feature_params_for(LogMel.name, params, sample_rate, where)
 
 

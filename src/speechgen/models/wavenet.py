@@ -15,8 +15,9 @@ Network, for input classes ``u`` ``[B, T]`` (mu-law, ``2**bits`` of them):
 
 Conditioning: **global** (``n_classes > 0``): a label embedding (digit or speaker, ``label_channels`` wide) adds a
 per-layer bias to ``h``; **local** (``local_conditioning=True``): a log-mel ``[B, n_mels, frames]`` (parameters
-``feature_params``, DESIGN §3 defaults) is upsampled to one vector per sample by transposed convolutions (strides
-``upsample_scales``, product = the hop length) and enters every layer through its own 1x1 convolution.
+``feature_params``, defaults of docs/data.md, Features) is upsampled to one vector per sample by transposed
+convolutions (strides ``upsample_scales``, product = the hop length) and enters every layer through its own 1x1
+convolution.
 
 Alignment. Logits at position ``t`` give ``p(s_t | s_<t)``: the network input at ``t`` is the previous sample
 ``s_{t-1}`` (in generation the silence class before the first sample: the corpus clips start with digital
@@ -226,7 +227,7 @@ class WaveNet(MelConditioned, nn.Module):
         input_kernel: taps of the causal input convolution.
         label_channels: width of the label embedding (global conditioning).
         local_conditioning: condition on a log-mel spectrogram (a vocoder).
-        feature_params: that log-mel's parameters (DESIGN §3 defaults: 80 bands, hop 256 at 16 kHz).
+        feature_params: that log-mel's parameters (defaults of docs/data.md, Features: 80 bands, hop 256 at 16 kHz).
         upsample_scales: strides of the transposed convolutions; their product must equal the hop length.
         sample_rate: audio rate.
         sample_length: samples drawn by :meth:`sample` without a condition (1 s of 16 kHz audio by default).
