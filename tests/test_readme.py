@@ -165,9 +165,6 @@ def test_command_map_is_not_empty():
 @pytest.mark.parametrize("cmd,sub", MAP, ids=[f"{c} {s}".strip() for c, s in MAP])
 def test_every_command_in_the_map_exists(cmd, sub):
     top = _subcommands(_parser())
-    if cmd == "info" and "info" not in top:
-        # `speechgen info` is being added beside this change (issue 16); remove this skip once it is registered.
-        pytest.skip("speechgen info is not registered yet")
     assert cmd in top, f"README command map: `speechgen {cmd}` is not a speechgen command"
     nested = _subcommands(top[cmd])
     if nested and sub:

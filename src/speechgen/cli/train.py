@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", type=int, default=1,
                    help="devices (processes) per node (default 1); data.batch_size is per device")
     p.add_argument("--num-nodes", type=int, default=1,
-                   help="nodes (default 1; launch with torchrun or SLURM, see the README)")
+                   help="nodes (default 1; launch with torchrun or SLURM, see docs/training.md)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads per process (default: torch's choice; 1 is fastest when other jobs "
                    "share the cores)")
