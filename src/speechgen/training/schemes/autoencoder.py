@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from speechgen.errors import ConfigError
 from speechgen.losses.divergence import DEFAULT_SCALES, kl_standard_normal, mmd
 from speechgen.training.schemes.generative import (
-    GenData, GenerativeModule, GenTrain, build_datamodule, frame_shape, split_channels,
+    GenData, GenerativeModule, GenTrain, build_datamodule, check_label_count, frame_shape, split_channels,
 )
 from speechgen.training.adversarial import AdversarialUpdate, weighted_sum
 from speechgen.training.optim import OptimConfig, build_optimizer
@@ -258,10 +258,7 @@ class VAEScheme:
               ) -> tuple[L.LightningModule, L.LightningDataModule]:
         check_recipe(recipe, model)
         dm = build_datamodule(recipe.data, recipe.seed)
-        n_classes = int(getattr(model, "n_classes", 0))
-        if n_classes and dm.num_labels > n_classes:
-            raise ConfigError(f"recipe.model.kwargs.n_classes: {n_classes}, but the manifest has "
-                              f"{dm.num_labels} labels")
+        check_label_count(model, dm)
         spec = {"name": recipe.model.name, "kwargs": recipe.model.kwargs}
         module = VAEModule(model, spec, recipe.data, recipe.train, recipe.optim, recipe.vae, checkpoint_extra)
         return module, dm

@@ -65,7 +65,8 @@ from speechgen.training.adversarial import AdversarialUpdate, weighted_sum
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.wavegan import WaveGAN
 from speechgen.training.schemes.generative import (
-    GenData, GenerativeModule, GenTrain, build_datamodule, fit_feature, frame_shape, split_channels,
+    GenData, GenerativeModule, GenTrain, build_datamodule, check_label_count, fit_feature, frame_shape,
+    split_channels,
 )
 from speechgen.training.optim import OptimConfig, build_optimizer
 
@@ -376,10 +377,7 @@ class GANScheme:
         d, checkpoint_extra = fit_feature(recipe.data, checkpoint_extra)
         # the loader yields n_critic x batch_size items per training step (one slice per critic update)
         dm = build_datamodule(dataclasses.replace(d, batch_size=d.batch_size * recipe.gan.n_critic), recipe.seed)
-        for name in ("n_classes", "n_aux_classes"):
-            n = int(getattr(model, name, 0))
-            if n and dm.num_labels > n:
-                raise ConfigError(f"recipe.model.kwargs.{name}: {n}, but the manifest has {dm.num_labels} labels")
+        check_label_count(model, dm, ("n_classes", "n_aux_classes"))
         spec = {"name": recipe.model.name, "kwargs": recipe.model.kwargs}
         module = GANModule(model, spec, d, recipe.train, recipe.optim_g, recipe.optim_d, recipe.gan,
                            checkpoint_extra)

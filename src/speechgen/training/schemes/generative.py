@@ -154,6 +154,14 @@ def build_datamodule(data: GenData, seed: int) -> Any:
     )
 
 
+def check_label_count(model: torch.nn.Module, dm: Any, names: tuple[str, ...] = ("n_classes",)) -> None:
+    """ConfigError when the manifest has more labels than a conditional model's ``names`` attributes allow."""
+    for name in names:
+        n = int(getattr(model, name, 0) or 0)
+        if n and dm.num_labels > n:
+            raise ConfigError(f"recipe.model.kwargs.{name}: {n}, but the manifest has {dm.num_labels} labels")
+
+
 def fit_feature(data: GenData, checkpoint_extra: dict[str, Any] | None = None,
                 ) -> tuple[GenData, dict[str, Any] | None]:
     """``(data, checkpoint_extra)`` with the feature's training-set statistics filled in (both unchanged for

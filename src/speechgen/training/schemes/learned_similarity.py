@@ -56,7 +56,9 @@ from speechgen.losses import adversarial as adv
 from speechgen.losses.divergence import kl_standard_normal
 from speechgen.models.vae import ConvVAE, conv_output_shape
 from speechgen.models.vaegan import VAEGAN, encoder_error
-from speechgen.training.schemes.generative import GenData, GenerativeModule, GenTrain, build_datamodule, split_channels
+from speechgen.training.schemes.generative import (
+    GenData, GenerativeModule, GenTrain, build_datamodule, check_label_count, split_channels,
+)
 from speechgen.training.adversarial import AdversarialUpdate, weighted_sum
 from speechgen.training.optim import OptimConfig, build_optimizer
 from speechgen.training.schemes.autoencoder import kl_weight, recon_loss
@@ -269,10 +271,7 @@ class VAEGANScheme:
             raise ConfigError(f"recipe.model.name: the vaegan scheme trains a 'vaegan' model, got "
                               f"{type(model).__name__}")
         dm = build_datamodule(recipe.data, recipe.seed)
-        n_classes = int(model.n_classes)
-        if n_classes and dm.num_labels > n_classes:
-            raise ConfigError(f"recipe.model.kwargs.n_classes: {n_classes}, but the manifest has "
-                              f"{dm.num_labels} labels")
+        check_label_count(model, dm)
         spec = {"name": recipe.model.name, "kwargs": recipe.model.kwargs}
         module = VAEGANModule(model, spec, recipe.data, recipe.train, recipe.optim_enc, recipe.optim_dec,
                               recipe.optim_d, recipe.vaegan, checkpoint_extra)
