@@ -125,3 +125,66 @@ def test_ddp_two_cpu_processes(tmp_path, toy_manifest):
     assert (run / "final" / "model.safetensors").is_file()
     cfg = (run / "config.yaml").read_text()
     assert "devices: 2" in cfg
+
+
+def _enospc(path):
+    return OSError(28, "No space left on device", str(path))
+
+
+def test_a_failed_first_segment_leaves_nothing(tmp_path, toy_manifest):
+    """Bad data found after the run folder was set up: the folder is as before (no stale config.yaml)."""
+    from speechgen.errors import DataError
+
+    run = tmp_path / "run"
+    with pytest.raises(DataError):
+        train(load_recipe(TINY, [f"data.manifest={tmp_path / 'missing.csv'}"]), run, quiet=True)
+    assert not run.exists()
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "notes.txt").write_text("keep me")
+    with pytest.raises(DataError):
+        train(load_recipe(TINY, [f"data.manifest={tmp_path / 'missing.csv'}"]), own, quiet=True)
+    assert sorted(p.name for p in own.iterdir()) == ["notes.txt"]
+
+
+def test_full_disk_while_logging_is_one_line(tmp_path, toy_manifest, monkeypatch):
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    from speechgen.errors import DataError
+
+    def full(self, *args, **kwargs):
+        raise _enospc(Path(self.log_dir) / "metrics.csv")
+
+    monkeypatch.setattr(ExperimentWriter, "save", full)
+    run = tmp_path / "run"
+    with pytest.raises(DataError) as err:
+        train(_recipe(toy_manifest, max_steps=6, checkpoint_every=2, val_every=1000, log_every=1), run, quiet=True)
+    msg = str(err.value)
+    assert "metrics.csv: no space left on device" in msg and "\n" not in msg
+
+
+def test_resume_after_a_failed_last_ckpt_write(tmp_path, toy_manifest, monkeypatch):
+    """The disk fills while last.ckpt is written (its step checkpoint is complete): one line, and --resume
+    continues from the newest complete step checkpoint, ending where an uninterrupted run ends."""
+    import speechgen.training.checkpoint_io as cio
+    from speechgen.errors import DataError
+
+    fields = {"max_steps": 9, "checkpoint_every": 3, "val_every": 1000, "keep_checkpoints": 5}
+    train(_recipe(toy_manifest, **fields), tmp_path / "whole", quiet=True)
+    real_save = cio.save_state
+
+    def save_state(folder, state, name="state"):
+        if ".last.ckpt." in str(folder) and state.get("global_step", 0) >= 3:  # the very first last.ckpt
+            raise _enospc(Path(folder) / "trainer_state.safetensors")
+        real_save(folder, state, name)
+
+    monkeypatch.setattr(cio, "save_state", save_state)
+    run = tmp_path / "run"
+    with pytest.raises(DataError) as err:
+        train(_recipe(toy_manifest, **fields), run, quiet=True)
+    assert "no space left on device" in str(err.value).lower() and "\n" not in str(err.value)
+    assert (run / "checkpoints" / "step0000003.ckpt").is_dir() and not (run / "checkpoints" / "last.ckpt").exists()
+    monkeypatch.setattr(cio, "save_state", real_save)
+    train(_recipe(toy_manifest, **fields), run, resume=True, quiet=True)
+    a, b = _weights(tmp_path / "whole" / "final"), _weights(run / "final")
+    assert all(torch.equal(a[k], b[k]) for k in a)

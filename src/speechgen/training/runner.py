@@ -12,6 +12,7 @@ checkpoint is written after it, so ``checkpoints/last.ckpt`` stays the last good
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -92,19 +93,85 @@ def train(
     quiet: bool = False,
     command: str = "",
 ) -> dict[str, Any]:
-    """Train ``recipe`` into run folder ``out``; return the final metrics."""
-    import lightning as L
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    """Train ``recipe`` into run folder ``out``; return the final metrics.
 
+    A write that fails (a full disk, a folder made read-only) stops the run with one line naming the file; a first
+    segment that fails before its first checkpoint removes what it wrote (the run's ``config.yaml`` and logs), so
+    the folder is as it was; ``resume`` continues from ``last.ckpt`` or, when that one could not be written, from
+    the newest complete step checkpoint.
+    """
     out = Path(out)
-    ckpt_dir = out / "checkpoints"
+    existed = out.exists()
+    try:
+        return _train(recipe, out, max_steps=max_steps, seed=seed, resume=resume, devices=devices,
+                      num_nodes=num_nodes, quiet=quiet, command=command)
+    except BaseException as exc:
+        if not resume and not _checkpoints(out / "checkpoints"):
+            _remove_first_segment(out, existed)
+        if isinstance(exc, OSError):
+            raise DataError(write_failure(exc, out)) from exc
+        raise
+
+
+def write_failure(exc: OSError, out: Path) -> str:
+    """One line for a failed write during a run (``no space left on device`` and the file, when known)."""
+    where = exc.filename or out
+    if exc.errno == errno.ENOSPC:
+        return f"{where}: no space left on device (run {out})"
+    return f"{where}: cannot write ({exc.strerror or exc}) (run {out})"
+
+
+def _checkpoints(ckpt_dir: Path) -> list[Path]:
+    """Complete checkpoint folders (written and renamed into place) of a run."""
+    if not ckpt_dir.is_dir():
+        return []
+    done = [p for p in ckpt_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+            and (p / "trainer_state.yaml").is_file() and (p / "trainer_state.safetensors").is_file()]
+    return sorted(done)
+
+
+def resume_point(ckpt_dir: Path) -> Path | None:
+    """The checkpoint ``--resume`` continues from: ``last.ckpt`` (put back if a kill interrupted its replacement),
+    else the newest complete step checkpoint (a failed ``last.ckpt`` write), else None."""
     last = ckpt_dir / LAST
-    if resume and not last.is_dir():  # killed between moving the old last.ckpt aside and renaming the new one
+    if not last.is_dir():  # killed between moving the old last.ckpt aside and renaming the new one
         for old in sorted(ckpt_dir.glob(f".{LAST}.old-*")) if ckpt_dir.is_dir() else ():
             os.replace(old, last)
             break
-    if resume and not last.is_dir():
-        raise DataError(f"{out}: nothing to resume (no {ckpt_dir.name}/{LAST})")
+    found = _checkpoints(ckpt_dir)
+    return max(found, key=lambda p: (_step(p), p.name == LAST)) if found else None
+
+
+def _step(ckpt: Path) -> int:
+    """The training step a checkpoint folder was written at (its config.yaml's ``step``; -1 if unreadable)."""
+    try:
+        return int((yaml.safe_load((ckpt / "config.yaml").read_text()) or {}).get("step", -1))
+    except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError):
+        return -1
+
+
+def _remove_first_segment(out: Path, existed: bool) -> None:
+    """Undo what a failed first segment wrote: its config.yaml, logs and (empty) checkpoint folder; the run folder
+    itself when this call created it."""
+    for path in (out / "config.yaml", out / "logs", out / "checkpoints", out / "samples"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink(missing_ok=True)
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _train(recipe: Recipe, out: Path, *, max_steps: int | None, seed: int | None, resume: bool, devices: int,
+           num_nodes: int, quiet: bool, command: str) -> dict[str, Any]:
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    ckpt_dir = out / "checkpoints"
+    last = resume_point(ckpt_dir) if resume else ckpt_dir / LAST
+    if resume and last is None:
+        raise DataError(f"{out}: nothing to resume (no complete checkpoint in {ckpt_dir.name}/)")
+    assert last is not None
     if not resume and ckpt_dir.exists() and any(ckpt_dir.iterdir()):
         raise DataError(f"{out}: already holds a run; pass --resume to continue it or choose another --out")
     if max_steps is not None:
