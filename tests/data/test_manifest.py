@@ -41,6 +41,10 @@ def test_select(tmp_path):
         (",".join(COLUMNS) + "\n", "no rows"),
         (",".join(COLUMNS) + "\na.wav,x,t,s,e,train,1.0,16000\n", "bad value"),
         (",".join(COLUMNS) + "\na.wav,1,t,s,e,dev,1.0,16000\n", "split 'dev'"),
+        # every command reads manifests through here: classify and corpus summary refuse it as eval and train do
+        (",".join(COLUMNS) + "\na.wav,1,t,s,e,train,1.0,16000\nb.wav,12,t,s,e,train,1.0,16000\n",
+         r"manifest\.csv line 3: label 12 is not a digit 0\.\.9"),
+        (",".join(COLUMNS) + "\na.wav,-1,t,s,e,train,1.0,16000\n", "label -1 is not a digit"),
     ],
 )
 def test_bad_manifests(tmp_path, text, match):

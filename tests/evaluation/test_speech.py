@@ -224,3 +224,15 @@ def test_a_crash_of_the_native_library_is_a_nan_not_a_dead_process(monkeypatch):
     x = _bursts(40)
     with pytest.warns(RuntimeWarning, match=r"the pesq library crashed \(signal 11\)"):
         assert np.isnan(S.pesq_wb(x, x + 1e-3, 16000))
+
+
+def test_files_of_very_different_lengths_are_refused(tmp_path, voice):
+    """A 10-sample estimate against a 1-s reference was cropped to 10 samples and scored with exit 0."""
+    import soundfile as sf
+
+    sf.write(tmp_path / "ref.wav", voice, 16000)
+    sf.write(tmp_path / "est.wav", voice[:10], 16000)
+    with pytest.raises(DataError, match=r"est\.wav: 0\.001 s against 1\.\d+ s of its reference .*too different"):
+        S.compare_files(tmp_path / "ref.wav", tmp_path / "est.wav")
+    sf.write(tmp_path / "close.wav", voice[: int(0.9 * len(voice))], 16000)  # a copy a little shorter: fine
+    assert np.isfinite(S.compare_files(tmp_path / "ref.wav", tmp_path / "close.wav")["stoi"])

@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def collect_audio(inputs: list[Path]) -> list[Path]:
-    """Files given, plus the audio files under folders given (sorted); DataError when nothing is found."""
-    from speechgen.audio.io import find_audio
+    """Files given (each checked to be readable audio, before any work), plus the audio files under folders given
+    (sorted); DataError when nothing is found, AudioError for a given file that is not audio."""
+    from speechgen.audio.io import find_audio, info
 
     out: list[Path] = []
     for p in inputs:
@@ -44,6 +45,7 @@ def collect_audio(inputs: list[Path]) -> list[Path]:
                 raise DataError(f"{p}: no audio files in folder")
             out.extend(found)
         elif p.exists():
+            info(p)  # one line naming the file: "not a readable audio file (...)"
             out.append(p)
         else:
             raise DataError(f"{p}: no such file or folder")

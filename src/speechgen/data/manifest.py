@@ -21,6 +21,7 @@ from speechgen.errors import DataError
 COLUMNS: tuple[str, ...] = ("path", "label", "text", "speaker", "engine", "split", "duration", "sample_rate")
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 MANIFEST_NAME = "manifest.csv"
+MAX_LABEL = 9  # labels are spoken digits
 
 
 def _parse_row(raw: dict[str, str], where: str) -> dict[str, object]:
@@ -34,6 +35,9 @@ def _parse_row(raw: dict[str, str], where: str) -> dict[str, object]:
         row["sample_rate"] = int(row["sample_rate"]) if str(row.get("sample_rate", "")).strip() else None
     except ValueError as exc:
         raise DataError(f"{where}: bad value ({exc})") from exc
+    if row["label"] is not None and not 0 <= int(row["label"]) <= MAX_LABEL:  # type: ignore[call-overload]
+        raise DataError(f"{where}: label {row['label']} is not a digit 0..{MAX_LABEL} (leave it empty for a clip "
+                        "without one)")
     if row["split"] not in SPLITS:
         raise DataError(f"{where}: split '{row['split']}' is not one of {', '.join(SPLITS)}")
     return row

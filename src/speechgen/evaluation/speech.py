@@ -59,6 +59,7 @@ COLUMNS = (
 # (n_fft, hop_length, win_length) of Parallel WaveGAN's multi-resolution STFT loss (Yamamoto et al. 2020).
 PWG_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
 PESQ_RATE = 16_000
+MIN_LENGTH_RATIO = 0.5  # compare_files: the shorter file of a pair is at least this share of the longer
 PESQ_MIN_SECONDS = 0.25
 #: PESQ of a longer pair is the duration-weighted mean over equal windows of at most this length: the pesq C
 #: library overruns a fixed table of about 50 utterances and kills the process (measured: 30 s of 0.2-s bursts
@@ -378,9 +379,16 @@ def match_pairs(reference: str | os.PathLike, estimate: str | os.PathLike) -> li
 
 
 def compare_files(ref_path: str | os.PathLike, est_path: str | os.PathLike) -> dict[str, float]:
-    """Load a pair (mono; the estimate resampled to the reference's rate) and return :func:`compare_pair`."""
+    """Load a pair (mono; the estimate resampled to the reference's rate) and return :func:`compare_pair`.
+
+    DataError when one file is less than half as long as the other: the pair would be cropped to the shorter and
+    the metrics would describe a fragment (a vocoder's copy differs from its input by at most a hop or two).
+    """
     ref, sr = io.load(ref_path)
     est, _ = io.load(est_path, sample_rate=sr)
+    if min(len(ref), len(est)) < MIN_LENGTH_RATIO * max(len(ref), len(est)):
+        raise DataError(f"{est_path}: {len(est) / sr:.3f} s against {len(ref) / sr:.3f} s of its reference "
+                        f"{ref_path}: too different to compare (the shorter must be at least half the longer)")
     return compare_pair(ref, est, sr)
 
 
