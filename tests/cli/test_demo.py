@@ -93,3 +93,15 @@ def test_report_bad_input_one_line(tmp_path, capsys, bad):
     err = capsys.readouterr().err.strip()
     assert err.startswith("speechgen: error:") and "\n" not in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_bad_vocoder_fails_before_any_work(tmp_path, capsys):
+    """`demo --vocoder nosuch` sampled every clip first and then failed; now nothing is written."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--vocoder", "nosuch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("speechgen: error: nosuch: no such run, checkpoint or shipped model (shipped: classifier, "
+                   "default, digits-default)")
+    assert not out.exists()
+    assert main(["demo", "--out", str(out), "--vocoder", "digits-default"]) == 2
+    assert "holds a 'vae' model, not a vocoder" in capsys.readouterr().err and not out.exists()

@@ -51,11 +51,15 @@ def _demo(args: argparse.Namespace) -> int:
     from speechgen.evaluation.pages import write_report
     from speechgen.models.sampling import GRID_NAME, draw, write_samples
     from speechgen.inference.loading import data_and_feature, load_generator
+    from speechgen.inference.vocode import load_vocoder
 
     if args.n <= 0:
         raise ConfigError(f"--n: must be > 0, got {args.n}")
     con = console(args)
     start = time.perf_counter()
+    shipped = DEFAULT_VOCODER if DEFAULT_VOCODER in pretrained.PRETRAINED else "none"
+    vocoder = args.vocoder if args.vocoder is not None else shipped
+    voc_model = None if vocoder == "none" else load_vocoder(vocoder)[0]  # a bad --vocoder fails before any work
     out = ensure_dir(args.out)
     wav_dir = out / "wav"
     with con.status(f"sampling {args.n} clip(s) of each digit from {MODEL}..."):
@@ -70,13 +74,11 @@ def _demo(args: argparse.Namespace) -> int:
         os.replace(wav_dir / GRID_NAME, out / GRID_NAME)
     con.print(f"sampled {len(labels)} clips in {time.perf_counter() - start:.1f} s")
 
-    shipped = DEFAULT_VOCODER if DEFAULT_VOCODER in pretrained.PRETRAINED else "none"
-    vocoder = args.vocoder if args.vocoder is not None else shipped
     vocoded: list[Path] = []
-    if vocoder != "none":
+    if voc_model is not None:
         with con.status(f"vocoding the clips with {vocoder}..."):
             t = time.perf_counter()
-            vocoded = _vocode_all(vocoder, wav_dir, out / "vocoded", len(labels))
+            vocoded = _vocode_all(voc_model, wav_dir, out / "vocoded", len(labels))
         con.print(f"vocoded {len(vocoded)} clips with {vocoder} in {time.perf_counter() - t:.1f} s")
 
     lab = labels.numpy()
@@ -112,14 +114,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _vocode_all(vocoder: str, wav_dir: Path, out: Path, n: int) -> list[Path]:
-    """Copy synthesis of ``wav_dir/sample-NNNNN.wav`` (n of them) into ``out`` by ``vocoder``."""
+def _vocode_all(model: Any, wav_dir: Path, out: Path, n: int) -> list[Path]:
+    """Copy synthesis of ``wav_dir/sample-NNNNN.wav`` (n of them) into ``out`` by the vocoder ``model``."""
     import torch
 
     from speechgen.audio import io as audio_io
-    from speechgen.inference.vocode import load_vocoder, vocode_file
+    from speechgen.inference.vocode import vocode_file
 
-    model, _, _ = load_vocoder(vocoder)
     paths = []
     with torch.inference_mode():
         for i in range(n):
