@@ -8,8 +8,11 @@ exit code 2 (traceback with ``--debug``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from speechgen import __version__
 from speechgen.cli import bench, classify, compare, corpus, sample, train, transform
@@ -22,8 +25,15 @@ COMMAND_GROUPS = (corpus, train, sample, vocode, transform, evaluate, classify, 
                   models, info, serve)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``speechgen CMD: error: ...; see speechgen CMD --help``), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="speechgen",
         description="Build corpora, train, sample and judge generative models of speech.",
     )
@@ -40,11 +50,36 @@ def build_parser() -> argparse.ArgumentParser:
 MAX_SEED = 2**32 - 1  # numpy's and Lightning's seeds are unsigned 32-bit integers
 
 
+#: commands whose ``--out`` is a file (the others write a folder there)
+FILE_OUTPUTS = ("report", "export")
+
+
 def check_common(args: argparse.Namespace) -> None:
-    """Options several commands share, checked once before any work: ``--seed`` in ``0 .. 2**32 - 1``."""
+    """Options several commands share, checked once before any work: ``--seed`` in ``0 .. 2**32 - 1``, and that
+    ``--out``, ``--json`` and ``--html`` name places a file or folder can be written to."""
     seed = getattr(args, "seed", None)
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"--seed: must be in 0..{MAX_SEED}, got {seed}")
+    for option in ("out", "json", "html"):
+        value = getattr(args, option, None)
+        if isinstance(value, Path):
+            folder = option == "out" and getattr(args, "command", None) not in FILE_OUTPUTS
+            check_output(value, f"--{option}", folder)
+
+
+def check_output(path: Path, option: str, folder: bool) -> None:
+    """ConfigError (one line) unless ``path`` can be written as a folder (``folder``) or a file: an existing path
+    of the other kind, or an ancestor that is a file or not writable, is refused before any work."""
+    if path.exists() and path.is_dir() != folder:
+        raise ConfigError(f"{option} {path}: is a {'file' if folder else 'folder'}, expected a "
+                          f"{'folder' if folder else 'file'}")
+    parent = path if folder and path.exists() else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: {parent} is not writable")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from speechgen.errors import ConfigError
+    from speechgen.errors import ConfigError, DataError
     from speechgen.recipe_files import apply_overrides
     from speechgen.training.recipe import parse_recipe
     from speechgen.models.registry import MODELS
@@ -56,13 +56,16 @@ def _train(args: argparse.Namespace) -> int:
     if args.recipe is not None:
         recipe = load_recipe(args.recipe, args.overrides)
     elif args.resume:
+        if not (args.out / "config.yaml").is_file():
+            raise DataError(f"{args.out}: nothing to resume (no run here: no config.yaml)")
         raw, source = saved_recipe(args.out)
         recipe = parse_recipe(apply_overrides(raw, args.overrides), SCHEMES, MODELS, source)
     else:
         raise ConfigError("RECIPE: give a recipe YAML (it may be left out only with --resume)")
     command = "speechgen " + shlex.join(sys.argv[1:]) if sys.argv and "speechgen" in sys.argv[0] else ""
     metrics = train(recipe, args.out, max_steps=args.max_steps, seed=args.seed, resume=args.resume,
-                    devices=args.devices, num_nodes=args.num_nodes, quiet=bool(getattr(args, "quiet", False)), command=command)
+                    devices=args.devices, num_nodes=args.num_nodes, quiet=bool(getattr(args, "quiet", False)),
+                    command=command)
     con = console(args)
     con.print(f"[bold]{args.out}[/bold]: " + ", ".join(
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
