@@ -11,7 +11,7 @@ from pathlib import Path
 from speechgen.cli.common import console
 from speechgen.errors import ConfigError
 from speechgen.inference.vocode import (
-    DEFAULT_CHUNK_FRAMES, DEFAULT_OVERLAP_FRAMES, collect_inputs, load_vocoder, vocode_file,
+    DEFAULT_CHUNK_FRAMES, DEFAULT_OVERLAP_FRAMES, check_input, collect_inputs, load_vocoder, vocode_file,
 )
 
 
@@ -44,9 +44,11 @@ def _vocode(args: argparse.Namespace) -> int:
     from speechgen.audio import io as audio_io
 
     pairs = collect_inputs(args.inputs)
-    model, cfg, folder = load_vocoder(args.model, args.device)
     if args.chunk_frames < 1 or args.overlap_frames < 0:
         raise ConfigError("--chunk-frames must be >= 1 and --overlap-frames >= 0")
+    model, cfg, folder = load_vocoder(args.model, args.device)
+    for src, _ in pairs:  # every input is checked before the first is vocoded
+        check_input(model, src)
     seconds = audio_s = 0.0
     with torch.inference_mode():
         for src, rel in pairs:

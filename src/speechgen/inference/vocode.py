@@ -140,6 +140,21 @@ def collect_inputs(path: Path) -> list[tuple[Path, Path]]:
     return sorted(pairs)
 
 
+def check_input(model: Any, path: Path) -> None:
+    """Refuse an input before any work (AudioError, one line naming the file): not decodable audio (header
+    checked), too short for the vocoder's analysis, or a ``.npy`` that is not a log-mel of the vocoder's bands."""
+    from speechgen.audio import io as audio_io
+
+    if path.suffix.lower() == ".npy":
+        _read_mel(path, model.n_mels)
+        return
+    info = audio_io.info(path)
+    n_fft = int(model.feature_params["n_fft"])
+    if info.frames * model.sample_rate < n_fft * info.sample_rate:
+        raise AudioError(f"{path}: too short ({info.frames} samples at {info.sample_rate} Hz; the features need "
+                         f"at least {n_fft} at {model.sample_rate} Hz)")
+
+
 def vocode_file(model: Any, path: Path, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                 overlap_frames: int = DEFAULT_OVERLAP_FRAMES, seed: int = 0) -> np.ndarray:
     """Audio (float32, the vocoder's rate) of one input: copy synthesis of an audio file or a ``.npy`` log-mel."""
