@@ -101,3 +101,45 @@ def test_shipped_recipes_are_valid():
         r = load_recipe(root / name)
         assert r.scheme == "classifier" and r.model.name == "digit_classifier"
         DigitClassifier(**r.model.kwargs)
+
+
+_UMASK_SCRIPT = """
+import json, os, sys
+from pathlib import Path
+import torch
+from speechgen.checkpoint import atomic_dir, save_checkpoint, save_state
+from speechgen.models import DigitClassifier
+
+root, modes = Path(sys.argv[1]), {}
+for umask in (0o022, 0o077):
+    os.umask(umask)
+    folder = root / f"ck{umask:03o}"
+    for _ in range(2):  # a new checkpoint, then one replacing it
+        save_checkpoint(folder, DigitClassifier(widths=(8, 16), blocks=(1, 1)), json.loads(sys.argv[2]))
+    with atomic_dir(root / f"state{umask:03o}") as tmp:
+        save_state(tmp, {"step": torch.ones(2)}, "opt")
+    for f in (folder, *folder.iterdir(), root / f"state{umask:03o}", *(root / f"state{umask:03o}").iterdir()):
+        modes[str(f.relative_to(root))] = f.stat().st_mode & 0o777
+print(json.dumps(modes))
+"""
+
+
+def test_checkpoint_folders_and_files_follow_the_umask(tmp_path):
+    """Like a plain mkdir/open: umask 022 gives 0755 folders and 0644 files, umask 077 0700 and 0600 (it gave
+    mkdtemp's 0700 folders whatever the umask). In a subprocess, so that the umask of the tests is not touched."""
+    import json
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _UMASK_SCRIPT, str(tmp_path), json.dumps(SPEC)],
+                         check=False, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    modes = json.loads(res.stdout)
+    assert set(modes) == {f"{d}{u}{f}" for u in ("022", "077") for d, f in
+                          [("ck", ""), ("ck", "/config.yaml"), ("ck", "/model.safetensors"), ("state", ""),
+                           ("state", "/opt.safetensors"), ("state", "/opt.yaml")]}
+    for name, mode in modes.items():
+        is_dir = "/" not in name
+        want = (0o755 if is_dir else 0o644) if "022" in name else (0o700 if is_dir else 0o600)
+        assert mode == want, f"{name}: {mode:o}, want {want:o}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck022", "ck077", "state022", "state077"]

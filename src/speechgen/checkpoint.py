@@ -24,7 +24,6 @@ import datetime as _dt
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from speechgen import __version__
-from speechgen.atomic import ensure_dir
+from speechgen.atomic import atomic_path, describe_write_error, ensure_dir, temp_dir
 from speechgen.errors import CheckpointError, DataError, SpeechgenError
 
 FORMAT = "speechgen-checkpoint"
@@ -76,10 +75,16 @@ def to_plain(value: Any) -> Any:
 
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temporary folder beside ``target``; on success it replaces ``target`` (old one removed)."""
+    """Yield an empty temporary folder beside ``target``; on success it replaces ``target`` (old one removed).
+
+    The folder gets the permissions of a plain ``mkdir`` (0777 less the umask, not ``mkdtemp``'s 0700).
+    """
     target = Path(target)
     ensure_dir(target.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        tmp = temp_dir(target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        raise DataError(describe_write_error(exc, target)) from exc
     try:
         yield tmp
         old = None
@@ -91,7 +96,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(f"{target}: cannot write checkpoint ({exc.strerror or exc})") from exc
+        raise DataError(describe_write_error(exc, target)) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -102,8 +107,11 @@ def _write_yaml(path: Path, data: Any) -> None:
 
 
 def save_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
-    # clone: safetensors refuses tensors that share storage (views, tied weights)
-    save_file({k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}, str(path))
+    # clone: safetensors refuses tensors that share storage (views, tied weights). Through atomic_path: safetensors
+    # writes via its own temporary file (0600), atomic_path gives the file the permissions of a plain open().
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
 
 
 def load_tensors(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

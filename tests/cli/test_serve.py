@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -47,10 +48,25 @@ def test_bad_options_one_line(tmp_path, capsys, vocoder_ckpt):
         (["--port", "70000"], "--port: must be in 0..65535"),
         (["--max-upload-mb", "0"], "--max-upload-mb: must be > 0"),
         (["--max-seconds", "-1"], "--max-seconds: must be > 0"),
+        (["--workers", "0"], "--workers: must be in 1..256, got 0"),
+        (["--queue", "-1"], "--queue: must be in 0..4096, got -1"),
+        (["--request-timeout", "0"], "--request-timeout: must be > 0"),
+        (["--request-timeout", "nan"], "--request-timeout: must be > 0"),
+        (["--allow-host", "evil.example:80"], "--allow-host evil.example:80: expected a host name"),
+        (["--allow-host", "http://x/"], "--allow-host http://x/: expected a host name"),
     ]
     for extra, needle in cases:
         assert main(["serve", "--quiet", *extra]) == 2, extra
         _one_line_error(capsys, needle)
+
+
+def test_help_names_the_limits_and_the_host_policy(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for needle in ("--workers", "--queue", "--request-timeout", "--allow-host", "503", "408", "Host", "Origin",
+                   "default 8", "default 30"):
+        assert needle in text, needle
 
 
 def test_port_in_use_one_line(capsys):
@@ -73,8 +89,9 @@ def _ignore_sigint() -> None:
 def test_serve_command_runs_until_interrupted(vocoder_ckpt, stop):
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", COLUMNS="200")
     proc = subprocess.Popen([sys.executable, "-m", "speechgen.cli.main", "serve", "--port", "0", "--vocoder",
-                             str(vocoder_ckpt)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env, preexec_fn=_ignore_sigint)
+                             str(vocoder_ckpt), "--workers", "2", "--queue", "4", "--request-timeout", "10",
+                             "--allow-host", "speech.test"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env, preexec_fn=_ignore_sigint)
     try:
         output, url, deadline = "", None, time.monotonic() + 120
         while url is None and time.monotonic() < deadline:
@@ -92,6 +109,15 @@ def test_serve_command_runs_until_interrupted(vocoder_ckpt, stop):
         with urllib.request.urlopen(url + "api/models", timeout=30) as resp:
             listing = json.load(resp)
         assert [v["id"] for v in listing["vocoders"]] == [*shipped, str(vocoder_ckpt)]
+        port = url.rsplit(":", 1)[1].strip("/")
+        for host, status in ((f"speech.test:{port}", 200), (f"evil.example:{port}", 403)):  # --allow-host
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url + "api/models", headers={"Host": host}),
+                                            timeout=30) as resp:
+                    got = resp.status
+            except urllib.error.HTTPError as exc:
+                got = exc.code
+            assert got == status, host
         proc.send_signal(stop)
         rest, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0 and "stopped" in rest and "Traceback" not in rest, rest

@@ -180,3 +180,41 @@ def test_unconditioned_wavenet_is_not_a_vocoder(tmp_path, capsys):
     audio_io.save(tmp_path / "a.wav", _tone(0.25), 16000)
     assert main(["--quiet", "vocode", str(folder), "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "o")]) == 2
     _one_line_error(capsys, "holds a 'wavenet' model, not a vocoder")
+
+
+def test_a_folder_with_one_bad_clip_writes_nothing(tmp_path, capsys):
+    """The silent clip passes the header checks and fails while vocoding: the outputs of the clips before it do
+    not appear (they are staged and dropped)."""
+    import soundfile as sf
+
+    src = tmp_path / "in"
+    src.mkdir()
+    t = np.arange(16000) / 16000
+    sf.write(src / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    sf.write(src / "b.wav", np.zeros(16000, dtype=np.float32), 16000)
+    out = tmp_path / "out"
+    assert main(["vocode", "default", "--in", str(src), "--out", str(out)]) == 2
+    assert "b.wav: silent" in capsys.readouterr().err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_full_disk_is_named(tmp_path, monkeypatch, capsys):
+    """libsndfile reports a full disk as 'System error.': the one line says what happened."""
+    import soundfile as sf
+
+    from speechgen import atomic
+    from speechgen.audio import io as audio_io
+
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+
+    def full(*args, **kwargs):
+        raise sf.LibsndfileError(2, "Error writing: ")  # what a full disk looks like through libsndfile
+
+    monkeypatch.setattr(audio_io.sf, "write", full)
+    monkeypatch.setattr(audio_io, "disk_full", lambda path: True)
+    assert main(["vocode", "default", "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("a.wav: no space left on device") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+    assert atomic.disk_full(tmp_path) is False  # the real check on this (not full) disk

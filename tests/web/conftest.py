@@ -52,9 +52,10 @@ def app(vocoder_ckpt: Path) -> App:
 
 
 @contextmanager
-def serving(app: App) -> Iterator[str]:
-    """Serve ``app`` on a free port in a daemon thread; yields its base URL (ending in ``/``)."""
-    server = make_server(app, "127.0.0.1", 0, quiet=True)
+def serving(app: App, host: str = "127.0.0.1", **options) -> Iterator[str]:
+    """Serve ``app`` on a free port in a daemon thread; yields its base URL (ending in ``/``). ``options`` go to
+    :func:`make_server` (workers, queue_size, request_timeout, allow_hosts)."""
+    server = make_server(app, host, 0, quiet=True, **options)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -67,7 +68,7 @@ def serving(app: App) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def serve():
-    """``with serve(app) as url:`` runs ``app`` on a free port for the block."""
+    """``with serve(app, **options) as url:`` runs ``app`` on a free port for the block."""
     return serving
 
 

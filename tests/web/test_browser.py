@@ -134,6 +134,54 @@ def test_copy_synthesis_and_refused_upload(browser, base_url, write_tone, tmp_pa
     assert "Traceback" not in browser.page_source
 
 
+def test_the_page_words_sizes_as_the_server(browser, base_url):
+    from speechgen.web.page import format_size, too_large
+
+    browser.get(base_url)
+    wait_for(browser, "return document.body.dataset.ready === '1';")
+    for n in (0, 1, 100, 1023, 1024, 16384, 20000, 2**20, 3 * 2**20, int(2.5 * 2**20), 10 * 2**30):
+        assert browser.execute_script("return formatSize(arguments[0]);", n) == format_size(n), n
+    for size, limit in ((200, 100), (20000, 16384), (16385, 16384), (3 * 2**20, 2 * 2**20)):
+        assert browser.execute_script("return tooLarge('a.wav', arguments[0], arguments[1]);", size, limit) == \
+            too_large("a.wav", size, limit)
+
+
+def test_a_page_on_another_origin_cannot_make_the_server_generate(browser, base_url, app, monkeypatch, tmp_path):
+    """CSRF in a real browser: a page served from another origin (a plain file server on another port) posts to
+    the server with a ``no-cors`` text/plain fetch (no preflight); the browser sends its Origin and the server
+    refuses (403) before running a model. The same fetch from the server's own page runs."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "index.html").write_text("<!DOCTYPE html><html><body>elsewhere</body></html>")
+    other = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler,
+                                                                    directory=str(tmp_path)))
+    other.RequestHandlerClass.log_message = lambda *a: None
+    thread = threading.Thread(target=other.serve_forever, daemon=True)
+    thread.start()
+    calls = []
+    real = app.generate
+    monkeypatch.setattr(app, "generate", lambda *a, **k: calls.append(a) or real(*a, **k))
+    body = '{"model": "digits-default", "digit": 1, "seed": 0}'
+    fetch = ("const done = arguments[arguments.length - 1];"
+             "fetch(arguments[0], {method: 'POST', mode: 'no-cors', body: arguments[1],"
+             " headers: {'Content-Type': 'text/plain'}}).then(r => done(r.type + ':' + r.status),"
+             " e => done('error:' + e.message));")
+    try:
+        browser.get(f"http://127.0.0.1:{other.server_address[1]}/index.html")
+        browser.set_script_timeout(WAIT)
+        assert browser.execute_async_script(fetch, base_url + "api/generate", body) == "opaque:0"
+        assert calls == []
+        browser.get(base_url)  # the server's own page: same origin, served
+        wait_for(browser, "return document.body.dataset.ready === '1';")
+        assert browser.execute_async_script(fetch, base_url + "api/generate", body) == "basic:200"
+        assert len(calls) == 1
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
 def _eval_json(folder: Path, model: str, metrics: dict, seed: int) -> Path:
     """An eval JSON as `speechgen demo` writes it: metrics, real rows and judged clips (tones), plus a grid."""
     rng = np.random.default_rng(seed)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from speechgen.atomic import atomic_path
+from speechgen.atomic import atomic_path, disk_full
 from speechgen.errors import AudioError
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aiff", ".aif", ".sph", ".nist", ".au"})
@@ -217,6 +217,8 @@ def save(
         try:
             sf.write(str(tmp), data, sample_rate, subtype=subtype, format=fmt)
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            if disk_full(tmp):  # libsndfile reports a full disk as "System error."
+                raise AudioError(f"{p}: no space left on device") from exc
             raise AudioError(f"{p}: cannot write ({_reason(exc)})") from exc
     return p
 

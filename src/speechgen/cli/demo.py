@@ -42,15 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import torch
-
     from speechgen import pretrained
-    from speechgen.atomic import ensure_dir, write_text
-    from speechgen.cli.report import real_examples
-    from speechgen.evaluation.judge import Judge, shipped_reference
-    from speechgen.evaluation.pages import write_report
-    from speechgen.models.sampling import GRID_NAME, draw, write_samples
-    from speechgen.inference.loading import data_and_feature, load_generator
+    from speechgen.atomic import staged_dir
     from speechgen.inference.vocode import load_vocoder
 
     if args.n <= 0:
@@ -60,7 +53,30 @@ def _demo(args: argparse.Namespace) -> int:
     shipped = DEFAULT_VOCODER if DEFAULT_VOCODER in pretrained.PRETRAINED else "none"
     vocoder = args.vocoder if args.vocoder is not None else shipped
     voc_model = None if vocoder == "none" else load_vocoder(vocoder)[0]  # a bad --vocoder fails before any work
-    out = ensure_dir(args.out)
+    with staged_dir(args.out) as tmp:  # every file of the demo appears at the end, or none
+        result, rows = _write_demo(args, tmp, con, voc_model, vocoder, start)
+    out = args.out
+    con.print(f"[bold]{out}[/bold]: {result['n']} WAVs in {out / 'wav'}, grid {out / 'grid.png'}, report "
+              f"{out / 'report.html'}, summary {out / 'demo.json'}")
+    for name, m in rows:
+        con.print(f"label accuracy of the {name} clips (judge agrees with the asked digit): "
+                  f"[bold]{m['label_accuracy']:.1%}[/bold] ({round(m['label_accuracy'] * m['n'])}/{m['n']})")
+    con.print(f"done in {result['wall_seconds']:.1f} s")
+    return 0
+
+
+def _write_demo(args: argparse.Namespace, out: Path, con: Any, voc_model: Any, vocoder: str,
+                start: float) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """Sample, vocode, judge and write the demo's files into the folder ``out``; return the summary and rows."""
+    import torch
+
+    from speechgen.atomic import write_text
+    from speechgen.cli.report import real_examples
+    from speechgen.evaluation.judge import Judge, shipped_reference
+    from speechgen.evaluation.pages import write_report
+    from speechgen.inference.loading import data_and_feature, load_generator
+    from speechgen.models.sampling import GRID_NAME, draw, write_samples
+
     wav_dir = out / "wav"
     with con.status(f"sampling {args.n} clip(s) of each digit from {MODEL}..."):
         model, cfg = load_generator(MODEL)
@@ -100,18 +116,12 @@ def _demo(args: argparse.Namespace) -> int:
     images = [out / GRID_NAME] if (out / GRID_NAME).is_file() else []
     every = [{**c, "set": name} for (name, _), group in zip(rows, [clips, voc_clips if vocoded else []])
              for c in group]
-    report = write_report(out / "report.html", f"speechgen demo: {MODEL}, {args.n} clip(s) per digit", rows,
-                          result["reference"], [{**c, "path": str(out / c["path"])} for c in every], images,
-                          real_clips=real_examples(None))
+    write_report(out / "report.html", f"speechgen demo: {MODEL}, {args.n} clip(s) per digit", rows,
+                 result["reference"], [{**c, "path": str(out / c["path"])} for c in every], images,
+                 real_clips=real_examples(None))
     result["wall_seconds"] = round(time.perf_counter() - start, 2)
     write_text(out / "demo.json", json.dumps(result, indent=2) + "\n")
-    con.print(f"[bold]{out}[/bold]: {len(wavs)} WAVs in {wav_dir}, grid {out / GRID_NAME}, report {report}, "
-              f"summary {out / 'demo.json'}")
-    for name, m in rows:
-        con.print(f"label accuracy of the {name} clips (judge agrees with the asked digit): "
-                  f"[bold]{m['label_accuracy']:.1%}[/bold] ({round(m['label_accuracy'] * m['n'])}/{m['n']})")
-    con.print(f"done in {result['wall_seconds']:.1f} s")
-    return 0
+    return result, rows
 
 
 def _vocode_all(model: Any, wav_dir: Path, out: Path, n: int) -> list[Path]:

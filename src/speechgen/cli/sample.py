@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _sample(args: argparse.Namespace) -> int:
     import torch
 
+    from speechgen.atomic import staged_dir
     from speechgen.inference.loading import data_and_feature, load_generator
     from speechgen.models.sampling import draw, write_samples
 
@@ -65,9 +66,10 @@ def _sample(args: argparse.Namespace) -> int:
     if cond_ch:
         condition = _conditions(args, data, feature, cond_ch, labels, n)
     feats = draw(model, n, labels, args.seed, condition, device=args.device)
-    audio = write_samples(args.out, feats, feature, labels, int(data["sample_rate"]), condition=condition,
-                          condition_channels=cond_ch, channels=data.get("channels"),
-                          seed=args.seed, n_iter=args.griffin_lim_iters, frames=data.get("frames"))
+    with staged_dir(args.out) as tmp:  # all clips, the manifest and the grid appear together, or nothing
+        audio = write_samples(tmp, feats, feature, labels, int(data["sample_rate"]), condition=condition,
+                              condition_channels=cond_ch, channels=data.get("channels"),
+                              seed=args.seed, n_iter=args.griffin_lim_iters, frames=data.get("frames"))
     labelled = f", labels {sorted(set(labels.tolist()))}" if labels is not None else ""
     if audio.shape[1] == 0:  # e.g. log-mel frame windows: no inverse without a vocoder
         console(args).print(f"[bold]{args.out}[/bold]: {len(feats)} feature windows of shape {list(feats.shape[1:])}"

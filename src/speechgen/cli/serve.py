@@ -13,17 +13,25 @@ from speechgen.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from speechgen.web.app import DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_BYTES
+    from speechgen.web.app import (DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_QUEUE,
+                                   DEFAULT_REQUEST_TIMEOUT, DEFAULT_WORKERS)
 
     p = sub.add_parser(
         "serve", help="local web app: generate digits, copy synthesis with metrics",
-        description="Serve a page (standard library HTTP server, threaded, works offline) on which you pick a "
+        description="Serve a page (standard library HTTP server, works offline) on which you pick a "
         "generator (the shipped ones and every --model RUN), a digit and a seed and hear and see the clip; and upload "
         "an audio file for copy synthesis with a vocoder (the shipped ones and every --vocoder RUN): input and "
         "output players, spectrograms and PESQ, STOI, MCD, MR-STFT, LSD, F0 RMSE and V/UV error. Models load once, "
-        "on first use.",
+        "on first use. A fixed pool of --workers threads answers; up to --queue more connections wait, and beyond "
+        "that a connection gets 503 (server busy) at once. A request must arrive (line, headers and body) within "
+        "--request-timeout seconds, else 408. Only requests whose Host header names this server are answered "
+        "(403 otherwise; against DNS rebinding): localhost, 127.0.0.1 and [::1] on a loopback --host, the --host "
+        "given, on 0.0.0.0 or :: also the machine's name and any IP address, and every --allow-host NAME. A POST "
+        "whose Origin (or Referer) is another site's is refused with 403; one without either (curl) is served. "
+        "See docs/web.md.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
+                   "the server has no authentication)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--model", action="append", default=[], metavar="RUN", dest="models",
                    help="a generator's run or checkpoint folder to offer too (repeatable)")
@@ -33,6 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"largest upload in MB (default {DEFAULT_MAX_UPLOAD_BYTES / 2**20:g})")
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                    help=f"longest upload in seconds (default {DEFAULT_MAX_SECONDS:g})")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"handler threads: requests answered at once (default {DEFAULT_WORKERS})")
+    p.add_argument("--queue", type=int, default=DEFAULT_QUEUE,
+                   help=f"connections that may wait for a worker; more get 503 at once (default {DEFAULT_QUEUE})")
+    p.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT, metavar="SECONDS",
+                   help="time a client has to send its whole request, upload included; a slower one gets 408 "
+                   f"and is disconnected (default {DEFAULT_REQUEST_TIMEOUT:g})")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME", dest="allow_hosts",
+                   help="a further host name the server answers to in the Host header, e.g. a name that a proxy or "
+                   "your network gives this machine (repeatable)")
     p.add_argument("--classifier", default="classifier",
                    help="judge naming the digit of generated clips: shipped name or checkpoint folder")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -41,10 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from speechgen.web.app import App, make_server, server_url
+    from speechgen.web.app import App, check_server_options, make_server, server_url
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port: must be in 0..65535, got {args.port}")
+    check_server_options(args.workers, args.queue, args.request_timeout, args.allow_hosts)
     if not args.max_upload_mb > 0:
         raise ConfigError(f"--max-upload-mb: must be > 0, got {args.max_upload_mb:g}")
     for path in args.models + args.vocoders:
@@ -53,7 +72,9 @@ def _serve(args: argparse.Namespace) -> int:
     app = App(args.models, args.vocoders, max_upload_bytes=int(args.max_upload_mb * 2**20),
               max_seconds=args.max_seconds, classifier=args.classifier, device=args.device)
     quiet = bool(getattr(args, "quiet", False))
-    server = make_server(app, args.host, args.port, quiet=quiet, debug=bool(getattr(args, "debug", False)))
+    server = make_server(app, args.host, args.port, quiet=quiet, debug=bool(getattr(args, "debug", False)),
+                         workers=args.workers, queue_size=args.queue, request_timeout=args.request_timeout,
+                         allow_hosts=args.allow_hosts)
     con = console(args)
     con.print(f"[bold]speechgen serve[/bold]: {len(app.generators)} generator(s), {len(app.vocoders)} vocoder(s) "
               f"on [bold]{server_url(server)}[/bold] (Ctrl+C stops)")

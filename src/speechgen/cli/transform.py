@@ -77,7 +77,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _transform(args: argparse.Namespace) -> int:
     from speechgen.inference import latent
-    from speechgen.atomic import write_text
+    from speechgen.atomic import staged_dir, write_text
     from speechgen.inference.loading import data_and_feature, load
     from speechgen.models.roles import LATENT_CODEC
     from speechgen.models.sampling import save_grid
@@ -119,11 +119,12 @@ def _transform(args: argparse.Namespace) -> int:
                                            rate, channels, info)
     audio = latent.to_audio(feature, images, channels, length=rate, phase=args.phase, source=source,
                             seed=args.seed, n_iter=args.griffin_lim_iters)
-    paths = latent.save_wavs(args.out, names, audio, rate)
     amp = images[:, (list(channels).index(0) if channels else 0)].numpy()
-    save_grid(Path(args.out) / "grid.png", amp[:40], title=f"transform: {args.mode}")
-    info["outputs"] = [str(p) for p in paths]
-    write_text(Path(args.out) / "transform.json", json.dumps(info, indent=2) + "\n")
+    info["outputs"] = [str(Path(args.out) / name) for name in names]
+    with staged_dir(args.out) as tmp:  # the clips, the grid and transform.json appear together
+        paths = latent.save_wavs(tmp, names, audio, rate)
+        save_grid(tmp / "grid.png", amp[:40], title=f"transform: {args.mode}")
+        write_text(tmp / "transform.json", json.dumps(info, indent=2) + "\n")
     console(args).print(f"[bold]{args.out}[/bold]: {len(paths)} clips ({args.mode})")
     return 0
 

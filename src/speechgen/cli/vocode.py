@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _vocode(args: argparse.Namespace) -> int:
     import torch
 
+    from speechgen.atomic import staged_dir
     from speechgen.audio import io as audio_io
 
     pairs = collect_inputs(args.inputs)
@@ -50,13 +51,13 @@ def _vocode(args: argparse.Namespace) -> int:
     for src, _ in pairs:  # every input is checked before the first is vocoded
         check_input(model, src)
     seconds = audio_s = 0.0
-    with torch.inference_mode():
+    with torch.inference_mode(), staged_dir(args.out) as tmp:  # every output appears at the end, or none
         for src, rel in pairs:
             t = time.perf_counter()
             y = vocode_file(model, src, args.chunk_frames, args.overlap_frames, args.seed)
             seconds += time.perf_counter() - t
             audio_s += len(y) / model.sample_rate
-            audio_io.save(args.out / rel, y, model.sample_rate)
+            audio_io.save(tmp / rel, y, model.sample_rate)
     rtf = seconds / audio_s if audio_s else float("nan")
     console(args).print(f"[bold]{args.out}[/bold]: {len(pairs)} file(s), {audio_s:.2f} s of audio at "
                         f"{model.sample_rate} Hz by '{cfg['model']['name']}' ({folder}); real-time factor {rtf:.3f}")

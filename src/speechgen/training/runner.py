@@ -12,7 +12,6 @@ checkpoint is written after it, so ``checkpoints/last.ckpt`` stays the last good
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ from typing import Any
 import yaml
 
 from speechgen import __version__
-from speechgen.atomic import ensure_dir, write_text
+from speechgen.atomic import describe_write_error, ensure_dir, write_text
 from speechgen.errors import ConfigError, DataError
 from speechgen.training.callbacks import ExactResume, PeriodicCheckpoint
 from speechgen.training.checkpoint_io import SafeCheckpointIO
@@ -115,10 +114,7 @@ def train(
 
 def write_failure(exc: OSError, out: Path) -> str:
     """One line for a failed write during a run (``no space left on device`` and the file, when known)."""
-    where = exc.filename or out
-    if exc.errno == errno.ENOSPC:
-        return f"{where}: no space left on device (run {out})"
-    return f"{where}: cannot write ({exc.strerror or exc}) (run {out})"
+    return f"{describe_write_error(exc, Path(exc.filename or out))} (run {out})"
 
 
 def _checkpoints(ckpt_dir: Path) -> list[Path]:

@@ -10,18 +10,27 @@ Routes:
                            output audio, their spectrograms and the pair metrics (PESQ, STOI, MCD, ...)
 =========================  ==========================================================================================
 
-Errors are JSON ``{"error": "one line"}`` with a 4xx status (bad input, unknown model, oversize upload) or 503 (no
-vocoder available); an unexpected failure answers 500 with one line and logs its traceback on the server only.
-Requests name models by the ids listed in ``/api/models`` — never by a path — so a page cannot make the server read
-other files. Loaded models are cached (one load per model, guarded by locks); requests run in their own threads.
+Errors are JSON ``{"error": "one line"}`` with a 4xx status (bad input, unknown model, oversize upload, a foreign
+Host or Origin, a request not received in time) or 503 (no vocoder available, server busy); an unexpected failure
+answers 500 with one line and logs its traceback on the server only. Requests name models by the ids listed in
+``/api/models`` — never by a path — so a page cannot make the server read other files. Loaded models are cached
+(one load per model, guarded by locks).
+
+Robustness (docs/web.md, "Limits" and "Host and Origin checks"): a fixed pool of worker threads with a bounded queue
+of accepted connections (503 beyond, never a thread per connection); one deadline for receiving each whole request
+(408); only Host headers that name this server (:class:`HostPolicy`, against DNS rebinding) and POSTs from its own
+origin (403 otherwise).
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import ipaddress
 import json
 import math
+import queue
+import re
 import socket
 import sys
 import threading
@@ -30,7 +39,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,7 +48,7 @@ import numpy as np
 
 from speechgen.errors import CheckpointError, ConfigError, SpeechgenError
 from speechgen.inference.vocode import DEFAULT_VOCODER, SILENCE_PEAK
-from speechgen.web.page import NO_VOCODER
+from speechgen.web.page import NO_VOCODER, format_size, too_large
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_SECONDS = 30.0
@@ -370,14 +379,170 @@ def _int_field(name: str, value: Any, lo: int, hi: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ HTTP
+class RequestTimeout(Exception):
+    """The request (its line, headers and body) did not arrive within the server's deadline."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's input that ends in :class:`RequestTimeout` at a fixed moment, however the bytes trickle in (a
+    socket timeout alone applies to each read, so a byte a minute would keep a connection forever)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock, self._deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise RequestTimeout
+        self._sock.settimeout(left)
+        try:
+            return self._sock.recv_into(buffer)
+        except TimeoutError:
+            raise RequestTimeout from None
+
+
+_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
+_PORT = re.compile(r"[0-9]{1,5}")
+WILDCARDS = ("", "0.0.0.0", "::")
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _authority(value: str) -> tuple[str, int | None] | None:
+    """``(host, port)`` of a Host header or an origin's ``host[:port]`` (host in lower case, IPv6 without brackets,
+    no trailing dot; port None when absent); None when ``value`` is not one (user info, paths, odd characters)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or ":" not in host or not _is_ip(host) or (rest and not rest.startswith(":")):
+            return None
+        port = rest[1:] if rest else None
+    else:
+        host, sep, port = value.partition(":")
+        if not sep:
+            port = None
+        host = host.removesuffix(".")
+        if not _NAME.fullmatch(host):
+            return None
+    if port is not None and not _PORT.fullmatch(port):
+        return None
+    return host, None if port is None else int(port)
+
+
+def check_allow_hosts(names: Sequence[str]) -> list[str]:
+    """The ``--allow-host`` names, lower case; ConfigError for anything but a host name or address without port."""
+    out = []
+    for name in names:
+        parsed = _authority(str(name))
+        if parsed is None or parsed[1] is not None:
+            raise ConfigError(f"--allow-host {name}: expected a host name or address without port "
+                              "(letters, digits, dots and hyphens, e.g. speech.example.org)")
+        out.append(parsed[0])
+    return out
+
+
+class HostPolicy:
+    """The ``Host`` headers the server answers: its own names only, so that a page on another site cannot reach it
+    through a name that its owner points at this machine (DNS rebinding).
+
+    Served: the address and name given with ``--host``; ``localhost``, ``127.0.0.1`` and ``[::1]`` when it
+    listens on a loopback address; and when it listens on every address (``0.0.0.0``, ``::``) also the machine's
+    host name (and its first label) and any IP address — a Host that is an IP address is not a rebinding. Names
+    in ``allow`` (``--allow-host``) are served too. The port must be the server's (absent means 80).
+
+    Args:
+        host: the address or name given with ``--host``.
+        port: the port the server listens on.
+        allow: more host names to serve (``--allow-host``).
+        bound: the address actually bound (default ``host``; differs when ``host`` is a name).
+    """
+
+    def __init__(self, host: str, port: int, allow: Sequence[str] = (), bound: str | None = None) -> None:
+        host = str(host).strip().strip("[]").lower().rstrip(".")
+        bound = str(bound if bound is not None else host).strip().strip("[]").lower()
+        self.port = int(port)
+        self.wildcard = host in WILDCARDS or bound in WILDCARDS
+        names = {host, bound} - set(WILDCARDS)
+        if self.wildcard or any(n == "localhost" or (_is_ip(n) and ipaddress.ip_address(n).is_loopback)
+                                for n in names):
+            names |= LOOPBACK_NAMES
+        if self.wildcard:
+            try:
+                machine = socket.gethostname().strip().lower().rstrip(".")
+            except OSError:
+                machine = ""
+            if machine:
+                names |= {machine, machine.split(".")[0]}
+        self.names = frozenset(names | set(check_allow_hosts(allow)))
+
+    def allows(self, value: str | None) -> bool:
+        """Whether a ``Host`` header value names this server."""
+        parsed = _authority(value) if value else None
+        if parsed is None:
+            return False
+        host, port = parsed
+        if (80 if port is None else port) != self.port:
+            return False
+        return host in self.names or (self.wildcard and _is_ip(host))
+
+
+def same_origin(source: str, host: str, path_ok: bool = False) -> bool:
+    """Whether ``source`` (an ``Origin``, or a ``Referer`` with ``path_ok``) is ``http://`` + ``host``."""
+    url = urlsplit(source.strip())
+    if url.scheme.lower() != "http" or (not path_ok and (url.path or url.query or url.fragment)):
+        return False
+    a, b = _authority(url.netloc), _authority(host)
+    if a is None or b is None:
+        return False
+    return a[0] == b[0] and (80 if a[1] is None else a[1]) == (80 if b[1] is None else b[1])
+
+
 class Handler(BaseHTTPRequestHandler):
-    """Routes requests to an :class:`App` (set on the subclass that :func:`make_server` builds)."""
+    """Routes requests to an :class:`App` (set on the subclass that :func:`make_server` builds), for a
+    :class:`Server` (its ``request_timeout`` and ``hosts``). One request per connection (HTTP/1.0)."""
 
     app: App
     quiet: bool = False
     debug: bool = False
+    server: Server
     server_version = "speechgen"
-    timeout = 120  # seconds a connection may stay silent (a stalled upload does not hold a thread forever)
+
+    # -- connection ------------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        super().setup()
+        self.request_timeout = float(self.server.request_timeout)
+        self.connection.settimeout(self.request_timeout)
+        self.rfile.close()  # the request line, headers and body must all arrive before one deadline
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, time.monotonic() + self.request_timeout))
+        self.command, self.path, self.requestline = None, "", ""
+        self.request_version = "HTTP/1.0"  # what a 408 before the request line answers with
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except RequestTimeout:
+            self.close_connection = True
+            self._answer_error(408, self._late())
+        except OSError:  # the client went away while sending
+            self.close_connection = True
+
+    def _late(self) -> str:
+        return f"request timeout: the request did not arrive within {self.request_timeout:g} s"
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.connection.settimeout(self.request_timeout)  # the answer gets a deadline of its own
+        super().send_response(code, message)
 
     # -- responses ---------------------------------------------------------------------------------------------
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
@@ -410,9 +575,14 @@ class Handler(BaseHTTPRequestHandler):
         self._guard(self._post)
 
     def _guard(self, route: Callable[[], None]) -> None:
-        """Run a route; turn refusals and errors into one-line JSON answers (never a traceback to the client)."""
+        """Check the request's Host and origin, run a route; turn refusals and errors into one-line JSON answers
+        (never a traceback to the client)."""
         try:
+            self._check_origin()
             route()
+        except RequestTimeout:
+            self.close_connection = True
+            self._answer_error(408, self._late())
         except RequestError as exc:
             self._answer_error(exc.status, str(exc))
         except CheckpointError as exc:  # a model that cannot be loaded: the server's problem, still one line
@@ -427,10 +597,37 @@ class Handler(BaseHTTPRequestHandler):
                 traceback.print_exc(file=sys.stderr)
             self._answer_error(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
+    def _check_origin(self) -> None:
+        """400 without exactly one Host header; 403 for a Host that is not this server's (DNS rebinding) and for a
+        POST from another origin (an ``Origin``, else a ``Referer``, that is not ``http://`` + Host, or a
+        ``Sec-Fetch-Site`` of ``cross-site`` / ``same-site``). A POST without either header (curl, scripts) is
+        served: browsers send ``Origin`` with every POST."""
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1 or not hosts[0].strip():
+            self.close_connection = True
+            raise RequestError(400, "the request needs exactly one Host header")
+        host = hosts[0].strip()
+        if not self.server.hosts.allows(host):
+            self.close_connection = True
+            raise RequestError(403, f"Host {_short(host)} is not this server's address (see --allow-host)")
+        if self.command != "POST":
+            return
+        site = (self.headers.get("Sec-Fetch-Site") or "").strip().lower()
+        origin, referer = self.headers.get("Origin"), self.headers.get("Referer")
+        if site in ("cross-site", "same-site"):
+            self.close_connection = True
+            raise RequestError(403, f"cross-origin request refused (Sec-Fetch-Site: {site})")
+        if origin is not None and not same_origin(origin, host):
+            self.close_connection = True
+            raise RequestError(403, f"cross-origin request refused (Origin {_short(origin)}, not http://{host})")
+        if origin is None and referer is not None and not same_origin(referer, host, path_ok=True):
+            self.close_connection = True
+            raise RequestError(403, f"cross-origin request refused (Referer {_short(referer)}, not http://{host})")
+
     def _answer_error(self, status: int, message: str) -> None:
         try:
             self._error(status, " ".join(message.split())[:500])
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+        except OSError:  # broken pipe, reset, a client that does not read the answer
             self.close_connection = True
 
     def _get(self) -> None:
@@ -479,7 +676,7 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(411, "send the upload with a Content-Length (chunked bodies are not accepted)")
         raw = self.headers.get("Content-Length")
         try:
-            length = int(raw) if raw is not None else -1
+            length = int(raw) if raw is not None and raw.strip().isascii() else -1
         except ValueError:
             length = -1
         if length < 0:
@@ -487,7 +684,7 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(411, "the request needs a valid Content-Length header")
         if length > limit:
             self.close_connection = True  # the body is not read: drop the connection after answering
-            raise RequestError(413, f"{name}: {length / 2**20:.1f} MB is too large (limit {limit / 2**20:g} MB)")
+            raise RequestError(413, too_large(name, length, limit))
         data = self.rfile.read(length)
         if len(data) != length:
             self.close_connection = True
@@ -496,10 +693,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_json(self) -> dict[str, Any]:
         data = self._read_body(MAX_FORM_BYTES, "request")
-        try:
+        try:  # ValueError: bad UTF-8, bad JSON, an integer over Python's digit limit; RecursionError: deep nesting
             form = json.loads(data.decode("utf-8") or "{}")
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise RequestError(400, "the request body is not JSON") from None
+        except (ValueError, RecursionError):
+            raise RequestError(400, "the request body is not JSON (or nests too deeply)") from None
         if not isinstance(form, dict):
             raise RequestError(400, "the request body must be a JSON object")
         return form
@@ -509,11 +706,104 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-class Server(ThreadingHTTPServer):
-    """Threaded HTTP server (one thread per request; threads do not keep the process alive)."""
+DEFAULT_WORKERS = 8
+DEFAULT_QUEUE = 32
+DEFAULT_REQUEST_TIMEOUT = 30.0
+MAX_WORKERS = 256
+MAX_QUEUE = 4096
+MAX_REQUEST_TIMEOUT = 3600.0
+LINGER_SECONDS = 1.0  # after answering: how long unread input is drained before the connection closes
 
-    daemon_threads = True
+
+class Server(HTTPServer):
+    """An HTTP server with a fixed pool of ``workers`` handler threads and a queue of at most ``queue_size``
+    accepted connections waiting for one; a connection beyond that gets a prompt 503 ("server busy") from the
+    accepting thread and is closed. Each request must arrive within ``request_timeout`` seconds (408 after);
+    ``hosts`` (a :class:`HostPolicy`) says which Host headers are served. Threads do not keep the process alive.
+    """
+
     allow_reuse_address = True
+    request_queue_size = 64  # the listen backlog: the accepting thread takes connections off it at once
+
+    def __init__(self, address: tuple[Any, ...], handler: type[Handler], workers: int = DEFAULT_WORKERS,
+                 queue_size: int = DEFAULT_QUEUE, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+                 allow_hosts: Sequence[str] = (), host_name: str | None = None, quiet: bool = False) -> None:
+        self.workers, self.queue_size = int(workers), int(queue_size)
+        self.request_timeout = float(request_timeout)
+        self.quiet = quiet
+        allow = check_allow_hosts(allow_hosts)
+        self._jobs: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
+        self._count_lock = threading.Lock()
+        self._pending = 0  # connections handed to the pool (in a worker or queued) and not yet closed
+        self._threads: list[threading.Thread] = []
+        super().__init__(address, handler)
+        self.hosts = HostPolicy(address[0] if host_name is None else host_name, self.server_address[1], allow,
+                                bound=str(self.server_address[0]))
+        self._threads = [threading.Thread(target=self._work, name=f"speechgen-serve-{i}", daemon=True)
+                         for i in range(self.workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:  # socketserver's hook, in serve_forever
+        with self._count_lock:
+            busy = self._pending >= self.workers + self.queue_size
+            if not busy:
+                self._pending += 1
+        if busy:
+            self._refuse(request, client_address)
+        else:
+            self._jobs.put((request, client_address))
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            request, client_address = job
+            try:
+                self.finish_request(request, client_address)
+            except Exception:  # noqa: BLE001 - socketserver's report; the worker goes on
+                self.handle_error(request, client_address)
+            finally:
+                close_gently(request, LINGER_SECONDS)
+                with self._count_lock:
+                    self._pending -= 1
+
+    def _refuse(self, request: socket.socket, client_address: Any) -> None:
+        """503 at once, without a thread: the answer fits an empty socket buffer, so the send does not block."""
+        body = json.dumps({"error": f"server busy: all {self.workers} workers are taken and {self.queue_size} "
+                           "connections wait; try again shortly"}).encode("utf-8")
+        head = ("HTTP/1.0 503 Service Unavailable\r\nServer: speechgen\r\n"
+                "Content-Type: application/json; charset=utf-8\r\n"
+                f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nRetry-After: 1\r\n"
+                "Connection: close\r\n\r\n").encode("ascii")
+        try:
+            request.setblocking(False)
+            request.send(head + body)
+        except OSError:
+            pass
+        close_gently(request, 0.0)
+        if not self.quiet:
+            sys.stderr.write(f"{client_address[0]} - - server busy: refused a connection (503)\n")
+
+    def server_close(self) -> None:
+        super().server_close()
+        for _ in self._threads:  # each worker ends after the connections queued before
+            self._jobs.put(None)
+
+
+def close_gently(sock: socket.socket, linger: float) -> None:
+    """Close a connection after its answer: stop sending, then read and drop what the client still sends (for up
+    to ``linger`` seconds, or until it closes), so that unread input does not make the kernel reset the connection
+    before the client has read the answer (a refused upload)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        end = time.monotonic() + linger
+        while True:
+            sock.settimeout(max(0.0, end - time.monotonic()))  # 0: only what has arrived
+            if not sock.recv(65536) or time.monotonic() > end + 0.05:
+                break
+    except OSError:  # timeout, would block, reset
+        pass
+    finally:
+        sock.close()
 
 
 class Server6(Server):
@@ -522,16 +812,36 @@ class Server6(Server):
     address_family = socket.AF_INET6
 
 
-def make_server(app: App, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False,
-                debug: bool = False) -> Server:
-    """A bound (not yet serving) threaded server for ``app``; ``port`` 0 picks a free port (``server_port``).
+def check_server_options(workers: int, queue_size: int, request_timeout: float,
+                         allow_hosts: Sequence[str] = ()) -> None:
+    """ConfigError (one line, naming the option) for a worker count, queue size, request deadline or
+    ``--allow-host`` name out of range."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers: must be in 1..{MAX_WORKERS}, got {workers}")
+    if isinstance(queue_size, bool) or not isinstance(queue_size, int) or not 0 <= queue_size <= MAX_QUEUE:
+        raise ConfigError(f"--queue: must be in 0..{MAX_QUEUE}, got {queue_size}")
+    if not (isinstance(request_timeout, (int, float)) and 0 < request_timeout <= MAX_REQUEST_TIMEOUT):
+        raise ConfigError(f"--request-timeout: must be > 0 and at most {MAX_REQUEST_TIMEOUT:g} s, "
+                          f"got {request_timeout:g}")
+    check_allow_hosts(allow_hosts)
 
-    ConfigError (one line) when the address cannot be bound.
+
+def make_server(app: App, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False, debug: bool = False,
+                workers: int = DEFAULT_WORKERS, queue_size: int = DEFAULT_QUEUE,
+                request_timeout: float = DEFAULT_REQUEST_TIMEOUT, allow_hosts: Sequence[str] = ()) -> Server:
+    """A bound server for ``app`` with its worker threads started (not yet accepting: call ``serve_forever``);
+    ``port`` 0 picks a free port (``server_port``). ``workers`` handler threads, ``queue_size`` connections
+    waiting for one (503 beyond), ``request_timeout`` seconds for a request to arrive (408 after), ``allow_hosts``
+    extra names for the Host header (:class:`HostPolicy`).
+
+    ConfigError (one line) for bad limits, and when the address cannot be bound.
     """
+    check_server_options(workers, queue_size, request_timeout, allow_hosts)
     handler = type("SpeechgenHandler", (Handler,), {"app": app, "quiet": quiet, "debug": debug})
     cls = Server6 if ":" in host else Server
     try:
-        return cls((host, int(port)), handler)
+        return cls((host, int(port)), handler, workers=workers, queue_size=queue_size,
+                   request_timeout=request_timeout, allow_hosts=allow_hosts, quiet=quiet)
     except OSError as exc:
         raise ConfigError(f"--host {host} --port {port}: cannot listen ({exc.strerror or exc})") from None
     except (OverflowError, ValueError) as exc:
@@ -539,11 +849,12 @@ def make_server(app: App, host: str = "127.0.0.1", port: int = 8000, quiet: bool
 
 
 def server_url(server: Server) -> str:
-    """``http://HOST:PORT/`` of a bound server (IPv6 hosts bracketed; 0.0.0.0 shown as 127.0.0.1)."""
+    """``http://HOST:PORT/`` of a bound server (IPv6 hosts bracketed; 0.0.0.0 shown as 127.0.0.1, :: as ::1)."""
     host, port = server.server_address[:2]
-    host = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(str(host), str(host))
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-__all__ = ["App", "Handler", "ModelChoice", "RequestError", "Server", "checkpoint_kind", "decode_upload",
-           "make_server", "server_url", "shipped_choices", "wav_bytes"]
+__all__ = ["App", "Handler", "HostPolicy", "ModelChoice", "RequestError", "RequestTimeout", "Server",
+           "check_server_options", "checkpoint_kind", "decode_upload", "format_size", "make_server", "same_origin",
+           "server_url", "shipped_choices", "wav_bytes"]

@@ -42,6 +42,21 @@ function setError(el, message) {
   el.hidden = !message;
 }
 
+// "100 bytes", "19.5 KB", "3 MB" (binary units, at most one decimal), as the server's format_size
+function formatSize(n) {
+  if (n < 1024) return n + (n === 1 ? " byte" : " bytes");
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = n / 1024, i = 0;
+  while (value >= 1024 && i < units.length - 1) { value /= 1024; i += 1; }
+  return value.toFixed(1).replace(/\.0$/, "") + " " + units[i];
+}
+
+function tooLarge(name, size, limit) {
+  let a = formatSize(size), b = formatSize(limit);
+  if (a === b) { a = size + " bytes"; b = limit + " bytes"; }  // "16 KB is too large (limit 16 KB)" says nothing
+  return name + ": " + a + " is too large (limit " + b + ")";
+}
+
 async function post(url, body, headers) {
   let resp;
   try {
@@ -133,8 +148,7 @@ async function vocode(event) {
   if (!file) { setError(error, "choose an audio file first"); return; }
   const limit = Number(document.body.dataset.maxBytes);
   if (file.size > limit) {
-    setError(error, file.name + ": " + (file.size / 1048576).toFixed(1) + " MB is too large (limit " +
-      (limit / 1048576) + " MB)");
+    setError(error, tooLarge(file.name, file.size, limit));
     return;
   }
   busy(button, status, "uploading and vocoding…");
@@ -180,10 +194,31 @@ def _options(choices: Any, with_classes: bool = False) -> str:
     return "".join(out)
 
 
+def format_size(n: int) -> str:
+    """A byte count for people: ``"100 bytes"``, ``"19.5 KB"``, ``"3 MB"`` (binary units, at most one decimal;
+    the page's script has the same ``formatSize``)."""
+    n = int(n)
+    if n < 1024:
+        return f"{n} byte" + ("" if n == 1 else "s")
+    value, unit = n / 1024, "KB"
+    for bigger in ("MB", "GB", "TB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+
+
+def too_large(name: str, size: int, limit: int) -> str:
+    """``"NAME: SIZE is too large (limit LIMIT)"``, in exact bytes where the rounded sizes would read the same."""
+    a, b = format_size(size), format_size(limit)
+    if a == b:
+        a, b = f"{size} bytes", f"{limit} bytes"
+    return f"{name}: {a} is too large (limit {b})"
+
+
 def render(app: Any) -> str:
     """The page's HTML for ``app`` (a :class:`speechgen.web.app.App`): its generators, vocoders and limits."""
 
-    mb = app.max_upload_bytes / 2**20
     digits = "".join(f"<option value='{d}'>{d}</option>" for d in range(10))
     if app.generators:
         gen_form = f"""
@@ -207,9 +242,9 @@ def render(app: Any) -> str:
   <button id="voc-button" type="submit">Vocode</button>
   <span id="voc-status" class="status" role="status"></span>
 </form>
-<p class="hint">Up to {mb:g} MB and {app.max_seconds:g} s of audio (WAV, FLAC, OGG, AIFF — anything soundfile
-decodes); it is mixed to mono and resampled to the vocoder's rate, analysed as in training, re-synthesised and
-compared with the input.</p>"""
+<p class="hint">Up to {format_size(app.max_upload_bytes)} and {app.max_seconds:g} s of audio (WAV, FLAC, OGG, AIFF —
+anything soundfile decodes); it is mixed to mono and resampled to the vocoder's rate, analysed as in training,
+re-synthesised and compared with the input.</p>"""
     else:
         voc_form = f"<p class='notice' id='voc-none'>{escape(NO_VOCODER)}.</p>"
     return f"""<!DOCTYPE html>

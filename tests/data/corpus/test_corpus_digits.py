@@ -236,7 +236,7 @@ def test_cli_errors_needing_engines(capsys: pytest.CaptureFixture[str], tmp_path
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     _one_line_error(capsys, ["--quiet", "corpus", "digits", "--out", str(blocker / "c"), "--engines", "espeak-ng"],
-                    r"cannot write|not writable|not a directory")
+                    r"cannot write|not writable|not a directory|not a folder")
     for engine in ("pico2wave", "mbrola", "rhvoice"):
         if not any(shutil.which(p) for p in {"pico2wave": ["pico2wave"], "mbrola": ["mbrola"],
                                               "rhvoice": ["RHVoice-test"]}[engine]):

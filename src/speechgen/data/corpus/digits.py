@@ -22,6 +22,12 @@ Determinism: pitch (semitones) and rate of each clip come from ``--seed`` and th
 text, index) only, so a clip is the same bit for bit whatever else is built. Resumable: existing valid clips are
 kept; temporary ``.part`` files of an interrupted run are removed. A clip whose synthesis fails is retried twice,
 then skipped and counted in the log (it is missing from the manifest; a rerun tries again).
+
+Killing the builder, even by SIGKILL, takes its worker processes and their engine processes with it at once
+(Linux: ``PR_SET_PDEATHSIG``, see :func:`~speechgen.data.corpus.engines.die_with_parent`). The pool and its
+workers are started from the thread that runs the build and lives until the pool is gone; each worker speaks
+from its main thread. Clips are written atomically, so a killed build leaves only ``.part`` files and ``.work/``,
+which the next run removes.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ import numpy as np
 from speechgen.atomic import ensure_dir, write_text
 from speechgen.audio.io import info, save
 from speechgen.data.corpus.engines import (
-    DEFAULT_APT, ENGINES, SAMPLE_RATE, EngineFailure, Synthesizer, Voice, canonical_engine, discover, sox_process,
+    DEFAULT_APT, ENGINES, SAMPLE_RATE, EngineFailure, Synthesizer, Voice, canonical_engine, die_with_parent,
+    discover, sox_process,
 )
 from speechgen.data.manifest import Manifest, make_row
 from speechgen.errors import AudioError, ConfigError, DataError, MissingDependencyError
@@ -246,8 +253,11 @@ def finish(audio: np.ndarray, centred: bool) -> tuple[np.ndarray, bool]:
 _SYNTH: Synthesizer | None = None
 
 
-def _init_worker(workdir: str) -> None:
+def _init_worker(workdir: str, parent: int | None = None) -> None:
+    """Set up a worker (``parent``: the builder's pid, given in pool workers so that they die with it)."""
     global _SYNTH
+    if parent is not None:
+        die_with_parent(parent)
     _SYNTH = Synthesizer(Path(workdir))
 
 
@@ -307,7 +317,9 @@ def _run_jobs(
         return
     ctx = mp.get_context("spawn")
     chunk = max(1, min(8, len(jobs) // (4 * workers)))
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(workdir),)) as pool:
+    # The workers are forked by this thread, which outlives the pool: their PR_SET_PDEATHSIG (see _init_worker)
+    # fires when the builder dies, not earlier.
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(workdir), os.getpid())) as pool:
         yield from pool.imap_unordered(_render, jobs, chunksize=chunk)
 
 

@@ -20,16 +20,25 @@ ARCTIC speaker SLT) or, for espeak-ng, the variant that sets its timbre (each va
 accent). Splits hold out whole groups, so no held-out voice shares a human or a timbre with a training voice.
 
 Every synthesis returns float32 mono audio at 16 kHz. Failures raise :class:`EngineFailure`.
+
+Engine processes die with the process that started them, even when it is killed by SIGKILL: on Linux each is
+started with ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (see :func:`die_with_parent`). The kernel sends that signal when
+the *thread* that forked the child exits, so a :class:`Synthesizer` must be used from one long-lived thread (the
+corpus builder uses it from the main thread of each worker process, or from the thread running the build).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import io
 import os
 import re
 import select
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,10 +100,56 @@ class Engine:
     discover: Callable[[], list[Voice]]
 
 
+# ------------------------------------------------------------------------------------- dying with the parent
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` on Linux (loaded once, before any fork), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_PRCTL = _load_prctl()
+
+
+def die_with_parent(parent: int | None = None) -> bool:
+    """Have the kernel SIGKILL this process when its parent dies (Linux; elsewhere a no-op returning False).
+
+    Precisely, ``PR_SET_PDEATHSIG`` fires when the *thread* that forked this process exits, so the parent must
+    start its children from a thread that lives as long as they should (see the module docstring). ``parent``:
+    the pid this process was started by; if it is no longer our parent, it died before the request could take
+    effect and this process kills itself at once.
+    """
+    if _PRCTL is None or _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return False
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return True
+
+
+def _child_setup() -> Callable[[], object] | None:
+    """``preexec_fn`` for an engine process: it dies with this process (None where that is not supported).
+
+    Fit for a process with threads: between fork and exec it only calls prctl(2) and getppid(2) through the libc
+    loaded at import (no import, no lock of ours, no I/O).
+    """
+    return functools.partial(die_with_parent, os.getpid()) if _PRCTL is not None else None
+
+
 def _run(cmd: list[str], *, stdin: bytes | None = None) -> bytes:
     """Run a program; return its stdout or raise :class:`EngineFailure` naming it."""
     try:
-        res = subprocess.run(cmd, input=stdin, capture_output=True, timeout=TIMEOUT_S, check=False)
+        res = subprocess.run(cmd, input=stdin, capture_output=True, timeout=TIMEOUT_S, check=False,
+                             preexec_fn=_child_setup())
     except subprocess.TimeoutExpired as exc:
         raise EngineFailure(f"{cmd[0]} timed out after {TIMEOUT_S:.0f} s") from exc
     except OSError as exc:
@@ -268,7 +323,7 @@ class _Festival:
         try:
             self.proc = subprocess.Popen(
                 ["festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                bufsize=0,
+                bufsize=0, preexec_fn=_child_setup(),  # noqa: PLW1509 (see _child_setup)
             )
         except OSError as exc:
             raise EngineFailure(f"festival: {exc.strerror or exc}") from exc
