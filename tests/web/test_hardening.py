@@ -273,3 +273,10 @@ def test_a_refused_upload_still_gets_its_answer(base_url, headers, status, needl
         assert_one_line_error(resp.status, json.loads(resp.read()), status, needle)
     finally:
         conn.close()
+
+
+def test_json_depth_ignores_brackets_in_strings():
+    assert web_app.json_depth(b'{"a": [1, {"b": 2}]}') == 3
+    assert web_app.json_depth(b'{"a": "[[[[[[[[[[{{{{{\\\\"}') == 1
+    assert web_app.json_depth(b'{"a": "\\"[[[[["}') == 1
+    assert web_app.json_depth(b"[" * 50) == 50

@@ -57,6 +57,31 @@ MAX_SEED = 2**31 - 1
 GRIFFIN_LIM_ITERS = 64  # as speechgen.api.generate
 
 
+MAX_JSON_DEPTH = 8  # a request is a flat object: deeper bodies are refused before parsing
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest nesting of ``[`` / ``{`` in a JSON text (brackets inside strings not counted), without parsing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 class RequestError(Exception):
     """A request the server refuses: an HTTP status and one line for the page."""
 
@@ -694,6 +719,8 @@ class Handler(BaseHTTPRequestHandler):
     def _read_json(self) -> dict[str, Any]:
         data = self._read_body(MAX_FORM_BYTES, "request")
         try:  # ValueError: bad UTF-8, bad JSON, an integer over Python's digit limit; RecursionError: deep nesting
+            if json_depth(data) > MAX_JSON_DEPTH:  # whatever the process's recursion limit
+                raise ValueError("too deep")
             form = json.loads(data.decode("utf-8") or "{}")
         except (ValueError, RecursionError):
             raise RequestError(400, "the request body is not JSON (or nests too deeply)") from None
