@@ -32,3 +32,24 @@ def test_summary_table(tmp_path, capsys):
     assert main(["corpus", "summary", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "train" in out and "1.0" in out
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("argv, needle", [
+    (["sample", "digits-default", "--out", "{T}/o", "--device", "cuda"], "--device cuda: CUDA is not available"),
+    (["vocode", "default", "--in", "{T}", "--out", "{T}/o", "--device", "cuda:1"], "CUDA is not available"),
+    (["serve", "--device", "cuda"], "CUDA is not available"),
+    (["train", "{R}/recipes/classifier/classifier-tiny.yaml", "--out", "{T}/o", "--accelerator", "gpu"],
+     "--accelerator gpu: no CUDA GPU is available here"),
+])
+def test_missing_cuda_is_named_not_a_corrupt_file(tmp_path, capsys, argv, needle):
+    """--device cuda on a CPU machine said the shipped model.safetensors was 'corrupt or unreadable'."""
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
+    assert main([a.replace("{T}", str(tmp_path)).replace("{R}", root) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_not_a_device(tmp_path, capsys):
+    assert main(["sample", "digits-default", "--out", str(tmp_path / "o"), "--device", "gpu9"]) == 2
+    assert "--device gpu9: not a torch device" in capsys.readouterr().err

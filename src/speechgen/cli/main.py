@@ -60,11 +60,35 @@ def check_common(args: argparse.Namespace) -> None:
     seed = getattr(args, "seed", None)
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"--seed: must be in 0..{MAX_SEED}, got {seed}")
+    device = getattr(args, "device", None)
+    if isinstance(device, str) and device != "cpu":
+        check_device(device)
     for option in ("out", "json", "html"):
         value = getattr(args, option, None)
         if isinstance(value, Path):
             folder = option == "out" and getattr(args, "command", None) not in FILE_OUTPUTS
             check_output(value, f"--{option}", folder)
+
+
+def check_device(device: str) -> None:
+    """ConfigError (one line) for a ``--device`` torch cannot use here: not a device name, or CUDA / MPS asked for
+    on a machine without it (instead of a load error much later)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {device}: not a torch device (cpu, cuda, cuda:N, mps)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: CUDA is not available on this machine (torch {torch.__version__}"
+                              f"{', a CPU-only build' if torch.version.cuda is None else ''}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"--device {device}: speechgen runs on cpu, cuda or mps")
 
 
 def check_output(path: Path, option: str, folder: bool) -> None:

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from RUN/checkpoints/last.ckpt (only --max-steps, train.keep_checkpoints and "
                    "data.num_workers may change)")
+    p.add_argument("--accelerator", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="where to train: auto (a GPU when torch sees one, else the CPU; default), cpu, or gpu "
+                   "(refused in one line when there is none)")
     p.add_argument("--devices", type=int, default=1,
                    help="devices (processes) per node (default 1); data.batch_size is per device")
     p.add_argument("--num-nodes", type=int, default=1,
@@ -64,7 +67,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError("RECIPE: give a recipe YAML (it may be left out only with --resume)")
     command = "speechgen " + shlex.join(sys.argv[1:]) if sys.argv and "speechgen" in sys.argv[0] else ""
     metrics = train(recipe, args.out, max_steps=args.max_steps, seed=args.seed, resume=args.resume,
-                    devices=args.devices, num_nodes=args.num_nodes, quiet=bool(getattr(args, "quiet", False)),
+                    devices=args.devices, num_nodes=args.num_nodes, accelerator=args.accelerator,
+                    quiet=bool(getattr(args, "quiet", False)),
                     command=command)
     con = console(args)
     con.print(f"[bold]{args.out}[/bold]: " + ", ".join(

@@ -89,6 +89,7 @@ def train(
     resume: bool = False,
     devices: int = 1,
     num_nodes: int = 1,
+    accelerator: str = "auto",
     quiet: bool = False,
     command: str = "",
 ) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def train(
     existed = out.exists()
     try:
         return _train(recipe, out, max_steps=max_steps, seed=seed, resume=resume, devices=devices,
-                      num_nodes=num_nodes, quiet=quiet, command=command)
+                      num_nodes=num_nodes, accelerator=accelerator, quiet=quiet, command=command)
     except BaseException as exc:
         if not resume and not _checkpoints(out / "checkpoints"):
             _remove_first_segment(out, existed)
@@ -159,7 +160,7 @@ def _remove_first_segment(out: Path, existed: bool) -> None:
 
 
 def _train(recipe: Recipe, out: Path, *, max_steps: int | None, seed: int | None, resume: bool, devices: int,
-           num_nodes: int, quiet: bool, command: str) -> dict[str, Any]:
+           num_nodes: int, accelerator: str, quiet: bool, command: str) -> dict[str, Any]:
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -184,6 +185,7 @@ def _train(recipe: Recipe, out: Path, *, max_steps: int | None, seed: int | None
         raise ConfigError(f"--devices: must be > 0, got {devices}")
     if num_nodes <= 0:
         raise ConfigError(f"--num-nodes: must be > 0, got {num_nodes}")
+    check_accelerator(accelerator, devices)
     ensure_dir(out)
     for pattern in (".*.part", ".*.old-*"):  # left by a run killed mid-write
         for stale in ckpt_dir.glob(pattern) if ckpt_dir.is_dir() else ():
@@ -218,7 +220,7 @@ def _train(recipe: Recipe, out: Path, *, max_steps: int | None, seed: int | None
         loggers.append(TensorBoardLogger(out, name="logs", version=log_version, default_hp_metric=False))
     clip = getattr(getattr(recipe, "optim", None), "grad_clip", 0.0) if module.automatic_optimization else 0.0
     trainer = L.Trainer(
-        accelerator="auto", devices=devices, num_nodes=num_nodes, max_steps=tcfg.max_steps,
+        accelerator=accelerator, devices=devices, num_nodes=num_nodes, max_steps=tcfg.max_steps,
         precision=tcfg.precision, logger=loggers, callbacks=[checkpointing, resumer],
         default_root_dir=out, enable_checkpointing=False,
         plugins=[SafeCheckpointIO()], val_check_interval=min(tcfg.val_every, tcfg.max_steps),
@@ -248,6 +250,24 @@ def _train(recipe: Recipe, out: Path, *, max_steps: int | None, seed: int | None
                         extra=dict(final_extra, metrics=metrics, step=int(trainer.global_step)))
         write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+ACCELERATORS = ("auto", "cpu", "gpu")
+
+
+def check_accelerator(accelerator: str, devices: int) -> None:
+    """ConfigError (one line) for an accelerator this machine lacks or too many devices of it."""
+    import torch
+
+    if accelerator not in ACCELERATORS:
+        raise ConfigError(f"--accelerator: expected one of {', '.join(ACCELERATORS)}, got {accelerator!r}")
+    if accelerator == "gpu":
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if found == 0:
+            raise ConfigError(f"--accelerator gpu: no CUDA GPU is available here (torch {torch.__version__}); "
+                              "use --accelerator cpu or auto")
+        if devices > found:
+            raise ConfigError(f"--devices {devices}: this machine has {found} GPU(s)")
 
 
 def _has_eval_rows(datamodule: Any, split: str) -> bool:
