@@ -24,7 +24,8 @@ def test_vocode_audio_and_mel(tmp_path):
     tone16k = (0.5 * np.sin(2 * np.pi * 300 * np.arange(16000) / 16000)).astype(np.float32)
     mel = build_feature("log_mel", net.feature_params)(tone16k, 16000)
     z = api.vocode(folder, mel=mel)
-    assert y.shape == z.shape == (mel.shape[-1] * net.hop_length,)
+    assert y.shape == (16000,)  # copy synthesis keeps the input's duration (it returned 16 128 samples)
+    assert z.shape == (mel.shape[-1] * net.hop_length,)  # a log-mel gives frames x hop samples
     np.testing.assert_allclose(z, synthesize(net, mel), atol=1e-6)
     with pytest.raises(ConfigError, match="either audio"):
         api.vocode(folder)
@@ -33,3 +34,18 @@ def test_vocode_audio_and_mel(tmp_path):
 def test_generate_refuses_unknown_digits():
     with pytest.raises(ConfigError, match="--label|0..9"):
         api.generate("digits-default", digits=[11])
+
+
+def test_load_once_for_repeated_calls(tmp_path):
+    from speechgen.inference.generate import Generator
+    from speechgen.inference.vocode import LoadedVocoder
+
+    voc = api.load("default")
+    assert isinstance(voc, LoadedVocoder) and voc.sample_rate == 16000
+    x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(64000) / 16000)).astype(np.float32)
+    y = api.vocode(voc, audio=x, sample_rate=16000)
+    assert y.shape == (64000,)  # was 64 256 for 64 000 input samples
+    np.testing.assert_array_equal(y, voc.vocode(x, 16000))
+    assert isinstance(api.load("digits-default"), Generator)
+    with pytest.raises(ConfigError, match="api.load serves generative models and vocoders .*can: classify"):
+        api.load("classifier")

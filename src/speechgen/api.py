@@ -18,7 +18,7 @@ import numpy as np
 from speechgen.errors import ConfigError
 from speechgen.inference.generate import Generated, Generator
 
-__all__ = ["Generated", "Generator", "generate", "judge", "save", "vocode"]
+__all__ = ["Generated", "Generator", "generate", "judge", "load", "save", "vocode"]
 
 
 def generate(model: str | os.PathLike = "digits-default", digits: list[int] | None = None, n: int = 1,
@@ -45,24 +45,31 @@ def judge(audio: np.ndarray | list[np.ndarray], sample_rate: int = 16000, labels
     return out
 
 
-def vocode(model: str | os.PathLike, audio: np.ndarray | None = None, sample_rate: int | None = None,
-           mel: np.ndarray | None = None) -> np.ndarray:
-    """Copy synthesis of ``audio`` (analysed like the vocoder's training data) or synthesis of a log-mel
-    ``[n_mels, frames]``; returns float32 audio at the vocoder's rate."""
-    from speechgen.audio import io as audio_io
-    from speechgen.data.features import build_feature
-    from speechgen.inference.vocode import load_vocoder, synthesize
+def load(model: str | os.PathLike = "digits-default", device: str = "cpu") -> Any:
+    """A model loaded once for repeated calls, by what it can do: a :class:`Generator` (``.generate(...)``) for a
+    generative model, a :class:`~speechgen.inference.vocode.LoadedVocoder` (``.vocode(...)``) for a vocoder."""
+    from speechgen.inference.loading import describe
+    from speechgen.inference.vocode import LoadedVocoder
+    from speechgen.models import roles
 
-    net, _, _ = load_vocoder(model)
-    if (audio is None) == (mel is None):
-        raise ConfigError("vocode: give either audio (with sample_rate) or mel")
-    if audio is not None:
-        x = audio_io.validate(audio)
-        sr = int(sample_rate or net.sample_rate)
-        if sr != net.sample_rate:
-            x = audio_io.resample(x, sr, net.sample_rate)
-        mel = build_feature(getattr(net, "feature", "log_mel"), net.feature_params)(x, net.sample_rate)
-    return synthesize(net, np.asarray(mel, dtype=np.float32))
+    info = describe(model)
+    if roles.VOCODER in info.roles:
+        return LoadedVocoder(model, device)
+    if roles.SAMPLER in info.roles:
+        return Generator(model, device)
+    raise ConfigError(f"{model}: a '{info.model}' model; api.load serves generative models and vocoders "
+                      f"(this one can: {', '.join(info.verbs) or 'nothing this speechgen knows'})")
+
+
+def vocode(model: Any, audio: np.ndarray | None = None, sample_rate: int | None = None,
+           mel: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """Copy synthesis of ``audio`` (analysed like the vocoder's training data; the output has the input's duration)
+    or synthesis of a log-mel ``[n_mels, frames]``; float32 audio at the vocoder's rate. ``model`` is a name or
+    folder (loaded for this call) or a loaded vocoder from :func:`load` (for repeated calls)."""
+    from speechgen.inference.vocode import LoadedVocoder
+
+    voc = model if isinstance(model, LoadedVocoder) else LoadedVocoder(model)
+    return voc.vocode(audio, sample_rate, mel, seed)
 
 
 def save(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:

@@ -100,20 +100,33 @@ def _read_mel(path: Path, n_mels: int) -> np.ndarray:
     return arr.astype(np.float32)
 
 
-def _audio_mel(path: Path, model: Any) -> tuple[np.ndarray, int]:
-    """``(log-mel, number of samples)`` of an audio file, analysed as in training."""
+def analyse(model: Any, audio: np.ndarray, sample_rate: int, name: str = "audio") -> tuple[np.ndarray, int]:
+    """``(features, number of samples at the vocoder's rate)`` of a mono clip, resampled to the vocoder's rate and
+    analysed exactly as in training (the vocoder's ``feature``: log-mel, or ResGAN's MFCC + F0); AudioError naming
+    ``name`` when it is too short for the analysis or silent."""
     from speechgen.audio import io as audio_io
     from speechgen.data.features import build_feature
 
-    audio, sr = audio_io.load(path, model.sample_rate)
-    feature = build_feature(getattr(model, "feature", "log_mel"), model.feature_params)  # ResGAN: mfcc_f0
+    x = audio_io.validate(audio, name=name)
+    if int(sample_rate) != model.sample_rate:
+        x = audio_io.resample(x, int(sample_rate), model.sample_rate)
     n_fft = int(model.feature_params["n_fft"])
-    if len(audio) < n_fft:
-        raise AudioError(f"{path}: too short ({len(audio)} samples at {sr} Hz; the features need at least {n_fft})")
-    peak = float(np.max(np.abs(audio)))
+    if len(x) < n_fft:
+        raise AudioError(f"{name}: too short ({len(x) / model.sample_rate:.3f} s; the vocoder's features need at "
+                         f"least {n_fft / model.sample_rate:.3f} s)")
+    peak = float(np.max(np.abs(x)))
     if peak < SILENCE_PEAK:
-        raise AudioError(f"{path}: silent (peak {peak:.1e}); nothing to vocode")
-    return feature(audio, sr), len(audio)
+        raise AudioError(f"{name}: silent (peak {peak:.1e}); nothing to vocode")
+    feature = build_feature(getattr(model, "feature", "log_mel"), model.feature_params)  # ResGAN: mfcc_f0
+    return feature(x, model.sample_rate), len(x)
+
+
+def _audio_mel(path: Path, model: Any) -> tuple[np.ndarray, int]:
+    """``(log-mel, number of samples)`` of an audio file, analysed as in training."""
+    from speechgen.audio import io as audio_io
+
+    audio, sr = audio_io.load(path, model.sample_rate)
+    return analyse(model, audio, sr, str(path))
 
 
 def collect_inputs(path: Path) -> list[tuple[Path, Path]]:
@@ -162,3 +175,40 @@ def vocode_file(model: Any, path: Path, chunk_frames: int = DEFAULT_CHUNK_FRAMES
         return synthesize(model, _read_mel(path, model.n_mels), chunk_frames, overlap_frames, seed)
     mel, n = _audio_mel(path, model)
     return synthesize(model, mel, chunk_frames, overlap_frames, seed)[:n]
+
+
+class LoadedVocoder:
+    """A vocoder loaded once, for repeated calls (the API, the web app): copy synthesis of audio or synthesis of
+    log-mels.
+
+    Args:
+        model: shipped name, run folder or checkpoint folder of a vocoder.
+        device: torch device.
+    """
+
+    def __init__(self, model: str | Path = DEFAULT_VOCODER, device: str = "cpu") -> None:
+        self.net, self.config, self.folder = load_vocoder(model, device)
+        self.sample_rate = int(self.net.sample_rate)
+
+    def analyse(self, audio: np.ndarray, sample_rate: int, name: str = "audio") -> tuple[np.ndarray, int]:
+        """:func:`analyse` with this vocoder."""
+        return analyse(self.net, audio, sample_rate, name)
+
+    def vocode(self, audio: np.ndarray | None = None, sample_rate: int | None = None, mel: np.ndarray | None = None,
+               seed: int = 0) -> np.ndarray:
+        """Float32 audio at :attr:`sample_rate`: copy synthesis of ``audio`` (at ``sample_rate``, default the
+        vocoder's; the output has the input's duration: as many samples as the input resampled to the vocoder's
+        rate) or synthesis of a log-mel ``[n_mels, frames]`` (``frames · hop`` samples)."""
+        if (audio is None) == (mel is None):
+            raise ConfigError("vocode: give either audio (with sample_rate) or mel")
+        if audio is not None:
+            features, n = self.analyse(audio, int(sample_rate or self.sample_rate))
+            return self.synthesize(features, seed)[:n]
+        return self.synthesize(np.asarray(mel, dtype=np.float32), seed)
+
+    def synthesize(self, features: np.ndarray, seed: int = 0) -> np.ndarray:
+        """:func:`synthesize` of analysed features ``[n_mels, frames]`` with this vocoder (inference mode)."""
+        import torch
+
+        with torch.inference_mode():
+            return synthesize(self.net, features, seed=seed)

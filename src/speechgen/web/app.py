@@ -46,8 +46,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from speechgen.errors import CheckpointError, ConfigError, SpeechgenError
-from speechgen.inference.vocode import DEFAULT_VOCODER, SILENCE_PEAK
+from speechgen.errors import AudioError, CheckpointError, ConfigError, SpeechgenError
+from speechgen.inference.vocode import DEFAULT_VOCODER
 from speechgen.web.page import NO_VOCODER, format_size, too_large
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -333,20 +333,15 @@ class App:
                 "audio": data_uri(wav_bytes(audio, sr), "audio/wav"), "spectrogram": png_data_uri(png)}
 
     # -- copy synthesis --------------------------------------------------------------------------------------
-    def _vocoder(self, choice: ModelChoice) -> tuple[Any, Any]:
-        from speechgen.inference.vocode import load_vocoder
-        from speechgen.data.features import build_feature
+    def _vocoder(self, choice: ModelChoice) -> Any:
+        from speechgen.inference.vocode import LoadedVocoder
 
-        net, _, _ = load_vocoder(choice.source, self.device)
-        return net, build_feature(getattr(net, "feature", "log_mel"), net.feature_params)
+        return LoadedVocoder(choice.source, self.device)
 
     def vocode(self, vocoder: Any, data: bytes, name: str = "upload") -> dict[str, Any]:
         """Copy synthesis of uploaded audio bytes with vocoder ``vocoder``: input (as analysed, at the vocoder's
         rate) and output WAVs, their spectrograms and the pair metrics."""
-        import torch
-
         from speechgen.audio import io as audio_io
-        from speechgen.inference.vocode import synthesize
         from speechgen.evaluation.pages import png_data_uri, spectrogram_png
         from speechgen.evaluation.speech import compare_pair
 
@@ -358,27 +353,22 @@ class App:
         if choice is None:
             raise RequestError(400, f"unknown vocoder {_short(vocoder)} (available: {', '.join(self.vocoders)})")
         if len(data) > self.max_upload_bytes:
-            raise RequestError(413, f"{name}: {len(data) / 2**20:.1f} MB is too large "
-                               f"(limit {self.max_upload_bytes / 2**20:g} MB)")
+            raise RequestError(413, too_large(name, len(data), self.max_upload_bytes))
         audio, sr = decode_upload(data, name, self.max_seconds)
-        net, feature = self.cached(("vocoder", choice.id), lambda: self._vocoder(choice))
-        x = audio_io.resample(audio, sr, net.sample_rate)
-        n_fft = int(net.feature_params["n_fft"])
-        if len(x) < n_fft:
-            raise RequestError(400, f"{name}: too short ({len(x) / net.sample_rate:.3f} s; the vocoder's features "
-                               f"need at least {n_fft / net.sample_rate:.3f} s)")
-        peak = float(np.max(np.abs(x)))
-        if peak < SILENCE_PEAK:
-            raise RequestError(400, f"{name}: silent (peak {peak:.1e}); nothing to vocode")
+        voc = self.cached(("vocoder", choice.id), lambda: self._vocoder(choice))
+        try:
+            features, n = voc.analyse(audio, sr, name)  # too short or silent: one line, before any synthesis
+        except AudioError as exc:
+            raise RequestError(400, str(exc)) from None
+        x = audio_io.resample(audio, sr, voc.sample_rate)
         start = time.perf_counter()
-        with torch.inference_mode():
-            y = synthesize(net, feature(x, net.sample_rate))[:len(x)]
+        y = voc.synthesize(features)[:n]
         seconds = time.perf_counter() - start
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            metrics = compare_pair(x, y, net.sample_rate)
+            metrics = compare_pair(x, y, voc.sample_rate)
         notes = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)})
-        sr_out = int(net.sample_rate)
+        sr_out = voc.sample_rate
         return {"vocoder": choice.id, "name": name, "sample_rate": sr_out, "input_sample_rate": sr,
                 "duration": round(len(x) / sr_out, 4), "vocode_seconds": round(seconds, 3),
                 "input_audio": data_uri(wav_bytes(x, sr_out), "audio/wav"),
