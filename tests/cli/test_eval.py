@@ -74,3 +74,26 @@ def test_errors_are_one_line_exit_2(tmp_path, capsys, case, needle):
     target = tmp_path / "none" if case == "missing" else d
     assert main(["eval", str(target), "--quiet"]) == 2
     _one_line_error(capsys, needle)
+
+
+def test_any_csv_with_a_path_column(tmp_path):
+    """A hand-made CSV of `path,label` (or just `path`) is enough: it was refused for lacking text, speaker, ..."""
+    import json
+
+    from speechgen import pretrained
+    from speechgen.data.manifest import Manifest
+
+    real = Manifest.read(pretrained.path("classifier") / "real")
+    with_labels = tmp_path / "mine.csv"
+    rows = list(real) * 2  # FID-class needs two clips per label
+    with_labels.write_text("path,label\n" + "".join(f"{real.resolve(r)},{r['label']}\n" for r in rows))
+    out = tmp_path / "m.json"
+    assert main(["--quiet", "eval", str(with_labels), "--splits", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["conditional"] is True and result["n"] == 2 * len(real) and result["label_accuracy"] >= 0.9
+    paths_only = tmp_path / "paths.csv"
+    paths_only.write_text("path\n" + "".join(f"{real.resolve(r)}\n" for r in real))
+    assert main(["--quiet", "eval", str(paths_only), "--splits", "1", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["conditional"] is False
+    assert main(["--quiet", "classify", "--manifest", str(paths_only), "--json", str(out)]) == 0
+    assert len(json.loads(out.read_text())) == len(real)

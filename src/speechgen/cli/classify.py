@@ -94,7 +94,7 @@ def _classify(args: argparse.Namespace) -> int:
 def _manifest_report(judge: Any, args: argparse.Namespace, con: Any) -> dict[str, Any]:
     from speechgen.data.manifest import Manifest
 
-    m = Manifest.read(args.manifest)
+    m = Manifest.read(args.manifest, lenient=True)  # any CSV with a path column
     rows = m.select(args.split, labelled=True)
     if len(rows) == 0:
         raise DataError(f"{args.manifest}: split '{args.split}' has no labelled rows")

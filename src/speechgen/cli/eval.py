@@ -39,7 +39,7 @@ def _generated(path: Path) -> tuple[list[Path], np.ndarray | None]:
     from speechgen.data.manifest import MANIFEST_NAME, Manifest
 
     if path.is_file() and path.suffix.lower() == ".csv" or path.is_dir() and (path / MANIFEST_NAME).is_file():
-        m = Manifest.read(path)
+        m = Manifest.read(path, lenient=True)  # any CSV with a path column (label optional)
         paths = [m.resolve(r) for r in m]
         labels = [r["label"] for r in m]
         conditional = all(lab is not None for lab in labels)

@@ -108,8 +108,12 @@ class Manifest:
         return write_text(target, self.to_csv())
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> Manifest:
-        """Read and validate a manifest CSV (or a folder holding ``manifest.csv``)."""
+    def read(cls, path: str | os.PathLike, lenient: bool = False) -> Manifest:
+        """Read and validate a manifest CSV (or a folder holding ``manifest.csv``).
+
+        lenient: accept any CSV with a ``path`` column (a list of clips to judge); the other columns are filled in
+        (label empty, split ``test``, ...).
+        """
         p = Path(path)
         if p.is_dir():
             p = p / MANIFEST_NAME
@@ -120,10 +124,14 @@ class Manifest:
         except (OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{p}: cannot read manifest ({exc})") from exc
         reader = csv.DictReader(io.StringIO(text))
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        fields = [f.strip() for f in reader.fieldnames or []]
+        reader.fieldnames = fields
+        missing = [c for c in (("path",) if lenient else COLUMNS) if c not in fields]
         if missing:
             raise DataError(f"{p}: not a speechgen manifest (missing column(s) {', '.join(missing)})")
-        rows = [_parse_row(raw, f"{p} line {i + 2}") for i, raw in enumerate(reader)]
+        defaults = {c: "" for c in COLUMNS} | {"split": "test"} if lenient else {}
+        rows = [_parse_row({**defaults, **{k: v for k, v in raw.items() if k is not None}}, f"{p} line {i + 2}")
+                for i, raw in enumerate(reader)]
         if not rows:
             raise DataError(f"{p}: manifest has no rows")
         return cls(p.parent.resolve(), rows)
