@@ -95,5 +95,5 @@ def test_any_csv_with_a_path_column(tmp_path):
     paths_only.write_text("path\n" + "".join(f"{real.resolve(r)}\n" for r in real))
     assert main(["--quiet", "eval", str(paths_only), "--splits", "1", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["conditional"] is False
-    assert main(["--quiet", "classify", "--manifest", str(paths_only), "--json", str(out)]) == 0
-    assert len(json.loads(out.read_text())) == len(real)
+    assert main(["--quiet", "classify", "--manifest", str(with_labels), "--json", str(out)]) == 0  # accuracy
+    assert json.loads(out.read_text())["accuracy"] >= 0.9
