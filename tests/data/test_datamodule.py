@@ -199,8 +199,8 @@ def test_empty_split_and_missing_manifest(tmp_path):
         dm.setup("fit")
     dm.setup("test")  # other stages still work
     assert len(ManifestDataset(tmp_path, split="test", labelled=False)) == 1
-    with pytest.raises(DataError, match="split 'valid' has no rows"):
-        ManifestDataset(tmp_path, split="valid")
+    with pytest.raises(DataError, match=r"split 'valid' has no rows; give it clips .*--valid-fraction"):
+        ManifestDataset(tmp_path, split="valid")  # the message names the flag that fixes it
 
 
 def test_datamodule_validates_early(manifest, tmp_path):

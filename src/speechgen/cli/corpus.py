@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.console import Console
 from rich.table import Table
 
 from speechgen.cli.common import add_seed, add_workers, console
@@ -52,7 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="timit: keep the SA1/SA2 sentences every speaker reads (dropped by default)")
     i.add_argument("--speaker-from", choices=SPEAKER_FROM, default=None,
                    help="folder: speaker = nearest non-digit parent folder (default), the first folder below SRC, "
-                   "or none")
+                   "or none (split by file)")
+    i.add_argument("--valid-fraction", type=float, default=None, metavar="F",
+                   help="folder: share of the speakers (files, without speakers) in the valid split (default 0.1)")
+    i.add_argument("--test-fraction", type=float, default=None, metavar="F",
+                   help="folder: share of the speakers (files, without speakers) in the test split (default 0.1)")
     i.set_defaults(func=_import)
 
     s = csub.add_parser("summary", help="print the summary table of a manifest")
@@ -97,6 +102,8 @@ def _import(args: argparse.Namespace) -> int:
     for flag, fmt, key, value, given in (
         ("--timit-keep-sa", "timit", "keep_sa", args.timit_keep_sa, args.timit_keep_sa),
         ("--speaker-from", "folder", "speaker_from", args.speaker_from, args.speaker_from is not None),
+        ("--valid-fraction", "folder", "valid_fraction", args.valid_fraction, args.valid_fraction is not None),
+        ("--test-fraction", "folder", "test_fraction", args.test_fraction, args.test_fraction is not None),
     ):
         if given and args.format != fmt:
             raise ConfigError(f"{flag}: applies only to the {fmt} format, not {args.format}")
@@ -105,6 +112,12 @@ def _import(args: argparse.Namespace) -> int:
     con = console(args)
     manifest = import_corpus(args.format, args.src, args.out, progress=not args.quiet, **options)
     con.print(summary_table(manifest, title=f"{args.format}: {args.out / 'manifest.csv'}"))
+    empty = [s for s in SPLITS if len(manifest.select(s)) == 0]
+    if empty:  # training needs train and valid; judging a model's held-out voices needs test
+        hint = (" (fewer than three speakers: --speaker-from none splits by file; or set --valid-fraction / "
+                "--test-fraction)" if args.format == "folder" else "")
+        Console(stderr=True, highlight=False).print(
+            f"warning: split(s) {', '.join(empty)} of {args.out / 'manifest.csv'} have no clips{hint}")
     return 0
 
 

@@ -119,7 +119,10 @@ class ManifestDataset(Dataset):
         if len(self.manifest) == 0:
             what = f"split '{split}'" if split else "manifest"
             filt = {True: " (labelled rows)", False: " (unlabelled rows)"}.get(labelled, "")
-            raise DataError(f"{full.root}: {what} has no rows{filt}")
+            raise DataError(f"{full.root}: {what} has no rows{filt}" + (
+                "; give it clips (`speechgen corpus import folder ... --valid-fraction F --test-fraction F`, or "
+                "--speaker-from none when the folder has fewer than three speakers)" if split in ("valid", "test")
+                else ""))
         self.sample_rate = int(_check_positive_int("sample_rate", sample_rate))
         self.segment_length = _check_positive_int("segment_length", segment_length, allow_none=True)
         self.random_crop = bool(random_crop)

@@ -8,7 +8,7 @@ import pytest
 
 from speechgen.data.manifest import Manifest
 from speechgen.data.readers import import_corpus
-from speechgen.data.readers._common import hash_split
+from speechgen.data.readers._common import group_splits, hash_split
 from speechgen.data.readers.folder import read_folder
 from speechgen.data.readers.ljspeech import read_ljspeech
 from speechgen.errors import ConfigError, DataError
@@ -68,9 +68,10 @@ def test_folder_speakers_labels_and_split(tmp_path: Path, wav_writer) -> None:
         "hello.wav": ("bob", None, ""),
         "nine.wav": ("", 9, "nine"),
     }
+    groups = group_splits(["alice", "bob", "nine.wav"])  # three groups: one each (at least one per split)
+    assert sorted(groups.values()) == ["test", "train", "valid"]
     for r in m:
-        key = str(r["speaker"]) or "nine.wav"
-        assert r["split"] == hash_split(key)
+        assert r["split"] == groups[str(r["speaker"]) or "nine.wav"]
         assert r["engine"] == "folder"
     assert len({r["split"] for r in m if r["speaker"] == "alice"}) == 1  # speaker-disjoint
     hello = next(r for r in m if r["speaker"] == "bob")
@@ -92,3 +93,37 @@ def test_folder_without_audio(tmp_path: Path) -> None:
     (tmp_path / "src" / "readme.txt").write_text("x")
     with pytest.raises(DataError, match="no audio files"):
         read_folder(tmp_path / "src", tmp_path / "out")
+
+
+def test_group_splits_are_exact_and_settable() -> None:
+    speakers = [f"s{i}" for i in range(20)]
+    got = group_splits(speakers * 3)  # repeated keys: one assignment per speaker
+    assert sorted(got) == sorted(speakers)
+    assert [list(got.values()).count(s) for s in ("train", "valid", "test")] == [16, 2, 2]
+    wide = group_splits(speakers, valid=0.25, test=0.05)
+    assert [list(wide.values()).count(s) for s in ("train", "valid", "test")] == [14, 5, 1]  # 0.05 x 20 = 1
+    assert group_splits(speakers) == got  # deterministic
+    assert sorted(group_splits(["a", "b"]).values()) == ["train", "train"]  # under three keys: all train (warned)
+    assert list(group_splits(["a"]).values()) == ["train"]
+    assert set(group_splits(speakers, valid=0.0, test=0.0).values()) == {"train"}
+
+
+def test_small_flat_folder_gets_every_split(tmp_path: Path, wav_writer, capsys) -> None:
+    """A flat folder of 10 clips used to land in train alone, and training then failed on the empty valid split."""
+    from speechgen.cli.main import main
+    from speechgen.data.manifest import Manifest
+
+    src = tmp_path / "flat"
+    for i in range(10):
+        wav_writer(src / f"{i % 10}_take{i}.wav", 1600, 16000)
+    assert main(["--quiet", "corpus", "import", "folder", str(src), "--out", str(tmp_path / "a")]) == 0
+    m = Manifest.read(tmp_path / "a")
+    assert [len(m.select(s)) for s in ("train", "valid", "test")] == [8, 1, 1]
+    assert main(["--quiet", "corpus", "import", "folder", str(src), "--out", str(tmp_path / "b"),
+                 "--valid-fraction", "0.3", "--test-fraction", "0"]) == 0
+    assert "split(s) test of" in capsys.readouterr().err  # the empty split is named
+    m = Manifest.read(tmp_path / "b")
+    assert [len(m.select(s)) for s in ("train", "valid", "test")] == [7, 3, 0]
+    assert main(["corpus", "import", "folder", str(src), "--out", str(tmp_path / "c"),
+                 "--valid-fraction", "0.6", "--test-fraction", "0.5"]) == 2
+    assert "must be < 1" in capsys.readouterr().err

@@ -81,6 +81,24 @@ def hash_split(key: str, valid: float = 0.1, test: float = 0.1) -> str:
     return "train"
 
 
+def group_splits(keys: Sequence[str], valid: float = 0.1, test: float = 0.1) -> dict[str, str]:
+    """Assign each distinct key (a speaker, or a file when there are no speakers) to a split: the keys ordered by
+    their hash, ``round(test · K)`` of them to test, ``round(valid · K)`` to valid (each at least one when the
+    fraction is > 0 and there are at least three keys), the rest to train. Deterministic, and exact where a
+    threshold on the hash would leave small folders with empty splits."""
+    distinct = sorted(set(keys), key=lambda k: (hash_fraction(k), k))
+    k = len(distinct)
+    n_test, n_valid = round(test * k), round(valid * k)
+    if k >= 3:
+        n_test, n_valid = max(n_test, int(test > 0)), max(n_valid, int(valid > 0))
+    n_test = min(n_test, max(0, k - 1))
+    n_valid = min(n_valid, max(0, k - 1 - n_test))
+    out = {}
+    for i, key in enumerate(distinct):
+        out[key] = "test" if i < n_test else "valid" if i < n_test + n_valid else "train"
+    return out
+
+
 def digit_label(token: str) -> int | None:
     """Digit 0-9 named by ``token`` ("7", "seven", "Seven"), else None."""
     t = token.strip().lower()

@@ -10,10 +10,11 @@ Columns:
   does, the label is empty. ``text`` = the digit word when labelled, else empty.
 - ``engine`` = "folder".
 
-Split (ours, deterministic): the SHA-1 of the speaker sends ~10 % of the speakers to test and ~10 % to valid, so
-the splits are speaker-disjoint; files without a speaker are split by the SHA-1 of their path relative to SRC.
-With only a handful of speakers the shares can be far from 80/10/10 (even all train) — use a dedicated reader or
-``--speaker-from none`` for such folders.
+Split (ours, deterministic, speaker-disjoint): the speakers, ordered by the SHA-1 of their names, go
+``test_fraction`` (default 10 %) to test and ``valid_fraction`` (10 %) to valid, rounded, and at least one speaker
+each when there are three or more (:func:`~speechgen.data.readers._common.group_splits`); files without a speaker
+are split the same way one by one. With fewer than three speakers a split stays empty: the import says so, and
+``--speaker-from none`` splits such a folder by file instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from pathlib import Path
 
 from speechgen.audio.io import find_audio
 from speechgen.data.manifest import Manifest, make_row
-from speechgen.data.readers._common import DIGIT_WORDS, digit_label, hash_split, manifest_path, probe, roots, track
+from speechgen.data.readers._common import (
+    DIGIT_WORDS, digit_label, group_splits, manifest_path, probe, roots, track,
+)
 from speechgen.errors import ConfigError, DataError
 
 SPEAKER_FROM: tuple[str, ...] = ("parent", "top", "none")
@@ -53,22 +56,35 @@ def file_speaker(path: Path, root: Path, speaker_from: str = "parent") -> str:
     return ""
 
 
-def read_folder(src: Path, out: Path, *, progress: bool = False, speaker_from: str = "parent") -> Manifest:
-    """Index every audio file under ``src``; speaker-hashed ~80/10/10 split."""
+def read_folder(src: Path, out: Path, *, progress: bool = False, speaker_from: str = "parent",
+                valid_fraction: float = 0.1, test_fraction: float = 0.1) -> Manifest:
+    """Index every audio file under ``src``; speaker-disjoint split (see the module docstring).
+
+    speaker_from: where a file's speaker comes from ("parent", "top" or "none").
+    valid_fraction: share of the speakers (or files, without speakers) in the valid split.
+    test_fraction: share of them in the test split.
+    """
     if speaker_from not in SPEAKER_FROM:
         raise ConfigError(f"speaker_from: '{speaker_from}' is not one of {', '.join(SPEAKER_FROM)}")
+    for name, v in (("--valid-fraction", valid_fraction), ("--test-fraction", test_fraction)):
+        if not 0.0 <= v < 1.0:
+            raise ConfigError(f"{name}: must be in [0, 1), got {v:g}")
+    if valid_fraction + test_fraction >= 1.0:
+        raise ConfigError(f"--valid-fraction + --test-fraction: must be < 1 (the rest is train), got "
+                          f"{valid_fraction + test_fraction:g}")
     src, out = roots(src, out)
     files = find_audio(src)
     if not files:
         raise DataError(f"{src}: no audio files found")
+    keys = {f: file_speaker(f, src, speaker_from) or f.relative_to(src).as_posix() for f in files}
+    splits = group_splits(list(keys.values()), valid_fraction, test_fraction)
     rows = []
     for f in track(files, "indexing folder", progress):
-        speaker = file_speaker(f, src, speaker_from)
         label = file_label(f, src)
         i = probe(f)
         rows.append(make_row(
             manifest_path(f, out), label=label, text=DIGIT_WORDS[label] if label is not None else "",
-            speaker=speaker, engine="folder", split=hash_split(speaker or f.relative_to(src).as_posix()),
+            speaker=file_speaker(f, src, speaker_from), engine="folder", split=splits[keys[f]],
             duration=i.duration, sample_rate=i.sample_rate,
         ))
     return Manifest(root=out, rows=rows)
