@@ -1,6 +1,6 @@
 """``speechgen export`` of Parallel WaveGAN and the iSTFT vocoder (its three phase modes, the shipped default
 included): ONNX matches PyTorch within 1e-4 with dynamic batch and time axes (PWG's eval-mode noise is a fixed
-sequence, the iSTFT head a fixed inverse DFT, the Griffin-Lim loop opset 17's STFT)."""
+sequence, the iSTFT head a fixed inverse DFT); a Griffin-Lim vocoder exports its magnitude network only."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ pytest.importorskip("onnx")
     ("istft_vocoder", ISTFTVocoder, dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32)),
     ("istft_vocoder", ISTFTVocoder, dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32,
                                          mel_prior=True, phase="integrated")),
-    ("istft_vocoder", ISTFTVocoder, dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32,
-                                         mel_prior=True, phase="griffin_lim", gl_iters=8)),  # opset 17's STFT
 ])
 def test_onnx_matches_torch(name, cls, kwargs, tmp_path):
     torch.manual_seed(0)
@@ -41,8 +39,6 @@ def test_onnx_matches_torch(name, cls, kwargs, tmp_path):
     rng = np.random.default_rng(1)
     for batch, frames in ((1, 10), (2, 57)):
         mel = rng.normal(-5.0, 2.0, (batch, 80, frames)).astype(np.float32)
-        if kwargs.get("phase") == "griffin_lim":  # a spectrum that has a phase to find (see the test below)
-            mel = np.stack([voiced_mel(0.01 * frames * 256 / 2.56)[:, :frames]] * batch)
         got = sess.run(["audio"], {"mel": mel})[0]
         want = reference.infer(torch.from_numpy(mel)).numpy()
         assert got.shape == (batch, frames * 256)
@@ -58,38 +54,25 @@ def voiced_mel(seconds: float) -> np.ndarray:
     return log_mel(voiced_signal(seconds, 16000), 16000).astype(np.float32)
 
 
-def test_shipped_default_vocoder_exports(tmp_path):
-    """The shipped vocoder (Griffin-Lim phase, 32 iterations in the graph) against PyTorch on a voiced sound: its
-    network within 1e-6 (the graph without iterations); the whole graph within 5e-4, because fast Griffin-Lim
-    amplifies rounding differences about twofold every 4 iterations (measured: 7e-8, 5e-6, 4e-5 and 1.5e-4 after
-    0, 4, 16 and 32; peak 0.47). On random log-mels, which no signal has, the amplification is larger still, so
-    the test feeds speech-like input."""
-    from speechgen.cli.export import export_onnx
+def test_shipped_default_vocoder_exports_its_network(tmp_path):
+    """The shipped vocoder (Griffin-Lim phase) exports the network that predicts the magnitude, not the 32 unrolled
+    iterations (they made a 147-MB file of 0.94 M parameters): the file stays within 2x of its fp32 weights, its
+    output equals PyTorch's magnitude within 1e-5, and FILE.yaml says how to make audio of it."""
     from speechgen.inference.vocode import load_vocoder
-
-    mel = voiced_mel(1.0)[None]
-
-    def difference(model, path):
-        got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["audio"], {"mel": mel})[0]
-        want = model.infer(torch.from_numpy(mel)).numpy()
-        assert got.shape == want.shape == (1, mel.shape[-1] * 256) and np.abs(want).max() > 0.05
-        return np.abs(got - want).max()
 
     out = tmp_path / "default.onnx"
     assert main(["--quiet", "export", "default", "--out", str(out)]) == 0
     model, _, _ = load_vocoder("default")
-    assert difference(model, out) < 5e-4
-    model.generator.gl_iters = 0
-    assert difference(model, export_onnx(model, tmp_path / "network.onnx")) < 1e-6
-
-
-def test_griffin_lim_needs_opset_17(tmp_path, capsys):
-    kwargs = dict(dim=16, intermediate_dim=32, layers=2, disc_width=1 / 32, phase="griffin_lim", gl_iters=2)
-    ckpt = save_checkpoint(tmp_path / "gl", ISTFTVocoder(**kwargs), {"name": "istft_vocoder", "kwargs": kwargs})
-    assert main(["--quiet", "export", str(ckpt), "--opset", "16", "--out", str(tmp_path / "x.onnx")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == "speechgen: error: --opset: ISTFTVocoder needs opset 17 or later (ONNX's STFT operator), got 16"
-    assert not (tmp_path / "x.onnx").exists()
+    params = sum(p.numel() for p in model.generator.parameters())
+    assert out.stat().st_size < 2 * 4 * params
+    meta = yaml.safe_load(out.with_name(out.name + ".yaml").read_text())
+    assert meta["output"]["name"] == "magnitude" and meta["output"]["shape"] == ["batch", 513, "frames"]
+    assert meta["output"]["audio"]["iterations"] == 32 and meta["output"]["audio"]["n_fft"] == 1024
+    mel = voiced_mel(1.0)[None]
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(["magnitude"], {"mel": mel})[0]
+    want = model.export_reference(torch.from_numpy(mel)).numpy()
+    assert got.shape == want.shape == (1, 513, mel.shape[-1]) and want.max() > 1e-3
+    assert np.abs(got - want).max() < 1e-5 * max(1.0, float(want.max()))
 
 
 def test_resgan_export_is_refused_with_one_line(tmp_path, capsys):

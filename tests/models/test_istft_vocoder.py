@@ -183,7 +183,7 @@ def test_griffin_lim_phase_finds_a_consistent_phase_for_the_magnitude():
     model = ISTFTVocoder(**TINY, phase="griffin_lim", gl_iters=32, discriminators=False)
     g = model.generator
     assert g.out.out_features == 513 and model.supervised_stage and model.whole_input
-    assert model.onnx_min_opset == 17 and model.onnx_unsupported is None
+    assert model.onnx_min_opset == 11 and model.onnx_unsupported is None  # the exported graph ends at the magnitude
     errors = {}
     for iters in (0, 32):
         g.gl_iters = iters

@@ -2,7 +2,9 @@
 
 The generator is loaded without discriminators, its weight norm is folded into plain weights, and it is exported
 (TorchScript-based exporter, ``dynamo=False``) with input ``mel`` ``[batch, n_mels, frames]`` and output ``audio``
-``[batch, frames * hop_length]``, both with dynamic batch and time axes. Beside ``FILE`` a ``FILE.yaml`` records
+``[batch, frames * hop_length]``, both with dynamic batch and time axes. A vocoder whose phase comes from an
+iterative algorithm (the shipped default: Griffin-Lim) exports its network only, ending at the ``magnitude``
+``[batch, bins, frames]``; ``FILE.yaml`` says which algorithm and parameters turn it into audio. Beside ``FILE`` a ``FILE.yaml`` records
 what a caller needs to feed it: sample rate, hop length and the log-mel parameters. When ``onnxruntime`` is
 installed the exported graph is run once against PyTorch and the largest difference is reported.
 """
@@ -36,21 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_export)
 
 
-def mel_to_audio_module(generator: Any) -> Any:
-    """The exported module: mel ``[B, n_mels, T]`` → audio ``[B, T * hop]`` (eval mode)."""
-    import torch
-
-    class MelToAudio(torch.nn.Module):
-        def __init__(self, g: torch.nn.Module) -> None:
-            super().__init__()
-            self.generator = g
-
-        def forward(self, mel: torch.Tensor) -> torch.Tensor:
-            return self.generator(mel).squeeze(1)
-
-    return MelToAudio(generator).eval()
-
-
 def export_onnx(model: Any, out: Path, opset: int = 17) -> Path:
     """Write ``model``'s generator (weight norm removed in place) as ONNX to ``out`` atomically."""
     import torch
@@ -69,13 +56,14 @@ def export_onnx(model: Any, out: Path, opset: int = 17) -> Path:
         raise ConfigError(f"--opset: {type(model).__name__} needs opset {model.onnx_min_opset} or later "
                           f"(ONNX's STFT operator), got {opset}")
     model.remove_weight_norm()
-    wrapped = mel_to_audio_module(model.generator)
+    wrapped, output = model.export_graph()
     dummy = torch.zeros(1, model.n_mels, CHECK_FRAMES)
+    time_axis = {"audio": {0: "batch", 1: "samples"}}.get(output["name"], {0: "batch", 2: "frames"})
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            wrapped, (dummy,), str(tmp), input_names=["mel"], output_names=["audio"],
-            dynamic_axes={"mel": {0: "batch", 2: "frames"}, "audio": {0: "batch", 1: "samples"}},
+            wrapped, (dummy,), str(tmp), input_names=["mel"], output_names=[output["name"]],
+            dynamic_axes={"mel": {0: "batch", 2: "frames"}, output["name"]: time_axis},
             opset_version=opset, dynamo=False,
         )
     return out
@@ -93,8 +81,8 @@ def check_onnx(model: Any, path: Path, frames: int = 48, seed: int = 0) -> float
     rng = np.random.default_rng(seed)
     mel = (rng.standard_normal((1, model.n_mels, frames)) - 4.0).astype(np.float32)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = sess.run(["audio"], {"mel": mel})[0]
-    want = model.infer(torch.from_numpy(mel)).cpu().numpy()
+    got = sess.run(None, {"mel": mel})[0]
+    want = model.export_reference(torch.from_numpy(mel)).cpu().numpy()
     if got.shape != want.shape:
         raise DataError(f"{path}: ONNX output shape {list(got.shape)} differs from PyTorch's {list(want.shape)}")
     return float(np.max(np.abs(got - want)))
@@ -116,7 +104,7 @@ def _export(args: argparse.Namespace) -> int:
             "sample_rate": model.sample_rate, "hop_length": model.hop_length, "n_mels": model.n_mels,
             "feature": getattr(model, "feature", "log_mel"), "feature_params": to_plain(model.feature_params),
             "input": {"name": "mel", "shape": ["batch", model.n_mels, "frames"], "dtype": "float32"},
-            "output": {"name": "audio", "shape": ["batch", f"frames*{model.hop_length}"], "dtype": "float32"}}
+            "output": model.export_graph()[1]}
     write_text(out.with_name(out.name + ".yaml"), yaml.safe_dump(meta, sort_keys=False))
     diff = check_onnx(model, out)
     check = "onnxruntime not installed: not checked" if diff is None else f"max |onnx - torch| = {diff:.2e}"

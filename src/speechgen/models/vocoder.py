@@ -92,6 +92,21 @@ def check_mel(mel: torch.Tensor, n_mels: int) -> torch.Tensor:
     return mel
 
 
+class MelToAudio(nn.Module):
+    """A generator as exported: mel ``[B, n_mels, T]`` → audio ``[B, T · hop]``.
+
+    Args:
+        generator: the vocoder's generator (mel → ``[B, 1, T · hop]``).
+    """
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.generator(mel).squeeze(1)
+
+
 class GANVocoder(nn.Module):
     """Base of registered GAN vocoders (see the module docstring)."""
 
@@ -188,6 +203,17 @@ class GANVocoder(nn.Module):
         squeeze = mel.ndim == 2
         x = self.generator(self.check_mel(mel)).squeeze(1)
         return x[0] if squeeze else x
+
+    def export_graph(self) -> tuple[nn.Module, dict[str, Any]]:
+        """What ``speechgen export`` writes: a module taking a log-mel ``mel`` ``[batch, n_mels, frames]``, and
+        the description of its one output (by default the audio ``[batch, frames · hop_length]``)."""
+        return MelToAudio(self.generator).eval(), {
+            "name": "audio", "shape": ["batch", f"frames*{self.hop_length}"], "dtype": "float32"}
+
+    @torch.no_grad()
+    def export_reference(self, mel: torch.Tensor) -> torch.Tensor:
+        """What the exported graph must compute for ``mel`` ``[batch, n_mels, frames]`` (for the export check)."""
+        return self.infer(mel)
 
     def discriminate(self, audio: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
         """``(logits, features)`` of the discriminator on audio ``[B, 1, T]`` (or ``[B, T]``)."""
