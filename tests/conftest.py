@@ -48,3 +48,29 @@ def toy_manifest(tmp_path: Path) -> Path:
 def module_toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The toy manifest shared by the tests of one module (for module-scoped fixtures such as trained runs)."""
     return write_toy_manifest(tmp_path_factory.mktemp("toy") / "toy")
+
+
+# -- the end of a test run: say loudly when the browser tests did not run -----------------------------------------
+BROWSER_TESTS = "tests/web/test_browser.py"
+BROWSER_SKIPPED = ("BROWSER TESTS SKIPPED: chromium/chromedriver not installed "
+                   "(sudo apt-get install chromium chromium-driver; Ubuntu: chromium-browser chromium-chromedriver; "
+                   "`make test` as root installs them)")
+
+
+def _browser_skips(reports) -> int:
+    """How many of the skipped ``reports`` are browser tests skipped for a missing Chromium."""
+    count = 0
+    for report in reports:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+        if BROWSER_TESTS in report.nodeid.replace("\\", "/") or "Chromium is not installed" in reason:
+            count += 1
+    return count
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """After every other summary (the short test summary of -ra included), just above the final counts."""
+    yield
+    count = _browser_skips(terminalreporter.stats.get("skipped", []))
+    if count:
+        terminalreporter.write_sep("!", f"{BROWSER_SKIPPED} [{count} tests]", red=True, bold=True)
