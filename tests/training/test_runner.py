@@ -188,3 +188,14 @@ def test_resume_after_a_failed_last_ckpt_write(tmp_path, toy_manifest, monkeypat
     train(_recipe(toy_manifest, **fields), run, resume=True, quiet=True)
     a, b = _weights(tmp_path / "whole" / "final"), _weights(run / "final")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_progress_counts_steps_and_lightning_adverts_are_gone(tmp_path, toy_manifest):
+    """The bar read "Epoch 9/-2" (runs end at max_steps, not at an epoch) and Lightning printed a "Tip:" advert."""
+    env = dict(os.environ, COLUMNS="200", OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "speechgen.cli.main", "train", str(TINY), "--out", str(tmp_path / "r"),
+                          "--set", f"data.manifest={toy_manifest}", "--max-steps", "4", "--threads", "1"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    assert "step 4/4" in text and "/-2" not in text and "Tip:" not in text

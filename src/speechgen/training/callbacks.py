@@ -120,3 +120,24 @@ class PeriodicCheckpoint(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save(trainer)  # a run stopped otherwise (no step since the last save: nothing is written)
+
+
+def step_progress_bar() -> L.Callback:
+    """Lightning's rich progress bar counting training steps (``step 120/3000``) instead of "Epoch 9/-2": runs are
+    bounded by ``max_steps``, so the epoch has no end to show."""
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    class StepProgressBar(RichProgressBar):
+        def _get_train_description(self, current_epoch: int) -> str:
+            trainer = self.trainer
+            text = f"step {trainer.global_step}/{trainer.max_steps} (epoch {current_epoch})"
+            return f"{text:{len(self.validation_description)}}"
+
+        def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                               batch_idx: int) -> None:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            if self.train_progress_bar_id is not None and self.progress is not None:
+                self.progress.update(self.train_progress_bar_id,
+                                     description=self._get_train_description(trainer.current_epoch))
+
+    return StepProgressBar()

@@ -25,7 +25,7 @@ import yaml
 from speechgen import __version__
 from speechgen.atomic import describe_write_error, ensure_dir, write_text
 from speechgen.errors import ConfigError, DataError
-from speechgen.training.callbacks import ExactResume, PeriodicCheckpoint
+from speechgen.training.callbacks import ExactResume, PeriodicCheckpoint, step_progress_bar
 from speechgen.training.checkpoint_io import SafeCheckpointIO
 from speechgen.training.optim import NonFiniteLossError
 from speechgen.checkpoint import git_commit, save_checkpoint, to_plain
@@ -73,6 +73,13 @@ def check_resume_recipe(recipe: Recipe, out: str | os.PathLike) -> None:
         raise ConfigError(f"{key}: {new.get(key)!r} differs from the run's {old.get(key)!r} "
                           f"({Path(out) / 'config.yaml'}); to continue the run with its own recipe, "
                           "resume without giving a recipe")
+
+
+class _NoAdverts(logging.Filter):
+    """Drops Lightning's "💡 Tip: ... try installing ..." lines (advertisements for its cloud services)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in str(record.msg)
 
 
 def _quiet_lightning() -> None:
@@ -201,6 +208,10 @@ def _train(recipe: Recipe, out: Path, *, max_steps: int | None, seed: int | None
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     if quiet:
         _quiet_lightning()
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoAdverts) for f in logger.filters):
+            logger.addFilter(_NoAdverts())
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*number of training batches.*")
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
@@ -221,7 +232,8 @@ def _train(recipe: Recipe, out: Path, *, max_steps: int | None, seed: int | None
     clip = getattr(getattr(recipe, "optim", None), "grad_clip", 0.0) if module.automatic_optimization else 0.0
     trainer = L.Trainer(
         accelerator=accelerator, devices=devices, num_nodes=num_nodes, max_steps=tcfg.max_steps,
-        precision=tcfg.precision, logger=loggers, callbacks=[checkpointing, resumer],
+        precision=tcfg.precision, logger=loggers,
+        callbacks=[checkpointing, resumer] + ([] if quiet else [step_progress_bar()]),
         default_root_dir=out, enable_checkpointing=False,
         plugins=[SafeCheckpointIO()], val_check_interval=min(tcfg.val_every, tcfg.max_steps),
         check_val_every_n_epoch=None, log_every_n_steps=tcfg.log_every, num_sanity_val_steps=0,
