@@ -38,3 +38,16 @@ def test_default_vocoder_vocodes_a_clip(tmp_path):
     assert main(["--quiet", "vocode", "default", "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "v")]) == 0
     y, sr = sf.read(tmp_path / "v" / "a.wav")
     assert sr == 16000 and abs(len(y) - 16000) <= 256 and np.isfinite(y).all() and np.abs(y).max() > 0.01
+
+
+def test_piped_tables_keep_whole_values():
+    """Piped into a file or another program, rich cut the tables at 80 columns ("digits-defau…")."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    out = subprocess.run([sys.executable, "-m", "speechgen.cli.main", "models"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0 and "│ digits-default │" in out.stdout and "…" not in out.stdout
+    assert "recipes/spectrogram/cvae-cpu.yaml --out runs/cvae-cpu" in out.stdout
