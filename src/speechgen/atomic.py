@@ -14,7 +14,7 @@ import contextlib
 import errno
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from speechgen.errors import DataError
@@ -128,11 +128,12 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 @contextlib.contextmanager
-def staged_dir(target: str | os.PathLike) -> Iterator[Path]:
+def staged_dir(target: str | os.PathLike, stale: Sequence[str] = ()) -> Iterator[Path]:
     """Yield a new temporary folder beside ``target`` for a batch of outputs. On success its entries move into
     ``target`` (created if needed: the folder itself is renamed into place; entries of the same name are replaced,
-    other files of ``target`` stay); on any error it is removed, so a batch that fails half-way (a bad input, a full
-    disk, Ctrl+C) leaves ``target`` as it was instead of some files without their manifest."""
+    other files of ``target`` stay) after the files ``stale`` (paths relative to ``target``: the outputs of an
+    earlier batch that this one replaces) are removed; on any error it is removed, so a batch that fails half-way
+    (a bad input, a full disk, Ctrl+C) leaves ``target`` as it was instead of some files without their manifest."""
     target = Path(target)
     ensure_dir(target.parent if str(target.parent) else Path("."))
     try:
@@ -144,6 +145,10 @@ def staged_dir(target: str | os.PathLike) -> Iterator[Path]:
         if not target.exists():
             os.replace(tmp, target)
         else:
+            for rel in stale:
+                old = target / rel
+                if old.is_file() and old.resolve().is_relative_to(target.resolve()):
+                    old.unlink()
             _merge(tmp, target)
             os.rmdir(tmp)
     except OSError as exc:

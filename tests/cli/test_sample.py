@@ -35,3 +35,15 @@ def test_sample_errors_are_one_line(tmp_path, capsys):
         assert main(["sample", *args, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_sampling_again_into_a_folder_replaces_the_earlier_sample(tmp_path):
+    """An earlier sample's extra WAVs stayed beside the new manifest (and `eval OUT` would judge them too)."""
+    from speechgen.data.manifest import Manifest
+
+    out = tmp_path / "o"
+    assert main(["--quiet", "sample", "digits-default", "--label", "3", "--n", "3", "--out", str(out)]) == 0
+    (out / "notes.txt").write_text("mine")
+    assert main(["--quiet", "sample", "digits-default", "--label", "4", "--n", "1", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["grid.png", "manifest.csv", "notes.txt", "sample-00000.wav"]
+    assert [r["label"] for r in Manifest.read(out)] == [4]

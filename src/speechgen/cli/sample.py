@@ -66,7 +66,8 @@ def _sample(args: argparse.Namespace) -> int:
     if cond_ch:
         condition = _conditions(args, data, feature, cond_ch, labels, n)
     feats = draw(model, n, labels, args.seed, condition, device=args.device)
-    with staged_dir(args.out) as tmp:  # all clips, the manifest and the grid appear together, or nothing
+    # all clips, the manifest and the grid appear together, or nothing; an earlier sample in --out is replaced
+    with staged_dir(args.out, stale=earlier_samples(args.out)) as tmp:
         audio = write_samples(tmp, feats, feature, labels, int(data["sample_rate"]), condition=condition,
                               condition_channels=cond_ch, channels=data.get("channels"),
                               seed=args.seed, n_iter=args.griffin_lim_iters, frames=data.get("frames"))
@@ -79,6 +80,25 @@ def _sample(args: argparse.Namespace) -> int:
     console(args).print(f"[bold]{args.out}[/bold]: {len(audio)} clips of {audio.shape[1] / data['sample_rate']:.3f} s"
                         + labelled)
     return 0
+
+
+def earlier_samples(out: Path) -> list[str]:
+    """The files of an earlier ``speechgen sample`` in ``out`` (its manifest's clips, the grid, features.npy,
+    labels.npy), which a new sample into ``out`` replaces: stale WAVs beside a new manifest would be judged as
+    part of it by ``speechgen eval OUT``. Files not written by ``sample`` are left alone."""
+    from speechgen.data.manifest import MANIFEST_NAME, Manifest
+    from speechgen.errors import SpeechgenError
+    from speechgen.models.sampling import FEATURES_NAME, GRID_NAME, LABELS_NAME
+
+    names = [GRID_NAME, FEATURES_NAME, LABELS_NAME]
+    if (out / MANIFEST_NAME).is_file():
+        try:
+            old = Manifest.read(out / MANIFEST_NAME)
+        except SpeechgenError:
+            return names
+        if all(r.get("engine") == "speechgen" for r in old):  # written by speechgen sample
+            names += [str(r["path"]) for r in old] + [MANIFEST_NAME]
+    return names
 
 
 def _conditions(args: argparse.Namespace, data: dict, feature: object, cond_ch: list[int], labels: object,

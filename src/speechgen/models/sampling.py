@@ -23,6 +23,7 @@ from speechgen.atomic import ensure_dir
 from speechgen.errors import ConfigError, DataError
 
 CHUNK = 256
+GRID_MAX = 40  # panels of a sample grid (the first clips; the grid's title says so when there are more)
 GRID_NAME = "grid.png"
 FEATURES_NAME = "features.npy"
 LABELS_NAME = "labels.npy"
@@ -187,8 +188,9 @@ def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, label
                              engine="speechgen", split="test", duration=len(a) / sample_rate,
                              sample_rate=sample_rate))
     if full.ndim == 4:
-        k = min(len(full), 40)
-        save_grid(out / GRID_NAME, full[:k, 0], None if labels is None else labels[:k].tolist())
+        k = min(len(full), GRID_MAX)
+        save_grid(out / GRID_NAME, full[:k, 0], None if labels is None else labels[:k].tolist(),
+                  title=f"the first {k} of {len(full)} clips" if k < len(full) else "")
     Manifest(Path(out).resolve(), rows).write()
     return audio
 
