@@ -11,7 +11,7 @@ from typing import Any
 from rich.table import Table
 
 from speechgen.atomic import write_text
-from speechgen.cli.common import console
+from speechgen.cli.common import console, progress_bar
 from speechgen.errors import ConfigError, DataError
 
 
@@ -54,14 +54,8 @@ def collect_audio(inputs: list[Path]) -> list[Path]:
 
 def embed_with_progress(judge: Any, clips: list[Path], con: Any, label: str = "judging") -> Any:
     """``judge.embed(clips)`` with a rich progress bar for more than a few hundred clips (none with --quiet)."""
-    if con.quiet or len(clips) < 500:
-        return judge.embed(clips)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=con, transient=True) as bar:
-        task = bar.add_task(label, total=len(clips))
-        return judge.embed(clips, progress=lambda n: bar.advance(task, n))
+    with progress_bar(con, label, len(clips), minimum=500) as advance:
+        return judge.embed(clips, progress=advance)
 
 
 def _classify(args: argparse.Namespace) -> int:

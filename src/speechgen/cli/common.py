@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 
@@ -26,3 +28,19 @@ def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
 
 def add_workers(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: number of CPU cores)")
+
+
+@contextlib.contextmanager
+def progress_bar(con: Console, description: str, total: int, minimum: int = 100,
+                 ) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n)``: a transient rich bar (count, time left) on ``con`` when ``total`` reaches ``minimum``
+    and output is not quiet, else a no-op (a short job needs no bar)."""
+    if con.quiet or total < minimum:
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=con, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechgen.cli.common import add_seed, console
+from speechgen.cli.common import add_seed, console, progress_bar
 from speechgen.errors import ConfigError
 
 MAX_CLIPS = 100_000  # clips per label in one call (each written as a WAV)
@@ -65,12 +65,15 @@ def _sample(args: argparse.Namespace) -> int:
     condition = None
     if cond_ch:
         condition = _conditions(args, data, feature, cond_ch, labels, n)
-    feats = draw(model, n, labels, args.seed, condition, device=args.device)
+    con = console(args)
+    with progress_bar(con, "drawing", n, minimum=500) as advance:
+        feats = draw(model, n, labels, args.seed, condition, device=args.device, progress=advance)
     # all clips, the manifest and the grid appear together, or nothing; an earlier sample in --out is replaced
-    with staged_dir(args.out, stale=earlier_samples(args.out)) as tmp:
+    with staged_dir(args.out, stale=earlier_samples(args.out)) as tmp, \
+            progress_bar(con, "turning into audio and writing", n, minimum=500) as advance:
         audio = write_samples(tmp, feats, feature, labels, int(data["sample_rate"]), condition=condition,
-                              condition_channels=cond_ch, channels=data.get("channels"),
-                              seed=args.seed, n_iter=args.griffin_lim_iters, frames=data.get("frames"))
+                              condition_channels=cond_ch, channels=data.get("channels"), seed=args.seed,
+                              n_iter=args.griffin_lim_iters, frames=data.get("frames"), progress=advance)
     labelled = f", labels {sorted(set(labels.tolist()))}" if labels is not None else ""
     if audio.shape[1] == 0:  # e.g. log-mel frame windows: no inverse without a vocoder
         console(args).print(f"[bold]{args.out}[/bold]: {len(feats)} feature windows of shape {list(feats.shape[1:])}"

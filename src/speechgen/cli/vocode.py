@@ -8,7 +8,7 @@ import argparse
 import time
 from pathlib import Path
 
-from speechgen.cli.common import console
+from speechgen.cli.common import console, progress_bar
 from speechgen.errors import ConfigError
 from speechgen.inference.vocode import (
     DEFAULT_CHUNK_FRAMES, DEFAULT_OVERLAP_FRAMES, check_input, collect_inputs, load_vocoder, vocode_file,
@@ -51,14 +51,17 @@ def _vocode(args: argparse.Namespace) -> int:
     for src, _ in pairs:  # every input is checked before the first is vocoded
         check_input(model, src)
     seconds = audio_s = 0.0
-    with torch.inference_mode(), staged_dir(args.out) as tmp:  # every output appears at the end, or none
+    con = console(args)
+    with torch.inference_mode(), staged_dir(args.out) as tmp, \
+            progress_bar(con, "vocoding", len(pairs), minimum=20) as advance:  # every output at the end, or none
         for src, rel in pairs:
             t = time.perf_counter()
             y = vocode_file(model, src, args.chunk_frames, args.overlap_frames, args.seed)
             seconds += time.perf_counter() - t
             audio_s += len(y) / model.sample_rate
             audio_io.save(tmp / rel, y, model.sample_rate)
+            advance(1)
     rtf = seconds / audio_s if audio_s else float("nan")
-    console(args).print(f"[bold]{args.out}[/bold]: {len(pairs)} file(s), {audio_s:.2f} s of audio at "
+    con.print(f"[bold]{args.out}[/bold]: {len(pairs)} file(s), {audio_s:.2f} s of audio at "
                         f"{model.sample_rate} Hz by '{cfg['model']['name']}' ({folder}); real-time factor {rtf:.3f}")
     return 0

@@ -12,7 +12,7 @@ written as :data:`FEATURES_NAME` (``[N, C, F, T]`` float32, de-normalised with t
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,10 @@ LABELS_NAME = "labels.npy"
 # ------------------------------------------------------------------------------------------------ drawing
 @torch.no_grad()
 def draw(model: torch.nn.Module, n: int, labels: torch.Tensor | None = None, seed: int = 0,
-         condition: torch.Tensor | None = None, device: torch.device | str = "cpu") -> np.ndarray:
-    """``n`` samples ``[n, *out_shape]`` (float32 numpy) from ``model.sample`` in eval mode."""
+         condition: torch.Tensor | None = None, device: torch.device | str = "cpu",
+         progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """``n`` samples ``[n, *out_shape]`` (float32 numpy) from ``model.sample`` in eval mode (``progress(k)`` after
+    each chunk of ``k``)."""
     if n <= 0:
         raise ConfigError(f"--n: must be > 0, got {n}")
     n_classes = int(getattr(model, "n_classes", 0) or 0)
@@ -56,6 +58,8 @@ def draw(model: torch.nn.Module, n: int, labels: torch.Tensor | None = None, see
         cond = condition[lo:hi].to(device) if condition is not None else None
         x = model.sample(hi - lo, labels=lab, generator=gen, condition=cond)
         out.append(x.detach().float().cpu().numpy())
+        if progress is not None:
+            progress(hi - lo)
     x = np.concatenate(out)
     if not np.isfinite(x).all():
         raise DataError("the model produced NaN/Inf values")
@@ -147,7 +151,7 @@ def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, label
                   sample_rate: int, condition: torch.Tensor | None = None,
                   condition_channels: Sequence[int] | None = None, channels: Sequence[int] | None = None,
                   length: int | None = None, seed: int = 0, n_iter: int | None = None,
-                  frames: Any | None = None) -> np.ndarray:
+                  frames: Any | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Turn features into audio and write ``out/sample-NNNNN.wav``, ``manifest.csv`` (path, label, ...) and
     ``grid.png`` (image features). Returns the audio ``[N, samples]``.
 
@@ -158,6 +162,7 @@ def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, label
     ``frames``: the resolved frame options of a frame-window model (``data.frames`` with its statistics): the
     windows are de-normalised to log-mel values first. Features the ``feature`` cannot invert (``log_mel``) are
     written as ``features.npy`` (+ ``labels.npy``) and the grid only; the returned audio is then ``[N, 0]``.
+    ``progress(1)`` is called after each clip is written.
     """
     from speechgen.audio import io as audio_io
     from speechgen.data.manifest import Manifest, make_row
@@ -183,6 +188,8 @@ def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, label
         name = f"sample-{i:05d}.wav"
         peak = float(np.max(np.abs(a)))
         audio_io.save(out / name, a / peak * 0.95 if peak > 0.95 else a, sample_rate)
+        if progress is not None:
+            progress(1)
         label = int(labels[i]) if labels is not None else None
         rows.append(make_row(name, label=label, text="" if label is None else str(label), speaker="generated",
                              engine="speechgen", split="test", duration=len(a) / sample_rate,
