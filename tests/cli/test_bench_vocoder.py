@@ -56,7 +56,7 @@ def test_bench_vocoder_tiny_writes_json(tmp_path, capsys):
     assert {r["threads"] for r in rows} == {1, 2}
     assert {r["name"] for r in rows} == {c["name"] for c in configs} >= set(VOCODERS) | {"hifigan-v1"}
     assert [r["default"] for r in rows if r["name"] == "hifigan-v1"] == [False, False]
-    assert "x real-time" in capsys.readouterr().out
+    assert "× real time" in capsys.readouterr().out
 
 
 def test_bench_vocoder_bad_option_is_one_line(capsys):

@@ -218,3 +218,12 @@ def test_a_full_disk_is_named(tmp_path, monkeypatch, capsys):
     assert err.endswith("a.wav: no space left on device") and "\n" not in err
     assert not (tmp_path / "out").exists()
     assert atomic.disk_full(tmp_path) is False  # the real check on this (not full) disk
+
+
+def test_speed_is_reported_as_times_real_time(tmp_path, capsys):
+    """One unit for speed everywhere: '× real time' (higher is faster), not a real-time factor here and there."""
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    assert main(["vocode", "default", "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "× real time" in out and "real-time factor" not in out

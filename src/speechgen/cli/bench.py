@@ -12,7 +12,7 @@ BENCHES: tuple = (bench_wavenet, bench_vocoder)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="speed benchmarks (parameters, real-time factor, samples/s)",
+    p = sub.add_parser("bench", help="speed benchmarks (parameters, × real time, samples/s)",
                        description="Measure speed on this machine; results print as a table and go to --json.")
     inner = p.add_subparsers(dest="bench", metavar="BENCHMARK")
     inner.required = True

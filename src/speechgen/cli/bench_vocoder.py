@@ -1,4 +1,4 @@
-"""``speechgen bench vocoder``: parameters and real-time factor of every registered vocoder, side by side.
+"""``speechgen bench vocoder``: parameters and speed (× real time) of every registered vocoder, side by side.
 
 Each GAN vocoder of the model registry is built (random weights: speed does not depend on training; generator only,
 weight norm folded, eval mode, ``torch.inference_mode``) from its default configuration: the kwargs of its CPU
@@ -9,7 +9,8 @@ constructor defaults), plus a HiFi-GAN V1-size reference (``hifigan-v1.yaml``). 
 Input: the model's own feature (log-mel, or MFCC + F0 for ResGAN) of ``--seconds`` of a synthetic voiced signal
 (a harmonic tone with vibrato). Every (model, thread count) pair is timed ``--repeats`` times, the models
 interleaved so that a change of machine load hits them alike, after one warm-up call; the fastest repeat is kept.
-``rtf`` is seconds of computation per second of audio (< 1: faster than real time), ``x_realtime = 1 / rtf``. Timings on
+Speed is reported as ``x_realtime``: seconds of audio per second of computation (higher is faster; the JSON also
+keeps its inverse ``rtf``). Timings on
 shared machines vary several-fold with other load (docs/vocoders.md, Speed): compare rows of one run, not across runs.
 """
 
@@ -37,7 +38,7 @@ DEFAULT_RECIPES = Path(__file__).resolve().parents[3] / "recipes" / "vocoder"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("vocoder", help="parameters and real-time factor of every vocoder, single/multi-threaded",
+    p = sub.add_parser("vocoder", help="parameters and speed (× real time) of every vocoder, single/multi-threaded",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the rows as JSON to OUT")
     p.add_argument("--seconds", type=float, default=1.0, help="seconds of audio per call (default 1.0)")
@@ -199,13 +200,13 @@ def _bench(args: argparse.Namespace) -> int:
     rows = run_bench(args.seconds, args.threads, args.repeats, args.size, args.recipes, args.only)
     con = console(args)
     table = Table(title=f"Vocoders on {rows[0]['audio_seconds']:.2f} s of audio ({args.size} configurations; "
-                        f"best of {args.repeats}; lower RTF is faster)" if rows else "Vocoders")
-    for col in ("vocoder", "config", "params", "threads", "RTF", "x real-time"):
+                        f"best of {args.repeats}; speed in × real time, higher is faster)" if rows else "Vocoders")
+    for col in ("vocoder", "config", "params", "threads", "× real time"):
         table.add_column(col, justify="left" if col in ("vocoder", "config") else "right")
     for r in rows:
         config = r["recipe"] or "constructor defaults"
         table.add_row(r["name"] + ("" if r["default"] else " (reference)"), config, f"{r['params']:,}",
-                      str(r["threads"]), f"{r['rtf']:.4f}", f"{r['x_realtime']:.1f}")
+                      str(r["threads"]), f"{r['x_realtime']:.1f}")
     con.print(table)
     if args.json is not None:
         write_text(args.json, json.dumps(rows, indent=2) + "\n")

@@ -61,7 +61,7 @@ def _vocode(args: argparse.Namespace) -> int:
             audio_s += len(y) / model.sample_rate
             audio_io.save(tmp / rel, y, model.sample_rate)
             advance(1)
-    rtf = seconds / audio_s if audio_s else float("nan")
-    con.print(f"[bold]{args.out}[/bold]: {len(pairs)} file(s), {audio_s:.2f} s of audio at "
-                        f"{model.sample_rate} Hz by '{cfg['model']['name']}' ({folder}); real-time factor {rtf:.3f}")
+    speed = audio_s / seconds if seconds > 0 else float("nan")
+    con.print(f"[bold]{args.out}[/bold]: {len(pairs)} file(s), {audio_s:.2f} s of audio at {model.sample_rate} Hz by "
+              f"'{cfg['model']['name']}' ({folder}); {speed:.1f}× real time")
     return 0
