@@ -49,3 +49,32 @@ def test_load_once_for_repeated_calls(tmp_path):
     assert isinstance(api.load("digits-default"), Generator)
     with pytest.raises(ConfigError, match="api.load serves generative models and vocoders .*can: classify"):
         api.load("classifier")
+
+
+def test_judge_reports_the_not_digit_share():
+    from pathlib import Path
+
+    from speechgen import pretrained
+    from speechgen.audio import io as audio_io
+
+    real = sorted((Path(pretrained.path("classifier")) / "real").glob("*.flac"))[:3]
+    clips = [audio_io.load(p)[0] for p in real] + [np.zeros(16000, np.float32)]
+    out = api.judge(clips)
+    assert out["not_digit"] == [False, False, False, True] and out["not_digit_share"] == 0.25
+    assert out["detector_version"].startswith("digit_detector-") and len(out["predicted"]) == 4
+
+
+def test_judge_flags_metrics_below_their_minimum_n():
+    """api.judge scores IS over splits of at least 100 clips (it used 10 splits from 100 clips on) and says which
+    metrics the clips are too few for: ``comparable``, ``warnings``, and FID's bootstrap interval ``fid_ci``."""
+    from speechgen.evaluation.metrics import MIN_N
+
+    t = np.arange(16000) / 16000
+    f0 = np.linspace(120, 400, 200)[:, None]
+    tones = (0.3 * np.sin(2 * np.pi * f0 * t) * (np.abs(t - 0.5) < 0.3)).astype(np.float32)
+    scores = api.judge(tones)
+    assert scores["n"] == 200 and scores["is_splits"] == 2 and scores["comparable"]["inception_score"]
+    assert MIN_N["fid"] > 200 and scores["comparable"]["fid"] is False
+    assert any(w.startswith("FID of 200 clips: not comparable") for w in scores["warnings"])
+    lo, hi = scores["fid_ci"]
+    assert lo < hi

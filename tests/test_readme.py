@@ -73,6 +73,9 @@ def test_python_api_example_runs(tmp_path):
     assert (tmp_path / "seven.wav").stat().st_size > 30000
     assert list(scope["clips"].labels) == [3, 3, 7, 7]
     assert scope["scores"]["label_accuracy"] >= 0.75
+    # 4 clips: the metrics are printed with their caveat (FID of 4 clips is not comparable with the tables)
+    assert scope["scores"]["comparable"]["fid"] is False
+    assert scope["scores"]["warnings"][0].startswith("FID of 4 clips: not comparable")
 
 
 def test_readme_is_a_short_guide():

@@ -29,18 +29,28 @@ def generate(model: str | os.PathLike = "digits-default", digits: list[int] | No
 
 def judge(audio: np.ndarray | list[np.ndarray], sample_rate: int = 16000, labels: Any = None,
           seed: int = 0) -> dict[str, Any]:
-    """The judge's metrics (IS, FID, ln mIS, AM, NDB/K; label accuracy and FID-class with ``labels``) against
-    the shipped reference statistics, plus ``predicted`` digits and their ``probability`` per clip."""
+    """The judge's metrics (IS, FID with its 95 % bootstrap interval ``fid_ci``, ln mIS, AM, NDB/K; label
+    accuracy and FID-class with ``labels``) against the shipped reference statistics, plus ``predicted`` digits and
+    their ``probability`` per clip. ``comparable`` says per metric whether the clips reach its minimum n
+    (``speechgen.evaluation.metrics.MIN_N``; below it the value is not comparable with the published tables) and
+    ``warnings`` holds one line per metric that does not. ``not_digit`` says per clip whether the judge hears no
+    spoken digit in it (no speech, speech longer than 1.5 s or several words, or the digit detector's verdict;
+    docs/results.md, The judge), ``not_digit_share`` the share of such clips; the metrics are unchanged by it."""
     from speechgen.evaluation.judge import Judge, shipped_reference
+    from speechgen.evaluation.metrics import default_is_splits
 
     j = Judge()
     clips = list(audio) if not isinstance(audio, np.ndarray) or audio.ndim > 1 else [audio]
-    probs, feats = j.embed(clips, sample_rate)
+    analysis = j.analyse(clips, sample_rate)  # probs/feats: exactly Judge.embed's
+    probs, feats = analysis.probs, analysis.feats
     y = None if labels is None else np.asarray(labels, dtype=np.int64)
-    splits = 10 if len(clips) >= 100 else 1  # 10 IS splits of a handful of clips would cap IS at their size
+    splits = default_is_splits(len(clips))  # 10 IS splits of a handful of clips would cap IS at their size
     out = shipped_reference(j).score(probs, feats, y, seed=seed, splits=splits)
     out["predicted"] = probs.argmax(1).tolist()
     out["probability"] = probs.max(1).round(4).tolist()
+    out["not_digit"] = analysis.not_digit.tolist()
+    out["not_digit_share"] = analysis.not_digit_share
+    out["detector_version"] = j.detector_version
     out["classifier_version"] = j.version
     return out
 

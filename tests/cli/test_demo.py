@@ -36,6 +36,10 @@ def test_demo_writes_wavs_report_and_json(demo_dir):
     assert "festival-ked_diphone" in real and "flite-rms" in real and "espeak-ng-en-us+grandpa" in real
     # the judge's internals stay in the JSON, not in the table
     assert "modified_inception_score" not in html and "is_splits" not in html
+    # 10 clips: every metric computed, FID with its interval, all but nothing comparable: flagged in JSON and page
+    assert result["comparable"]["fid"] is False and result["comparable"]["label_accuracy"] is False
+    assert len(result["fid_ci"]) == 2 and any(w.startswith("FID of 10 clips") for w in result["warnings"])
+    assert "†" in html and "not comparable with the tables" in html and "(lower is better): Fréchet" in html
 
 
 def test_demo_vocodes_and_judges_both_sets(tmp_path):
@@ -100,8 +104,30 @@ def test_a_bad_vocoder_fails_before_any_work(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--vocoder", "nosuch"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("speechgen: error: nosuch: no such run, checkpoint or shipped model (shipped: classifier, "
-                   "default, digits-default)")
+    assert err.startswith("speechgen: error: nosuch: no such run, checkpoint or shipped model (shipped: ")
+    assert "\n" not in err
     assert not out.exists()
     assert main(["demo", "--out", str(out), "--vocoder", "digits-default"]) == 2
     assert "holds a 'vae' model, not a vocoder" in capsys.readouterr().err and not out.exists()
+
+
+def test_demo_default_reaches_the_is_minimum_and_says_what_it_does_not(tmp_path, capsys):
+    """The default --n (200 clips) reaches the minimum n of IS and label accuracy; the demo prints one caveat
+    line for the metrics it does not (FID, NDB/K) and its page plays a bounded number of clips."""
+    from speechgen.cli.demo import DEFAULT_N, REPORT_CLIPS, _caveat
+    from speechgen.cli.main import build_parser
+    from speechgen.evaluation.metrics import MIN_N, comparability
+
+    assert build_parser().parse_args(["demo"]).n == DEFAULT_N
+    flags, _ = comparability(10 * DEFAULT_N, 2)
+    assert flags["inception_score"] and flags["label_accuracy"] and flags["am_score"] and not flags["fid"]
+    line = _caveat({"n": 10 * DEFAULT_N, "comparable": flags})
+    assert line.startswith(f"caveat: {10 * DEFAULT_N} clips are too few for a comparable FID, FID-class, NDB/K")
+    assert _caveat({"n": 1000, "comparable": {"fid": True}}) is None
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--n", "5", "--vocoder", "none"]) == 0
+    printed = capsys.readouterr().out
+    assert "caveat: 50 clips are too few for a comparable FID" in printed
+    assert (out / "report.html").read_text().count("data:audio/wav;base64,") == REPORT_CLIPS
+    assert len(json.loads((out / "demo.json").read_text())["clips"]) == 50 > REPORT_CLIPS
+    assert MIN_N["label_accuracy"] <= 10 * DEFAULT_N

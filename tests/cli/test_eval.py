@@ -97,3 +97,62 @@ def test_any_csv_with_a_path_column(tmp_path):
     assert json.loads(out.read_text())["conditional"] is False
     assert main(["--quiet", "classify", "--manifest", str(with_labels), "--json", str(out)]) == 0  # accuracy
     assert json.loads(out.read_text())["accuracy"] >= 0.9
+
+
+def test_small_n_is_flagged_in_table_and_json(tmp_path, capsys, monkeypatch):
+    """20 real clips: every metric printed, but FID, NDB/K, ... marked † with a footnote in the table, and
+    ``comparable`` / ``warnings`` / ``fid_ci`` in the JSON; no scipy warning reaches the user."""
+    import warnings
+
+    from speechgen import pretrained
+    from speechgen.evaluation.metrics import MIN_N
+
+    monkeypatch.delenv("COLUMNS", raising=False)  # piped output: a wide table, cells not wrapped
+    real = Manifest.read(pretrained.path("classifier") / "real")
+    csv = tmp_path / "real.csv"
+    csv.write_text("path,label\n" + "".join(f"{real.resolve(r)},{r['label']}\n" for r in list(real) * 2))
+    out = tmp_path / "r.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["eval", str(csv), "--splits", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    r = json.loads(out.read_text())
+    assert r["comparable"]["fid"] is False and r["comparable"]["ndb_over_k"] is False and r["is_splits"] == 1
+    assert r["warnings"] and all(isinstance(w, str) and "\n" not in w for w in r["warnings"])
+    assert any(w.startswith("FID of 20 clips: not comparable") for w in r["warnings"])
+    lo, hi = r["fid_ci"]
+    assert lo < hi
+    assert f"{r['fid']:.2f} [{lo:.2f}, {hi:.2f}]†" in printed
+    assert "† not comparable with the tables (n = 1000): 20 clips are outside" in printed
+    assert f"FID {MIN_N['fid']}" in printed and f"IS {MIN_N['inception_score']} (100 per split)" in printed
+
+
+def test_not_digit_share(tmp_path, capsys):
+    """Six shipped real digits and four clips that are no digit: eval reports the share 0.4 (key and table) and
+    warns once about the clips that are not about one second long; the metrics read the same features."""
+    from pathlib import Path
+
+    from speechgen import pretrained
+
+    real = Path(pretrained.path("classifier")) / "real"
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    clips = sorted(real.glob("*.flac"))[:6]
+    for p in clips:
+        x, _ = audio_io.load(p)
+        audio_io.save(gen / f"{p.stem}.wav", x, 16000)
+    long = np.concatenate([audio_io.load(clips[0])[0], np.zeros(32000, np.float32), audio_io.load(clips[1])[0]])
+    audio_io.save(gen / "x-two-words.wav", long, 16000)  # two digits 2 s apart: speech spans 3 s
+    audio_io.save(gen / "x-silence.wav", np.zeros(16000, np.float32), 16000)
+    noise = 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    audio_io.save(gen / "x-noise.wav", noise, 16000)
+    audio_io.save(gen / "x-long-noise.wav", np.tile(noise, 5), 16000)
+    out = tmp_path / "r.json"
+    assert main(["eval", str(gen), "--json", str(out), "--splits", "2"]) == 0
+    r = json.loads(out.read_text())
+    assert r["not_digit_share"] == pytest.approx(0.4) and r["not_digit_by_rule"] == 4
+    assert r["detector_version"].startswith("digit_detector-")
+    printed = capsys.readouterr().out
+    assert "not a digit" in printed and "0.400" in printed
+    assert printed.count("2 of 10 clips are not about one second long") == 1
+    assert any("not about one second" in w for w in r["warnings"])

@@ -43,8 +43,8 @@ def _run(folder: Path) -> Path:
 
 
 def test_leaderboard_of_evals_and_a_run(tmp_path):
-    a = _eval_json(tmp_path / "a", "model-a", {"n": 6, "fid": 5.0, "label_accuracy": 0.9})
-    b = _eval_json(tmp_path / "b", None, {"n": 6, "fid": 3.0, "label_accuracy": 0.7})
+    a = _eval_json(tmp_path / "a", "model-a", {"n": 1000, "fid": 5.0, "label_accuracy": 0.9})  # n: comparable
+    b = _eval_json(tmp_path / "b", None, {"n": 1000, "fid": 3.0, "label_accuracy": 0.7})
     run = _run(tmp_path / "my-run")
     out = tmp_path / "board.html"
     assert main(["report", str(a), str(b), str(run), "--out", str(out), "--clips-per-entry", "3", "--quiet"]) == 0
@@ -103,3 +103,58 @@ def test_spread_takes_every_label_in_turn():
     assert spread(items, [0, 0, 0, 1, 1, 2, 2], 5) == ["a", "b", "d", "e", "f"]
     assert spread(items, [None] * 7, 2) == ["a", "b"] and spread(items, [0] * 7, 10) == items
     assert spread(items, [0] * 7, 0) == []
+
+
+def test_leaderboard_reads_demo_json_and_stars_only_ranked_rows(tmp_path):
+    """`speechgen demo`'s JSON holds two judged sets (Griffin-Lim, vocoded): each gets its row (it was all "-");
+    a row below a metric's minimum n, or failing the sanity check (label accuracy < 0.5), is never starred."""
+    demo = tmp_path / "demo"
+    clips = {"wav": [], "vocoded": []}
+    for folder, group in clips.items():
+        for i, label in enumerate((0, 1, 2)):
+            audio_io.save(demo / folder / f"sample-{i:05d}.wav", _tone(300 + 100 * i), 16000)
+            group.append({"path": f"{folder}/sample-{i:05d}.wav", "label": label, "predicted": label,
+                                  "probability": 0.9})
+    small = {"n": 20, "is_splits": 1, "inception_score": {"mean": 9.979, "std": 0.0}, "fid": 10.23,
+             "label_accuracy": 1.0, "ndb_over_k": 0.1}  # as written before the flags: worked out from n
+    (demo / "demo.json").write_text(json.dumps({
+        "generated": "wav", "model": "digits-default", "conditional": True, **small, "clips": clips["wav"],
+        "reference": {"test": {"n": 480, "fid": 6.01}},
+        "vocoded": {"vocoder": "default", **small, "label_accuracy": 0.95, "clips": clips["vocoded"]}}))
+    good = _eval_json(tmp_path / "good", "good", {"n": 1000, "is_splits": 10, "label_accuracy": 0.99, "fid": 4.04,
+                                                  "inception_score": {"mean": 9.40, "std": 0.14}})
+    other = _eval_json(tmp_path / "other", "other", {"n": 1000, "is_splits": 10, "label_accuracy": 0.86,
+                                                     "fid": 10.7, "inception_score": {"mean": 8.38, "std": 0.3}})
+    junk = _eval_json(tmp_path / "junk", "junk", {"n": 1000, "is_splits": 10, "label_accuracy": 0.1, "fid": 3.0,
+                                                  "inception_score": {"mean": 9.9, "std": 0.1}})
+    out = tmp_path / "board.html"
+    assert main(["report", str(demo / "demo.json"), str(good), str(other), str(junk), "--out", str(out),
+                 "--clips-per-entry", "2", "--quiet"]) == 0
+    html = out.read_text()
+    rows = {r.split("</a>")[0].split(">")[-1]: r.split("</tr>")[0] for r in html.split("<tr class='gen'>")[1:]}
+    assert set(rows) == {"digits-default, Griffin-Lim", "digits-default, vocoded (default)", "good", "other",
+                         "junk"}
+    gl = rows["digits-default, Griffin-Lim"]
+    assert "<td>20</td>" in gl and "10.230†" in gl and "9.979 ± 0.000†" in gl and "<td>1.000</td>" in gl
+    assert "<td>0.950</td>" in rows["digits-default, vocoded (default)"]
+    assert "class='best'" not in gl and "class='best'" not in rows["junk"]  # n = 20 / fails the sanity check
+    assert "<td class='best'>9.400 ± 0.140</td>" in rows["good"] and "<td class='best'>0.990</td>" in rows["good"]
+    assert "<td class='best'>4.040</td>" in rows["good"]
+    assert "Not ranked: junk: label accuracy 0.100 &lt; 0.5" in html
+    # each set plays its own clips, --clips-per-entry of them
+    for i in (0, 1):
+        section = html.split(f"id='entry-{i}'")[1].split(f"id='entry-{i + 1}'")[0]
+        assert section.count("data:audio/wav;base64,") == 2
+
+
+def test_leaderboard_uses_a_runs_eval_json(tmp_path):
+    """A run folder with RUN/eval.json (scripts/train_and_judge.sh: 1000 clips) is ranked on it, not re-scored
+    from the handful of samples saved during training."""
+    run = _run(tmp_path / "run")
+    (run / "eval.json").write_text(json.dumps({"generated": "eval", "n": 1000, "is_splits": 10, "fid": 2.5,
+                                               "label_accuracy": 0.97, "reference": {"test": {"n": 480}}}))
+    a = _eval_json(tmp_path / "a", "model-a", {"n": 1000, "fid": 5.0, "label_accuracy": 0.9})
+    out = tmp_path / "board.html"
+    assert main(["report", str(a), str(run), "--out", str(out), "--quiet"]) == 0
+    run_row = out.read_text().split("<tr class='gen'>")[2].split("</tr>")[0]
+    assert "<td>1000</td>" in run_row and "<td class='best'>2.500</td>" in run_row

@@ -121,3 +121,25 @@ def test_reference_stats_round_trip(tmp_path):
     assert back.rows == stats.rows and set(back.arrays) == set(stats.arrays)
     assert back.score(probs, feats, labels) == stats.score(probs, feats, labels)
     assert abs(stats.rows["train"]["fid"]) < 1e-6
+
+
+def test_score_flags_small_n_and_gives_a_fid_interval(judge):
+    """A handful of clips: every metric is still computed, FID with its bootstrap interval, but flagged as not
+    comparable in ``comparable`` and ``warnings``, and no LinAlgWarning (singular covariance) escapes."""
+    import warnings
+
+    ref = shipped_reference(judge)
+    probs, feats = judge.embed(_clips(20))
+    labels = np.repeat(np.arange(10), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ref.score(probs, feats, labels, splits=1)
+    lo, hi = out["fid_ci"]
+    assert lo < hi and out["is_splits"] == 1 and np.isfinite(out["fid"])
+    assert set(out["comparable"]) >= {"fid", "fid_class", "inception_score", "ndb_over_k", "am_score",
+                                      "log_modified_inception_score", "label_accuracy"}
+    assert out["comparable"]["fid"] is False and out["comparable"]["ndb_over_k"] is False
+    assert any(w.startswith("FID of 20 clips: not comparable") and "singular" in w for w in out["warnings"])
+    assert any(w.startswith("label accuracy") for w in out["warnings"])  # tones are not digits: sanity fails
+    assert ref.score(probs, feats, labels, splits=1) == out  # seeded
+    assert "fid_ci" not in ref.score(probs, feats, splits=1, fid_bootstrap=0)

@@ -206,3 +206,82 @@ def test_bad_features():
         M.ndb(f, np.full((4, 3), np.inf), k=2)
     with pytest.raises(DataError, match="shapes do not match"):
         M.frechet_distance(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2))
+
+
+# ------------------------------------------------------------------------------------ Fréchet reference, bootstrap
+def test_frechet_reference_matches_sqrtm_and_singular_sets_warn_nothing():
+    import warnings
+
+    from scipy import linalg
+
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=(300, 8)), rng.normal(size=(200, 8)) @ rng.normal(size=(8, 8)) + 0.5
+    (m1, s1), (m2, s2) = M.gaussian_stats(a), M.gaussian_stats(b)
+    expected = ((m1 - m2) ** 2).sum() + np.trace(s1 + s2 - 2 * np.real(linalg.sqrtm(s1 @ s2)))
+    ref = M.FrechetReference(m1, s1)
+    assert ref.distance(m2, s2) == pytest.approx(expected, rel=1e-9) == M.fid(a, b)
+    few = rng.normal(size=(5, 8)) + 1.0  # 5 clips <= 8 dimensions: a singular covariance
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no LinAlgWarning ("Matrix is singular") or any other
+        d = ref.fid(few)
+        lo, hi = ref.bootstrap(few, 50)
+    assert np.isfinite(d) and d > 0 and np.isfinite([lo, hi]).all()
+
+
+def test_fid_bootstrap_interval_is_seeded_and_narrows_with_n():
+    rng = np.random.default_rng(13)
+    ref = M.FrechetReference(np.zeros(6), np.eye(6))
+    small, large = rng.normal(size=(60, 6)) + 0.5, rng.normal(size=(3000, 6)) + 0.5
+    lo, hi = ref.bootstrap(large)
+    assert lo <= ref.fid(large) <= hi and ref.bootstrap(large) == (lo, hi)  # seeded
+    assert ref.bootstrap(large, seed=1) != (lo, hi)
+    s_lo, s_hi = ref.bootstrap(small)
+    assert s_hi - s_lo > 3 * (hi - lo)  # 50x fewer clips: a much wider interval
+    a_lo, a_hi = ref.bootstrap(large, level=0.5)
+    assert lo < a_lo < a_hi < hi
+    # each resample equals the FID of the resampled rows (the weighted form computes it without indexing)
+    counts = np.random.default_rng(0).multinomial(60, np.full(60, 1 / 60))
+    one = M.FrechetReference(np.zeros(6), np.eye(6)).fid(np.repeat(small, counts, axis=0))
+    assert ref.bootstrap_values(small, n_boot=1)[0] == pytest.approx(one, rel=1e-9)
+    # resampling repeats clips, which raises FID: the interval is re-centred on the estimate
+    values = ref.bootstrap_values(small)
+    assert np.median(values) > ref.fid(small) and s_lo <= ref.fid(small) <= s_hi
+    assert s_hi - s_lo == pytest.approx(np.diff(np.quantile(values, [0.025, 0.975]))[0], rel=1e-9)
+    with pytest.raises(DataError, match="level"):
+        ref.bootstrap(large, level=1.0)
+    with pytest.raises(DataError, match="dimension"):
+        ref.bootstrap(large[:, :3])
+
+
+# ------------------------------------------------------------------------------------------------ sample size
+def test_minimum_n_per_metric_flags_and_warns():
+    assert set(M.MIN_N) >= {"fid", "fid_class", "inception_score", "log_modified_inception_score", "am_score",
+                            "ndb_over_k", "label_accuracy"}
+    assert all(isinstance(v, int) and v > 1 for v in M.MIN_N.values())
+    flags, lines = M.comparability(1000, splits=M.default_is_splits(1000))  # the tables' n
+    assert all(flags.values()) and lines == []
+    flags, lines = M.comparability(4, 1, ["fid", "inception_score", "am_score"], dim=128)
+    assert flags == {"fid": False, "inception_score": False, "am_score": False}
+    assert len(lines) == 3 and all("not comparable" in line and "\n" not in line for line in lines)
+    assert lines[0].startswith("FID of 4 clips") and "singular covariance" in lines[0]
+    # IS also needs 100 clips per split: enough clips in all, too many splits
+    n = M.MIN_N["inception_score"] * 2
+    assert M.comparability(n, 2, ["inception_score"])[0]["inception_score"]
+    flags, lines = M.comparability(n, 10, ["inception_score"])
+    assert not flags["inception_score"] and "per split" in lines[0]
+    # NDB/K grows with n: comparable only up to MAX_N_NDB
+    flags, lines = M.comparability(M.MAX_N_NDB + 1, 10, ["ndb_over_k"])
+    assert not flags["ndb_over_k"] and "grows with n" in lines[0]
+    # right at each minimum: comparable; one clip fewer: not
+    for key, need in M.MIN_N.items():
+        assert M.comparability(need, 1, [key])[0][key] and not M.comparability(need - 1, 1, [key])[0][key]
+    assert M.minimum_text("inception_score") == f"IS {M.MIN_N_IS} (100 per split)"
+
+
+def test_default_is_splits_keep_100_clips_per_split():
+    assert [M.default_is_splits(n) for n in (1, 20, 199, 200, 999, 1000, 5000)] == [1, 1, 1, 2, 9, 10, 10]
+
+
+def test_sanity_failures():
+    assert M.sanity_failures({"label_accuracy": 0.09})[0].startswith("label accuracy 0.090 < 0.5")
+    assert M.sanity_failures({"label_accuracy": 0.9}) == [] and M.sanity_failures({"fid": 3.0}) == []

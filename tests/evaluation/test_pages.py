@@ -94,11 +94,11 @@ def test_leaderboard_marks_best_links_and_embeds(tmp_path):
     clips_b = [{"path": str(_tone_wav(tmp_path / "b0.wav")), "label": None, "predicted": 4, "probability": 0.5}]
     entries = [
         {"label": "<b>model A</b>", "source": "runs/a", "clips": clips_a,
-         "metrics": {"n": 2, "fid": 3.0, "inception_score": {"mean": 7.0, "std": 0.1}, "label_accuracy": 0.5,
+         "metrics": {"n": 5000, "fid": 3.0, "inception_score": {"mean": 7.0, "std": 0.1}, "label_accuracy": 0.5,
                      "train/loss": 1.0}},
         {"label": "model B", "source": "b.json", "clips": clips_b,
-         "metrics": {"n": 1, "fid": 2.0, "inception_score": {"mean": 7.0, "std": 0.2}, "am_score": float("nan")}},
-        {"label": "model C", "source": "c.json", "clips": [], "metrics": {"n": 3, "fid": 2.0}},
+         "metrics": {"n": 5000, "fid": 2.0, "inception_score": {"mean": 7.0, "std": 0.2}, "am_score": float("nan")}},
+        {"label": "model C", "source": "c.json", "clips": [], "metrics": {"n": 5000, "fid": 2.0}},
     ]
     refs = [("real train", {"n": 10, "fid": 0.0, "inception_score": {"mean": 9.9, "std": 0.0}}),
             ("real test", {"n": 5, "fid": 1.0})]
@@ -126,3 +126,35 @@ def test_pick_pairs_spreads_from_worst_to_best():
     assert pick_pairs(rows, 1) == [0] and pick_pairs(rows, 0) == []
     assert pick_pairs([{"mcd": 1.0}, {"mcd": 5.0}], 1, key="mcd") in ([0], [1])
     assert pick_pairs([{"mcd": 1.0}, {"mcd": 5.0}, {"mcd": 3.0}], 2, key="mcd") == [1, 0]  # lower is better
+
+
+def test_small_n_and_failed_sanity_are_flagged_never_starred(tmp_path):
+    """Values of a set below a metric's minimum n are marked † with a footnote, and a leaderboard stars only
+    comparable values of rows that pass the sanity check (label accuracy >= 0.5); FID shows its interval;
+    every page carries the legend of the metrics it shows."""
+    from speechgen.evaluation import metrics as M
+    from speechgen.evaluation.pages import write_leaderboard
+
+    good = {"n": 1000, "is_splits": 10, "fid": 4.0, "fid_ci": [3.5, 4.5], "label_accuracy": 0.95,
+            "inception_score": {"mean": 9.0, "std": 0.1}, "ndb_over_k": 0.5}
+    other = dict(good, fid=6.0, fid_ci=None, label_accuracy=0.9, inception_score={"mean": 8.0, "std": 0.1})
+    tiny = dict(good, n=20, is_splits=1, fid=1.0, fid_ci=[0.5, 2.0], label_accuracy=0.9, ndb_over_k=0.1,
+                inception_score={"mean": 9.98, "std": 0.0})  # old JSON: flags worked out from n
+    junk = dict(good, fid=3.0, label_accuracy=0.1, inception_score={"mean": 9.5, "std": 0.1})  # fails sanity
+    entries = [{"label": name, "source": "", "clips": [], "metrics": m}
+               for name, m in (("good", good), ("other", other), ("tiny", tiny), ("junk", junk))]
+    html = write_leaderboard(tmp_path / "lb.html", "board", entries, []).read_text()
+    rows = {r.split("</a>")[0].split(">")[-1]: r.split("</tr>")[0] for r in html.split("<tr class='gen'>")[1:]}
+    assert "<td class='best'>4.00 [3.50, 4.50]</td>" in rows["good"]  # best comparable FID, with its interval
+    assert "<td class='best'>9.000 ± 0.100</td>" in rows["good"] and "<td class='best'>0.950</td>" in rows["good"]
+    assert "class='best'" not in rows["tiny"] and "class='best'" not in rows["junk"]
+    assert "1.00 [0.50, 2.00]†</td>" in rows["tiny"]
+    assert rows["tiny"].count("†") >= 3 and rows["good"].count("†") == 0  # FID, IS, NDB/K of 20 clips
+    assert "† not comparable with the tables (n = 1000): the set's n is below the metric's minimum" in html
+    assert f"FID {M.MIN_N_FID}" in html and "Not ranked: junk: label accuracy 0.100" in html
+    for line in ("(lower is better): Fréchet distance", "(higher is better): clear and varied digits",
+                 "<b>NDB/K</b> (lower is better)", "<b>label acc</b> (higher is better)"):
+        assert line in html
+    report = write_report(tmp_path / "r.html", "one", tiny, {"test": {"n": 480, "fid": 6.0}}, [], []).read_text()
+    assert "1.00 [0.50, 2.00]†" in report and "(lower is better): Fréchet distance" in report
+    assert "<td>6.000</td>" in report  # the real rows are the yardsticks: never flagged

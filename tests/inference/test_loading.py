@@ -27,7 +27,7 @@ def test_load_for_a_role():
     model, info = loading.load("default", R.VOCODER)
     assert isinstance(model, R.Vocoder) and not model.training
     assert getattr(model, "discriminator", None) is None  # inference builds the generator alone
-    with pytest.raises(CheckpointError, match=r"holds a 'vae' model, not a vocoder \(hifigan, istft_vocoder, "):
+    with pytest.raises(CheckpointError, match=r"holds a 'vae' model, not a vocoder \(dsp, hifigan, istft_vocoder, "):
         loading.load("digits-default", R.VOCODER)
     with pytest.raises(CheckpointError, match="holds a 'digit_classifier' model, not a generative model"):
         loading.load_generator("classifier")
@@ -36,8 +36,8 @@ def test_load_for_a_role():
 
 
 def test_role_names():
-    assert loading.role_names(R.VOCODER) == ["hifigan", "istft_vocoder", "melgan", "parallel_wavegan", "resgan",
-                                              "wavenet", "wavernn"]
+    assert loading.role_names(R.VOCODER) == ["dsp", "hifigan", "istft_vocoder", "melgan", "parallel_wavegan",
+                                              "resgan", "wavenet", "wavernn"]
     assert loading.role_names(R.LATENT_CODEC) == ["vae", "vaegan", "wae"]
 
 

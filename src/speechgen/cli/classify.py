@@ -1,4 +1,5 @@
-"""``speechgen classify``: the judge's digit for audio files, or its accuracy on a manifest split (per voice)."""
+"""``speechgen classify``: the judge's digit for audio files (or "not a digit"), or its accuracy on a manifest split
+(per voice)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "classify", help="classify spoken digits with the judge",
         description="Print the judge's digit and its probability for each file (folders are searched "
-        "recursively), or with --manifest its accuracy on a split, overall, per voice and per digit. Clips are "
-        "resampled to 16 kHz and centre-cropped/padded to 1 s.",
+        "recursively), or 'not a digit' (JSON: digit null) for a clip that cannot be one spoken digit: no speech, "
+        "speech spanning more than 1.5 s or several separated words, or the digit detector's verdict on the "
+        "second around its speech. With --manifest: accuracy on a split, overall, per voice and per digit. Clips "
+        "are resampled to 16 kHz; the digit is read from the one second around the speech (zero-padded when "
+        "shorter).",
     )
     p.add_argument("inputs", nargs="*", type=Path, metavar="FILE_OR_DIR", help="audio files or folders")
     p.add_argument("--manifest", type=Path, default=None, help="score a labelled manifest split instead")
@@ -58,6 +62,38 @@ def embed_with_progress(judge: Any, clips: list[Path], con: Any, label: str = "j
         return judge.embed(clips, progress=advance)
 
 
+def analyse_with_progress(judge: Any, clips: list[Path], con: Any, label: str = "judging", crops: bool = False,
+                          ) -> Any:
+    """``judge.analyse(clips)`` with a rich progress bar for more than a few hundred clips (none with --quiet);
+    prints the one-line warning about clips that are not about one second long."""
+    if con.quiet or len(clips) < 500:
+        result = judge.analyse(clips, crops=crops)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=con, transient=True) as bar:
+            task = bar.add_task(label, total=len(clips))
+            result = judge.analyse(clips, crops=crops, progress=lambda n: bar.advance(task, n))
+    warning = result.length_warning()
+    if warning:
+        con.print(f"warning: {warning}", highlight=False)
+    return result
+
+
+def clip_verdicts(paths: list[Path], analysis: Any) -> list[dict[str, Any]]:
+    """One JSON record per clip: its digit and probability (null when it is not a digit), the detector's
+    probability of "not a digit", the reason for "not a digit" and the clip's length."""
+    out = []
+    for i, p in enumerate(paths):
+        q, reason = analysis.crop_probs[i], analysis.reasons[i]
+        out.append({"path": str(p), "digit": None if reason else int(q.argmax()),
+                    "probability": None if reason else round(float(q.max()), 6),
+                    "not_digit_probability": round(float(analysis.not_digit_probability[i]), 6),
+                    "not_digit_reason": reason, "duration": round(float(analysis.durations[i]), 3)})
+    return out
+
+
 def _classify(args: argparse.Namespace) -> int:
     from speechgen.evaluation.judge import Judge
 
@@ -71,14 +107,14 @@ def _classify(args: argparse.Namespace) -> int:
         result: Any = _manifest_report(judge, args, con)
     else:
         paths = collect_audio(args.inputs)
-        probs = embed_with_progress(judge, paths, con)[0]
-        result = [{"path": str(p), "digit": int(q.argmax()), "probability": round(float(q.max()), 6)}
-                  for p, q in zip(paths, probs)]
-        table = Table(title=f"judge {judge.version}")
-        for c in ("path", "digit", "probability"):
+        result = clip_verdicts(paths, analyse_with_progress(judge, paths, con, crops=True))
+        table = Table(title=f"judge {judge.version}, detector {judge.detector_version}")
+        for c in ("path", "digit", "probability", "not a digit p", "seconds"):
             table.add_column(c, justify="left" if c == "path" else "right")
         for r in result:
-            table.add_row(r["path"], str(r["digit"]), f"{r['probability']:.3f}")
+            digit = "not a digit" if r["digit"] is None else str(r["digit"])
+            prob = "-" if r["probability"] is None else f"{r['probability']:.3f}"
+            table.add_row(r["path"], digit, prob, f"{r['not_digit_probability']:.3f}", f"{r['duration']:.2f}")
         con.print(table)
     if args.json is not None:
         write_text(args.json, json.dumps(result, indent=2) + "\n")
@@ -93,28 +129,33 @@ def _manifest_report(judge: Any, args: argparse.Namespace, con: Any) -> dict[str
     if len(rows) == 0:
         raise DataError(f"{args.manifest}: split '{args.split}' has no labelled rows")
     paths = [rows.resolve(r) for r in rows]
-    probs = embed_with_progress(judge, paths, con)[0]
-    preds = [(int(q.argmax()), float(q.max())) for q in probs]
+    analysis = analyse_with_progress(judge, paths, con)
+    preds = [(int(q.argmax()), float(q.max())) for q in analysis.probs]  # the centre second, as ever
     by: dict[str, dict[str, list[int]]] = {"speaker": defaultdict(list), "label": defaultdict(list)}
+    not_digit: dict[str, dict[str, list[int]]] = {"speaker": defaultdict(list), "label": defaultdict(list)}
     items = []
-    for r, p, (d, pr) in zip(rows, paths, preds):
+    for r, p, (d, pr), nd in zip(rows, paths, preds, analysis.not_digit):
         ok = int(d == r["label"])
-        by["speaker"][str(r.get("speaker", ""))].append(ok)
-        by["label"][str(r["label"])].append(ok)
+        for key, value in (("speaker", str(r.get("speaker", ""))), ("label", str(r["label"]))):
+            by[key][value].append(ok)
+            not_digit[key][value].append(int(nd))
         items.append({"path": str(p), "label": r["label"], "speaker": r.get("speaker", ""), "digit": d,
-                      "probability": round(pr, 6)})
+                      "probability": round(pr, 6), "not_digit": bool(nd)})
     acc = sum(i["digit"] == i["label"] for i in items) / len(items)
 
-    def summary(groups: dict[str, list[int]]) -> dict[str, dict[str, float]]:
-        return {k: {"n": len(v), "accuracy": sum(v) / len(v)} for k, v in sorted(groups.items())}
+    def summary(key: str) -> dict[str, dict[str, float]]:
+        return {k: {"n": len(v), "accuracy": sum(v) / len(v),
+                    "not_digit_share": sum(not_digit[key][k]) / len(v)} for k, v in sorted(by[key].items())}
 
     report = {"manifest": str(args.manifest), "split": args.split, "classifier_version": judge.version,
-              "n": len(items), "accuracy": acc, "per_speaker": summary(by["speaker"]),
-              "per_digit": summary(by["label"]), "items": items}
-    table = Table(title=f"{args.manifest} [{args.split}]: accuracy {acc:.2%} on {len(items)} clips")
-    for c in ("voice", "clips", "accuracy"):
+              "detector_version": judge.detector_version, "n": len(items), "accuracy": acc,
+              "not_digit_share": analysis.not_digit_share, "per_speaker": summary("speaker"),
+              "per_digit": summary("label"), "items": items}
+    table = Table(title=f"{args.manifest} [{args.split}]: accuracy {acc:.2%} on {len(items)} clips, "
+                  f"{analysis.not_digit_share:.2%} judged not a digit")
+    for c in ("voice", "clips", "accuracy", "not a digit"):
         table.add_column(c, justify="left" if c == "voice" else "right")
     for k, v in report["per_speaker"].items():
-        table.add_row(k, str(v["n"]), f"{v['accuracy']:.2%}")
+        table.add_row(k, str(v["n"]), f"{v['accuracy']:.2%}", f"{v['not_digit_share']:.2%}")
     con.print(table)
     return report

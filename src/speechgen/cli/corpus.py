@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="prosody variants per voice and digit (default: enough for >= 5,000 clips)")
     d.add_argument("--strings", type=int, default=0,
                    help="also synthesise N digit strings of 2-6 digits (label empty; trimmed, not fitted into 1 s)")
+    d.add_argument("--words", type=int, default=0,
+                   help="also synthesise N non-digit English words and short sentences per voice (label empty; the "
+                   "negatives of the digit detector; words centred in 1 s, sentences trimmed)")
     d.add_argument("--engines", nargs="+", default=None, metavar="ENGINE",
                    help="restrict to these engines (espeak-ng, flite, festival, ...); default: all installed")
     d.add_argument("--voices", type=int, default=None, help="use at most this many voices (default: all found)")
@@ -66,18 +69,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def summary_table(manifest: Manifest, title: str = "corpus") -> Table:
-    """Clips, voices, engines and minutes per split."""
+    """Clips (digits, other unlabelled clips: digit strings and, from ``--words``, words/sentences), voices,
+    engines and minutes per split."""
     table = Table(title=title)
-    for col in ("split", "clips", "digits", "strings", "voices", "engines", "minutes"):
+    for col in ("split", "clips", "digits", "strings", "words", "voices", "engines", "minutes"):
         table.add_column(col, justify="left" if col == "split" else "right")
     parts = [(s, manifest.select(s)) for s in SPLITS] + [("all", manifest)]
     for name, m in parts:
         if name != "all" and len(m) == 0:
             continue
         labelled = sum(1 for r in m if r["label"] is not None)
+        words = sum(1 for r in m if r["label"] is None and str(r["path"]).startswith(("words/", "sentences/")))
         minutes = sum(float(r["duration"] or 0.0) for r in m) / 60.0
         table.add_row(
-            name, str(len(m)), str(labelled), str(len(m) - labelled),
+            name, str(len(m)), str(labelled), str(len(m) - labelled - words), str(words),
             str(len(m.counts("speaker"))), str(len(m.counts("engine"))), f"{minutes:.1f}",
         )
     return table
@@ -88,7 +93,7 @@ def _digits(args: argparse.Namespace) -> int:
 
     con = console(args)
     manifest = build_digits(
-        args.out, variants=args.variants, strings=args.strings, engines=args.engines, voices=args.voices,
+        args.out, variants=args.variants, strings=args.strings, words=args.words, engines=args.engines, voices=args.voices,
         workers=args.workers, seed=args.seed, progress=not args.quiet, log=con.print,
     )
     con.print(summary_table(manifest, title=f"{args.out / 'manifest.csv'}"))

@@ -57,9 +57,33 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
+NOT_COMPARABLE = "†"  # marks a value whose set is below the metric's minimum n (metrics.MIN_N)
+
+
+def cell(row: dict[str, Any], key: str) -> str:
+    """A metric of a row as text: FID with its bootstrap interval, a flagged value marked."""
+    v = row.get(key)
+    ci = row.get("fid_ci") if key == "fid" else None
+    text = f"{v:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if isinstance(v, float) and ci else _fmt(v)
+    return text + NOT_COMPARABLE if (row.get("comparable") or {}).get(key) is False else text
+
+
+def footnote(row: dict[str, Any], keys: list[str]) -> str | None:
+    """The line under a table that explains the marker (None when no shown metric is flagged)."""
+    from speechgen.evaluation.metrics import minimum_text
+
+    flagged = [k for k in keys if (row.get("comparable") or {}).get(k) is False]
+    if not flagged:
+        return None
+    need = ", ".join(minimum_text(k) for k in flagged)
+    return (f"{NOT_COMPARABLE} not comparable with the tables (n = 1000): {row.get('n')} clips are outside the "
+            f"metric's range of n ({need}); see docs/results.md, Sample size")
+
+
 def _eval(args: argparse.Namespace) -> int:
-    from speechgen.cli.classify import embed_with_progress
+    from speechgen.cli.classify import analyse_with_progress
     from speechgen.evaluation.judge import Judge, reference_from_manifest, shipped_reference
+    from speechgen.evaluation.metrics import sanity_failures
 
     if args.splits <= 0:
         raise ConfigError(f"--splits: must be > 0, got {args.splits}")
@@ -75,27 +99,41 @@ def _eval(args: argparse.Namespace) -> int:
         ref = reference_from_manifest(judge, args.reference, seed=args.seed, splits=args.splits)
     else:
         ref = shipped_reference(judge)
-    probs, feats = embed_with_progress(judge, paths, con)
+    analysis = analyse_with_progress(judge, paths, con)  # features of the centre second, as ever
+    probs, feats = analysis.probs, analysis.feats
     result: dict[str, Any] = {"generated": str(args.generated), "conditional": labels is not None}
     result.update(ref.score(probs, feats, labels, seed=args.seed, splits=args.splits))
+    # the detector's verdict (docs/results.md, The judge): a sanity check beside the metrics, which it does not change
+    result["not_digit_share"] = analysis.not_digit_share
+    result["not_digit_by_rule"] = sum(r not in (None, "detector") for r in analysis.reasons)
+    result["detector_version"] = judge.detector_version
+    if analysis.length_warning():
+        result.setdefault("warnings", []).append(analysis.length_warning())
     result["reference"] = {k: v for k, v in ref.rows.items()}
     result["reference_source"] = str(args.reference) if args.reference is not None else "shipped"
     result["classifier_version"] = judge.version
     result["seed"] = args.seed
-    result["is_splits"] = args.splits
 
     cols = ["n", "inception_score", "fid", "log_modified_inception_score", "am_score", "ndb_over_k"]
     names = ["n", "IS", "FID", "ln mIS", "AM", "NDB/K"]
     if labels is not None:
         cols += ["label_accuracy", "fid_class"]
         names += ["label acc", "FID-class"]
+    cols += ["not_digit_share"]
+    names += ["not a digit"]
     table = Table(title=f"judge {judge.version}")
     table.add_column("set")
     for n in names:
         table.add_column(n, justify="right")
-    for name, row in [(str(args.generated), result)] + [(f"real {k}", v) for k, v in result["reference"].items()]:
+    table.add_row(str(args.generated), *[cell(result, c) for c in cols])
+    for name, row in [(f"real {k}", v) for k, v in result["reference"].items()]:
         table.add_row(name, *[_fmt(row.get(c)) for c in cols])
     con.print(table)
+    note = footnote(result, cols)
+    if note:
+        con.print(note, highlight=False)
+    for line in sanity_failures(result):
+        con.print(f"warning: {line}", highlight=False)
     if args.json is not None:
         write_text(args.json, json.dumps(result, indent=2) + "\n")
     return 0

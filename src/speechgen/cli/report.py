@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +119,12 @@ def _from_eval_json(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     if result.get("clips"):
         sets = [("Griffin-Lim" if vocoded else "", result["clips"]),
                 (f"vocoded ({(vocoded or {}).get('vocoder')})", (vocoded or {}).get("clips") or [])]
-        every = [{**c, "set": name} if name else dict(c) for name, group in sets for c in group]
-        clips = spread(every, [c.get("label") for c in every], args.max_clips)
+        sets = [(name, group) for name, group in sets if group]
+        clips = []
+        for i, (name, group) in enumerate(sets):  # each set its share of --max-clips, one per digit in turn
+            share = args.max_clips // len(sets) + (i < args.max_clips % len(sets))
+            tagged = [{**c, "set": name} if name else dict(c) for c in group]
+            clips += spread(tagged, [c.get("label") for c in tagged], share)
         for c in clips:
             p = Path(str(c["path"]))
             if not p.is_absolute() and not p.exists():
@@ -202,6 +205,8 @@ def score_run_samples(run: Path, classifier: str = "classifier", seed: int = 0,
     paths, labels = _manifest_clips(latest, MAX_SCORED_CLIPS)
     if not paths:
         return {}, {}
+    from speechgen.evaluation.metrics import comparability, default_is_splits, sanity_failures
+
     judge = _judge(classifier)
     probs, feats = judge.embed([str(p) for p in paths])
     ref = shipped_reference(judge)
@@ -209,12 +214,13 @@ def score_run_samples(run: Path, classifier: str = "classifier", seed: int = 0,
     if all(isinstance(v, int) for v in labels):
         y = np.asarray(labels, dtype=np.int64)
     per_class_ok = y is not None and all(int((y == c).sum()) >= 2 for c in np.unique(y))
-    with warnings.catch_warnings():  # FID of a handful of clips: singular covariance is expected
-        warnings.simplefilter("ignore")
-        metrics = ref.score(probs, feats, y if per_class_ok else None, seed=seed,
-                            splits=max(1, min(10, len(paths) // 50)))
+    # a handful of training samples: FID is still computed (and flagged), without warnings
+    metrics = ref.score(probs, feats, y if per_class_ok else None, seed=seed, splits=default_is_splits(len(paths)))
     if y is not None and not per_class_ok:
         metrics["label_accuracy"] = float(np.mean(probs.argmax(1) == y))
+        metrics["comparable"], metrics["warnings"] = comparability(len(paths), metrics["is_splits"], metrics,
+                                                                   dim=feats.shape[1])
+        metrics["warnings"] += sanity_failures(metrics)
     metrics["scored_from"] = latest.name
     return metrics, dict(ref.rows)
 
@@ -230,23 +236,61 @@ def _load(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     raise DataError(f"{src}: expected a run folder or an eval JSON (from `speechgen eval --json`)")
 
 
+def _sets(parts: dict[str, Any], per_entry: int) -> list[tuple[str | None, dict[str, Any], list[dict[str, Any]]]]:
+    """The judged sets of one input: ``(set name, metrics, clips)``; an eval JSON of ``speechgen demo`` holds two
+    (the Griffin-Lim clips and the vocoded ones, each a row), anything else one (name None)."""
+    metrics = parts["metrics"]
+    if isinstance(metrics, list):  # [(set name, metrics), ...]
+        return [(name, dict(m), spread(group := [c for c in parts["clips"] if c.get("set") == name],
+                                       [c.get("label") for c in group], per_entry)) for name, m in metrics]
+    return [(None, dict(metrics), spread(parts["clips"], [c.get("label") for c in parts["clips"]], per_entry))]
+
+
+def _run_eval_json(run: Path) -> dict[str, Any] | None:
+    """The judge's metrics of a run from ``RUN/eval.json`` (``speechgen eval RUN/eval --json RUN/eval.json``, as
+    scripts/train_and_judge.sh writes it), None when it has none."""
+    path = run / "eval.json"
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable eval JSON ({exc})") from None
+    if not isinstance(result, dict) or "generated" not in result:
+        return None
+    return result
+
+
 def leaderboard_entries(sources: list[Path], args: argparse.Namespace,
                         ) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
-    """Leaderboard entries ``{label, source, metrics, clips}`` and the distinct real reference rows."""
+    """Leaderboard entries ``{label, source, metrics, clips}`` and the distinct real reference rows.
+
+    An eval JSON gives one entry (``speechgen demo``'s two: its Griffin-Lim and vocoded sets); a run folder gives
+    its ``eval.json`` when it has one, else its metrics.json scored by the judge from its latest samples.
+    """
     from speechgen.evaluation.pages import HIGHER_IS_BETTER
 
-    sub = argparse.Namespace(**{**vars(args), "max_clips": args.clips_per_entry})
+    sub = argparse.Namespace(**{**vars(args), "max_clips": 2 * args.clips_per_entry})
     entries, refs, seen = [], [], {}
     for src in sources:
         parts = _load(src, sub)
-        metrics, reference = dict(parts["metrics"]), dict(parts["reference_rows"])
-        if src.is_dir() and not any(k in metrics for k in HIGHER_IS_BETTER):
-            scored, reference = score_run_samples(src, args.classifier, args.seed)
-            metrics.update(scored)
-        label = str(metrics.get("model") or (src.name if src.is_dir() else src.stem))
-        if any(e["label"] == label for e in entries):
-            label = f"{label} ({src})"
-        entries.append({"label": label, "source": str(src), "metrics": metrics, "clips": parts["clips"]})
+        reference = dict(parts["reference_rows"])
+        sets = _sets(parts, args.clips_per_entry)
+        if src.is_dir() and not any(k in sets[0][1] for k in HIGHER_IS_BETTER):
+            judged = _run_eval_json(src)
+            if judged is not None:
+                sets[0][1].update({k: v for k, v in judged.items() if k not in ("reference", "clips", "vocoded")})
+                reference = dict(judged.get("reference") or {})
+            else:
+                scored, reference = score_run_samples(src, args.classifier, args.seed)
+                sets[0][1].update(scored)
+        for set_name, metrics, clips in sets:
+            label = str(metrics.get("model") or sets[0][1].get("model") or (src.name if src.is_dir() else src.stem))
+            if set_name:
+                label = f"{label}, {set_name}"
+            if any(e["label"] == label for e in entries):
+                label = f"{label} ({src})"
+            entries.append({"label": label, "source": str(src), "metrics": metrics, "clips": clips})
         for split, row in reference.items():
             key = json.dumps(row, sort_keys=True, default=str)
             if key not in seen:

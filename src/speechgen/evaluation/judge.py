@@ -13,6 +13,14 @@ corpus are shipped beside the classifier (``reference_stats.safetensors`` + ``.y
 corpus on disk. Conventions: FID, AM and NDB compare against the *train* split; the train row is therefore the
 ceiling (FID 0, NDB 0) and the test row shows what unseen real voices score. IS is averaged over ``splits``
 consecutive parts of the clips taken in a random order drawn from ``seed`` (files are often sorted by digit).
+
+"Not a digit" (:meth:`Judge.analyse`): the judge also says which clips cannot be one spoken digit, without touching
+the features and softmax above (they stay those of the centre second, bit for bit). Each whole clip goes through
+the duration rules of :mod:`speechgen.evaluation.vad` (no speech; speech spanning more than 1.5 s; several
+separated words) and, when they allow a digit, through the shipped digit detector
+(:class:`~speechgen.models.digit_detector.DigitDetector`, ``pretrained/digit-detector``) on the one second around
+its speech. ``speechgen classify`` also names the digit of that second (the classifier's argmax on it), which for
+clips of exactly one second is the centre second.
 """
 
 from __future__ import annotations
@@ -35,12 +43,16 @@ from speechgen.audio import io as audio_io
 from speechgen.data.manifest import Manifest
 from speechgen.errors import CheckpointError, DataError
 from speechgen.evaluation import metrics as M
-from speechgen.models import DigitClassifier
+from speechgen.evaluation import vad
+from speechgen.models import DigitClassifier, DigitDetector
 from speechgen.checkpoint import load_model, read_config
 
 DEFAULT = "classifier"
+DETECTOR = "digit-detector"
 STATS_NAME = "reference_stats"
 JUDGE_MODELS = {"digit_classifier": DigitClassifier}
+DETECTOR_MODELS = {"digit_detector": DigitDetector}
+ONE_SECOND_TOLERANCE = 0.25  # clips whose length is more than this many seconds from 1 s are reported
 
 
 
@@ -56,6 +68,51 @@ def fix_length(x: np.ndarray, length: int) -> np.ndarray:
     return x
 
 
+def _model_version(folder: Path, config: dict[str, Any]) -> str:
+    h = hashlib.sha256((folder / "model.safetensors").read_bytes())
+    h.update(yaml.safe_dump(config["model"], sort_keys=True).encode())  # kwargs (temperature) count too
+    return f"{config['model']['name']}-{config.get('version', 'dev')}-{h.hexdigest()[:12]}"
+
+
+@dataclass
+class Analysis:
+    """What :meth:`Judge.analyse` says about each of N clips.
+
+    ``probs`` / ``feats``: the classifier's softmax and features of the centre second (exactly :meth:`Judge.embed`;
+    what IS/FID/NDB read). ``durations``: seconds. ``reasons``: why a clip is not a digit (a duration rule of
+    :mod:`speechgen.evaluation.vad`, or ``"detector"``), None for a digit. ``not_digit_probability``: the detector's
+    probability of "not a digit" on the second around the clip's speech (1.0 where a duration rule decided).
+    ``crop_probs``: the classifier's softmax of that second (only when asked for).
+    """
+
+    probs: np.ndarray
+    feats: np.ndarray
+    durations: np.ndarray
+    reasons: list[str | None]
+    not_digit_probability: np.ndarray
+    crop_probs: np.ndarray | None = None
+
+    @property
+    def not_digit(self) -> np.ndarray:
+        """Boolean ``[N]``: the clip is judged not to be a spoken digit."""
+        return np.array([r is not None for r in self.reasons], dtype=bool)
+
+    @property
+    def not_digit_share(self) -> float:
+        return float(self.not_digit.mean()) if len(self.reasons) else 0.0
+
+    def length_warning(self) -> str | None:
+        """One line counting the clips that are not about one second long (None when all are)."""
+        off = np.abs(self.durations - 1.0) > ONE_SECOND_TOLERANCE
+        if not off.any():
+            return None
+        d = self.durations[off]
+        by_rule = sum(1 for r, o in zip(self.reasons, off) if o and r not in (None, "detector"))
+        return (f"{int(off.sum())} of {len(off)} clips are not about one second long ({d.min():.2f}-{d.max():.2f} s): "
+                "the judge reads one second of each (the centre for IS/FID, the second around the speech for the "
+                f"digit and not-a-digit verdicts); {by_rule} of them judged not a digit by their speech's extent")
+
+
 class Judge:
     """The digit classifier as a judge.
 
@@ -64,13 +121,17 @@ class Judge:
         device: torch device.
         batch_size: clips per forward pass (does not change results).
         threads: torch CPU threads (None: leave torch's setting).
+        detector: the digit detector of :meth:`analyse` (shipped name or checkpoint folder; loaded on first use).
     """
 
     def __init__(self, checkpoint: str | os.PathLike = DEFAULT, device: str = "cpu", batch_size: int = 256,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, detector: str | os.PathLike = DETECTOR) -> None:
         from speechgen import pretrained
 
         name = str(checkpoint)
+        self.detector_source = detector
+        self._detector: DigitDetector | None = None
+        self.detector_version: str | None = None
         self.folder = pretrained.path(name) if name in pretrained.PRETRAINED else Path(checkpoint)
         self.config = read_config(self.folder)
         self.model: DigitClassifier = load_model(self.folder, JUDGE_MODELS, device=device)  # type: ignore[assignment]
@@ -80,10 +141,7 @@ class Judge:
             torch.set_num_threads(int(threads))
         self.sample_rate = int(self.model.sample_rate)
         self.segment = self.sample_rate  # one second
-        h = hashlib.sha256((self.folder / "model.safetensors").read_bytes())
-        h.update(yaml.safe_dump(self.config["model"], sort_keys=True).encode())  # kwargs (temperature) count too
-        digest = h.hexdigest()[:12]
-        self.version = f"{self.config['model']['name']}-{self.config.get('version', 'dev')}-{digest}"
+        self.version = _model_version(self.folder, self.config)
 
     # -- inputs ----------------------------------------------------------------------------------------------
     def prepare(self, audio: np.ndarray, sample_rate: int | None = None, name: str = "audio") -> np.ndarray:
@@ -151,6 +209,91 @@ class Judge:
         probs, _ = self.embed(clips, sample_rate)
         return [(int(p.argmax()), float(p.max())) for p in probs]
 
+    # -- not a digit -----------------------------------------------------------------------------------------
+    @property
+    def detector(self) -> DigitDetector:
+        """The digit detector (loaded on first use)."""
+        if self._detector is None:
+            from speechgen import pretrained
+
+            src = str(self.detector_source)
+            folder = pretrained.path(src) if src in pretrained.PRETRAINED else Path(self.detector_source)
+            config = read_config(folder)
+            model = load_model(folder, DETECTOR_MODELS, device=str(self.device))
+            if int(model.sample_rate) != self.sample_rate:
+                raise CheckpointError(f"{folder}: the detector reads {model.sample_rate} Hz, the judge "
+                                      f"{self.sample_rate} Hz")
+            self._detector, self.detector_version = model, _model_version(folder, config)
+        return self._detector
+
+    def _whole(self, clips: Sequence[Any] | np.ndarray, sample_rate: int | None) -> list[np.ndarray]:
+        """Whole clips (mono float32 at the judge's rate), read and checked as :meth:`batch` does."""
+        if isinstance(clips, np.ndarray) and clips.ndim == 2:
+            x = audio_io.validate(clips, "audio")
+            if sample_rate is not None and sample_rate != self.sample_rate:
+                x = audio_io.resample(x, int(sample_rate), self.sample_rate)
+            return list(x)
+
+        def one(item: Any) -> np.ndarray:
+            if isinstance(item, (str, os.PathLike)):
+                return audio_io.load(item, self.sample_rate)[0]
+            x = audio_io.validate(np.asarray(item), "audio")
+            if x.ndim == 2:
+                x = x.mean(axis=0)
+            sr = self.sample_rate if sample_rate is None else int(sample_rate)
+            return audio_io.resample(x, sr, self.sample_rate) if sr != self.sample_rate else x
+
+        return [one(c) for c in clips]
+
+    @torch.inference_mode()
+    def analyse(self, clips: Sequence[Any] | np.ndarray, sample_rate: int | None = None,
+                batch_size: int | None = None, progress: Callable[[int], None] | None = None,
+                crops: bool = False) -> Analysis:
+        """:meth:`embed` plus the "not a digit" verdict of each clip (see the module docstring); ``crops`` also
+        returns the classifier's softmax of the second around each clip's speech (for ``speechgen classify``)."""
+        bs = int(batch_size or self.batch_size)
+        if len(clips) == 0:
+            raise DataError("no clips to judge")
+        det = self.detector
+        seg = self.segment
+        probs, feats, durs, reasons, p_not, crop_probs = [], [], [], [], [], []
+        chunk = max(bs, 1024)  # as embed: the same batches, so the same features bit for bit
+        for lo in range(0, len(clips), chunk):
+            part = clips[lo:lo + chunk]
+            for i in range(0, len(part), bs):  # whole clips are read one batch at a time (long clips are big)
+                whole = self._whole(part[i:i + bs], sample_rate)
+                centre = np.stack([fix_length(x, seg) for x in whole]).astype(np.float32, copy=False)
+                around, moved = [], []
+                for k, x in enumerate(whole):
+                    speech = vad.find_speech(x, self.sample_rate)
+                    w, start = vad.crop_around(x, speech, seg, self.sample_rate)
+                    around.append(w)
+                    if start != vad.crop_start(len(x), seg, None):
+                        moved.append(k)  # its second around the speech is not the centre second
+                    durs.append(len(x) / self.sample_rate)
+                    reasons.append(speech.rule())
+                near = torch.from_numpy(np.stack(around))
+                p, f = self.model.probs_and_features(torch.from_numpy(np.ascontiguousarray(centre)).to(self.device))
+                probs.append(p.cpu().double().numpy())
+                feats.append(f.cpu().double().numpy())
+                p_not.append(det.not_digit_probability(near.to(self.device)).cpu().double().numpy())
+                if crops:
+                    cp = p.cpu().double().numpy().copy()
+                    if moved:
+                        cp[moved] = self.model.probs_and_features(near[moved].to(self.device))[0].cpu().double() \
+                            .numpy()
+                    crop_probs.append(cp)
+                if progress is not None:
+                    progress(len(p))
+        pn = np.concatenate(p_not)
+        for k, r in enumerate(reasons):
+            if r is not None:
+                pn[k] = 1.0
+            elif pn[k] >= det.threshold:
+                reasons[k] = "detector"
+        return Analysis(np.concatenate(probs), np.concatenate(feats), np.array(durs), reasons, pn,
+                        np.concatenate(crop_probs) if crops else None)
+
 
 # ------------------------------------------------------------------------------------------------ reference stats
 def ndb_against_bins(centres: np.ndarray, ref_counts: np.ndarray, gen_feats: np.ndarray, alpha: float = 0.05,
@@ -176,6 +319,16 @@ class ReferenceStats:
 
     arrays: dict[str, np.ndarray]
     meta: dict[str, Any] = field(default_factory=dict)
+    _frechet: dict[Any, M.FrechetReference] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def frechet(self, cls: int | None = None) -> M.FrechetReference:
+        """The train split's Fréchet reference (of digit ``cls``), its square root computed once."""
+        if cls not in self._frechet:
+            a = self.arrays
+            mu, sigma = ((a["train_mu"], a["train_sigma"]) if cls is None
+                         else (a["train_class_mu"][cls], a["train_class_sigma"][cls]))
+            self._frechet[cls] = M.FrechetReference(mu, sigma)
+        return self._frechet[cls]
 
     @property
     def rows(self) -> dict[str, dict[str, Any]]:
@@ -220,8 +373,14 @@ class ReferenceStats:
         return stats
 
     def score(self, probs: np.ndarray, feats: np.ndarray, labels: np.ndarray | None = None, seed: int = 0,
-              splits: int = 10) -> dict[str, Any]:
-        """All metrics of a clip set against these stats (label accuracy and FID-class when ``labels`` given)."""
+              splits: int = 10, fid_bootstrap: int = M.FID_BOOTSTRAP) -> dict[str, Any]:
+        """All metrics of a clip set against these stats (label accuracy and FID-class when ``labels`` given).
+
+        Also ``fid_ci``, the 95 % bootstrap interval of FID (``fid_bootstrap`` resamples seeded by ``seed``; 0:
+        none), ``is_splits``, and the sample-size verdict: ``comparable`` (metric -> whether n reaches its
+        minimum, :data:`metrics.MIN_N`) and ``warnings`` (one line per metric below it, and per failed sanity
+        check, :func:`metrics.sanity_failures`).
+        """
         a = self.arrays
         # IS splits are consecutive: shuffle (seeded) first so that file order (often grouped by digit) is moot
         is_mean, is_std = M.inception_score(probs[np.random.default_rng(seed).permutation(len(probs))], splits)
@@ -232,7 +391,7 @@ class ReferenceStats:
         out: dict[str, Any] = {
             "n": int(len(probs)),
             "inception_score": {"mean": is_mean, "std": is_std},
-            "fid": M.frechet_distance(a["train_mu"], a["train_sigma"], g_mu, g_sigma),
+            "fid": self.frechet().distance(g_mu, g_sigma),
             "modified_inception_score": mis,
             # ln(mIS) = mean pairwise KL in nats: readable where a confident judge makes mIS astronomically large
             "log_modified_inception_score": float(np.log(mis)),
@@ -250,9 +409,13 @@ class ReferenceStats:
                     raise DataError(f"label {c}: the reference has no statistics for this class")
                 if len(sel) < 2:
                     raise DataError(f"label {c}: FID-class needs at least 2 clips per label, got {len(sel)}")
-                fids.append(M.frechet_distance(a["train_class_mu"][c], a["train_class_sigma"][c],
-                                               *M.gaussian_stats(sel)))
+                fids.append(self.frechet(int(c)).distance(*M.gaussian_stats(sel)))
             out["fid_class"] = {"mean": float(np.mean(fids)), "std": float(np.std(fids))}
+        if fid_bootstrap:
+            out["fid_ci"] = list(self.frechet().bootstrap(feats, fid_bootstrap, seed=seed))
+        out["is_splits"] = int(splits)
+        out["comparable"], out["warnings"] = M.comparability(len(probs), splits, out, dim=feats.shape[1])
+        out["warnings"] += M.sanity_failures(out)
         return out
 
     def save(self, folder: str | os.PathLike, name: str = STATS_NAME) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 
 from speechgen.atomic import write_text
 from speechgen.errors import AudioError, DataError
+from speechgen.evaluation import metrics as M
 
 # metric key -> column heading, in display order
 METRIC_COLUMNS = {
@@ -50,6 +51,22 @@ HIGHER_IS_BETTER = {
     "label_accuracy": True,
     "fid_class": False,
 }
+# judge metrics: what each measures, in one line (the legend under every metrics table)
+METRIC_LEGEND = {
+    "n": "clips judged; below a metric's minimum n its value is marked † (not comparable with the tables' n = 1000)",
+    "inception_score": "clear and varied digits: exp of the mean KL(p(y|x) ‖ p(y)) of the judge's softmax, 1 to 10; "
+                       "mean ± std over splits of 100+ clips",
+    "fid": "Fréchet distance between Gaussians of the judge's features of these clips and of the reference's train "
+           "split; [95 % bootstrap interval over the clips]",
+    "log_modified_inception_score": "mean KL divergence between the judge's softmax of two random clips, in nats: "
+                                    "variety within and across digits",
+    "am_score": "KL(real digit histogram ‖ generated one) + the mean entropy of the judge's softmax",
+    "ndb_over_k": "share of the 50 k-means bins of the train split's features whose share of clips differs (z-test, "
+                  "α = 0.05); grows with n, so compare sets of the same n",
+    "label_accuracy": "share of clips that the judge hears as the digit they were asked for (chance 0.1)",
+    "fid_class": "FID of each digit's clips against the train split's clips of that digit: mean ± std over digits",
+}
+NOT_COMPARABLE = "†"
 # matplotlib's global state (font cache, rc params) is not thread-safe; ``speechgen serve`` draws from threads
 _PLOT_LOCK = threading.Lock()
 
@@ -60,6 +77,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 th{background:#f3f3f3}td.l,th.l{text-align:left}tr.gen td{font-weight:600}
 img{max-width:100%;border:1px solid #eee}.ok{color:#17702a}.bad{color:#b00020}audio{height:2em}
 td.best{background:#e3f3e6}td.best::after{content:" \\2605";color:#17702a}p.note{color:#555;font-size:.9em}
+td.nc{color:#888}ul.legend{color:#555;font-size:.9em;margin:.3em 0}
 """
 
 
@@ -136,11 +154,40 @@ def _number(v: Any) -> float | None:
     return float(v)
 
 
-def _best(rows: Sequence[tuple[str, Mapping[str, Any]]], col: str) -> set[int]:
-    """Indices of the rows holding the best value of ``col`` (none when fewer than two rows have a value)."""
+def comparable(m: Mapping[str, Any], col: str) -> bool | None:
+    """Whether a set's ``col`` reaches the metric's minimum n: its ``comparable`` flag (written by the judge), else
+    worked out from its ``n`` (and ``is_splits``) for JSON written before the flags; None when unknown."""
+    flags = m.get("comparable")
+    if isinstance(flags, Mapping) and isinstance(flags.get(col), bool):
+        return bool(flags[col])
+    if col not in M.MIN_N:
+        return True
+    n = m.get("n")
+    if isinstance(n, bool) or not isinstance(n, int):
+        return None
+    splits = m.get("is_splits")
+    return M.comparability(n, splits if isinstance(splits, int) and splits > 0 else 1, [col])[0][col]
+
+
+def rankable(m: Mapping[str, Any], col: str, cols: Sequence[str] = ()) -> bool:
+    """Whether a leaderboard may star ``col`` of a set: the set's n is known and reaches the minimum of every
+    metric it shows among ``cols`` (and of ``col``), ``col`` is comparable, and the set passes the sanity check
+    (:func:`speechgen.evaluation.metrics.sanity_failures`)."""
+    n = m.get("n")
+    if isinstance(n, bool) or not isinstance(n, int):
+        return False
+    shown = [c for c in {*cols, col} if c in M.MIN_N and m.get(c) is not None]
+    return (all(n >= M.MIN_N[c] for c in shown) and comparable(m, col) is True
+            and not M.sanity_failures(m))
+
+
+def _best(rows: Sequence[tuple[str, Mapping[str, Any]]], col: str, cols: Sequence[str] = ()) -> set[int]:
+    """Indices of the rows holding the best value of ``col`` among the rankable rows (:func:`rankable`; none when
+    fewer than two rankable rows have a value)."""
     if col not in HIGHER_IS_BETTER:
         return set()
-    values = {i: v for i, (_, m) in enumerate(rows) if (v := _number(m.get(col))) is not None}
+    values = {i: v for i, (_, m) in enumerate(rows)
+              if (v := _number(m.get(col))) is not None and rankable(m, col, cols)}
     if len(values) < 2:
         return set()
     best = max(values.values()) if HIGHER_IS_BETTER[col] else min(values.values())
@@ -162,19 +209,40 @@ def _metrics_table(rows: Sequence[tuple[str, Mapping[str, Any]]],
             cols += [k for k, v in m.items() if k not in cols and isinstance(v, (int, float))]
     if not cols:
         return "<p>No metrics.</p>"
-    best = {c: _best(rows, c) if mark_best else set() for c in cols}
+    best = {c: _best(rows, c, cols) if mark_best else set() for c in cols}
     head = "".join(f"<th>{escape(METRIC_COLUMNS.get(c, c))}</th>" for c in cols)
     out = [f"<table><tr><th class='l'>set</th>{head}</tr>"]
+    flagged: dict[str, None] = {}
     for i, (name, m) in enumerate(rows):
         link = links[i] if links is not None else None
         label = f"<a href='#{escape(link)}'>{escape(name)}</a>" if link else escape(name)
-        cells = "".join(("<td class='best'>" if i in best[c] else "<td>") + f"{escape(_fmt(m.get(c)))}</td>"
-                        for c in cols)
-        out.append(f"<tr class='gen'><td class='l'>{label}</td>{cells}</tr>")
+        cells = []
+        for c in cols:
+            text = _fmt(m.get(c))
+            ci = m.get("fid_ci") if c == "fid" else None
+            if _number(m.get(c)) is not None and isinstance(ci, Sequence) and len(ci) == 2:
+                text = f"{float(m[c]):.2f} [{float(ci[0]):.2f}, {float(ci[1]):.2f}]"
+            if m.get(c) is not None and comparable(m, c) is False:
+                flagged[c] = None
+                cells.append(f"<td class='nc' title='below the minimum n'>{escape(text)}{NOT_COMPARABLE}</td>")
+            else:
+                cells.append(("<td class='best'>" if i in best[c] else "<td>") + f"{escape(text)}</td>")
+        out.append(f"<tr class='gen'><td class='l'>{label}</td>{''.join(cells)}</tr>")
     for name, row in reference_rows:
         out.append(f"<tr><td class='l'>{escape(str(name))}</td>"
                    + "".join(f"<td>{escape(_fmt(row.get(c)))}</td>" for c in cols) + "</tr>")
     out.append("</table>")
+    if flagged:
+        need = ", ".join(M.minimum_text(c) for c in flagged)
+        out.append(f"<p class='note'>{NOT_COMPARABLE} not comparable with the tables (n = 1000): the set's n is "
+                   f"below the metric's minimum ({need} clips), where its value still moves with the clips drawn "
+                   "and with n (docs/results.md, Sample size).</p>")
+    legend = [c for c in cols if c in METRIC_LEGEND]
+    if legend:
+        out.append("<ul class='legend'>" + "".join(
+            f"<li><b>{escape(METRIC_COLUMNS[c])}</b>"
+            + (f" ({'higher' if HIGHER_IS_BETTER[c] else 'lower'} is better)" if c in HIGHER_IS_BETTER else "")
+            + f": {escape(METRIC_LEGEND[c])}</li>" for c in legend) + "</ul>")
     return "\n".join(out)
 
 
@@ -330,9 +398,16 @@ def write_leaderboard(path: str | os.PathLike, title: str, entries: Sequence[Map
     """
     anchors = [f"entry-{i}" for i in range(len(entries))]
     rows = [(str(e["label"]), e.get("metrics") or {}) for e in entries]
-    note = ("<p class='note'>&#9733; best value of a column among the entries: higher is better for IS, ln mIS and "
-            "label acc, lower for FID, AM, NDB/K and FID-class. The real rows score the judge's reference data: "
-            "the ceiling and the floor that make a number mean something.</p>")
+    unranked = [(name, line) for name, m in rows for line in M.sanity_failures(m)]
+    note = ("<p class='note'>&#9733; best value of a column among the ranked entries. An entry is ranked only when "
+            "its n reaches the minimum n of every metric it shows (an entry with values marked "
+            f"{NOT_COMPARABLE} is not; nor is its NDB/K above {M.MAX_N_NDB} clips) and when it passes the sanity "
+            "check: the judge hears the asked digit in at least "
+            f"{M.SANITY_MIN_LABEL_ACCURACY:.0%} of its clips (chance is 10 %). The real rows score the judge's "
+            "reference data: the ceiling and the floor that make a number mean something.</p>")
+    if unranked:
+        note += "<p class='note'>Not ranked: " + "; ".join(f"{escape(n)}: {escape(line)}" for n, line in unranked) \
+            + ".</p>"
     parts = [_page_start(title), "<h2>Leaderboard</h2>",
              _metrics_table(rows, reference_rows, mark_best=True, links=anchors), note]
     for anchor, entry in zip(anchors, entries):

@@ -15,6 +15,7 @@ over the whole input in one piece (a chunk would restart their recurrence from s
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,8 @@ def synthesize(model: Any, mel: np.ndarray, chunk_frames: int = DEFAULT_CHUNK_FR
         raise ConfigError(f"--chunk-frames: must be >= 1, got {chunk_frames}")
     if overlap_frames < 0:
         raise ConfigError(f"--overlap-frames: must be >= 0, got {overlap_frames}")
-    device = next(model.parameters()).device
+    # a weightless vocoder (dsp) has buffers only, and a model may have neither
+    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
     x = torch.as_tensor(np.ascontiguousarray(mel, dtype=np.float32), device=device)
     x = check_mel(x, model.n_mels)[0]
     n, hop = x.shape[-1], model.hop_length

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from speechgen.models.classifier import DigitClassifier
 from speechgen.models.dcgan import DCGAN
+from speechgen.models.digit_detector import DigitDetector
+from speechgen.models.dsp_vocoder import DSPVocoder
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.istft_vocoder import ISTFTVocoder
 from speechgen.models.melgan import MelGAN
@@ -19,6 +21,7 @@ from speechgen.models.wavernn import WaveRNN
 
 MODELS: dict[str, type] = {
     "digit_classifier": DigitClassifier,
+    "digit_detector": DigitDetector,  # the judge's "not a digit" outcome (classifier role)
     "dcgan": DCGAN,
     "vae": ConvVAE,
     "wae": WAE,
@@ -31,4 +34,5 @@ MODELS: dict[str, type] = {
     "parallel_wavegan": ParallelWaveGAN,
     "istft_vocoder": ISTFTVocoder,
     "resgan": ResGAN,
+    "dsp": DSPVocoder,  # no weights: mel pseudo-inverse + PGHI + fast Griffin-Lim (shipped as 'dsp')
 }

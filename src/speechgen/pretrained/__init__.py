@@ -14,8 +14,10 @@ from speechgen.errors import CheckpointError
 #: shipped name → folder (relative to this package) holding model.safetensors + config.yaml (+ extras)
 PRETRAINED: dict[str, str] = {
     "classifier": "classifier",
+    "digit-detector": "digit-detector",  # the judge's "not a digit" outcome (recipes/classifier/detector.yaml)
     "digits-default": "digits-default",  # conditional VAE of the amplitude image (recipes/spectrogram/cvae-cpu.yaml)
     "default": "default",  # vocoder: iSTFT vocoder, Griffin-Lim phase (recipes/vocoder/istft-vocoder-gl-cpu.yaml)
+    "dsp": "dsp",  # vocoder without weights: mel pseudo-inverse + PGHI + fast Griffin-Lim (scripts/ship_dsp_vocoder.py)
 }
 
 

@@ -174,3 +174,79 @@ def test_training_time_adds_up_across_resumes(tmp_path, toy_manifest):
     state = (run / "checkpoints" / "last.ckpt" / "trainer_state.yaml").read_text()
     assert "train_seconds" in state
     assert total > first > 0  # the resumed run reports the whole run's time, not its own segment's
+
+
+# ------------------------------------------------------------------------------------------- the digit detector
+DETECTOR_TINY = TINY.parent / "detector-tiny.yaml"
+
+
+def _with_negatives(manifest: Path) -> Path:
+    """The toy manifest plus as many unlabelled rows ("not a digit": a 2.4 kHz tone, 1.5 s) per split."""
+    import numpy as np
+
+    from speechgen.audio import io as audio_io
+    from speechgen.data.manifest import Manifest, make_row
+
+    m = Manifest.read(manifest)
+    rng = np.random.default_rng(1)
+    t = np.arange(24000) / 16000
+    rows = list(m.rows)
+    for i, r in enumerate(m.rows):
+        x = (0.5 * np.sin(2 * np.pi * 2400 * t + rng.uniform(0, 6.28)) + 0.01 * rng.standard_normal(len(t)))
+        rel = f"other/{i}.wav"
+        audio_io.save(m.root / rel, x.astype(np.float32), 16000)
+        rows.append(make_row(rel, label=None, text="other", speaker=r["speaker"], engine="toy", split=r["split"],
+                             duration=1.5, sample_rate=16000))
+    Manifest(m.root, rows).write()
+    return m.root / "manifest.csv"
+
+
+def test_detector_tiny_recipe_trains_is_digit_with_noise(tmp_path, toy_manifest):
+    from speechgen.models import DigitDetector
+    from speechgen.training.schemes.classification import ClassifierDataModule
+
+    manifest = _with_negatives(toy_manifest)
+    dm = ClassifierDataModule(manifest, target="is_digit", noise=0.25, batch_size=4, seed=0)
+    train = dm.dataset("train")
+    rows = len(dm.datasets["train"])
+    assert len(train) == rows + round(0.25 * rows) and rows == 48  # 24 digits + 24 others, + 12 noise clips
+    labels = [train[(0, i)]["label"] for i in range(len(train))]
+    assert labels.count(0) == 24 and labels.count(1) == 36  # 0 = digit, 1 = not a digit (the last class)
+    eleven = ClassifierDataModule(manifest, target="digit_or_not", noise=0.25, batch_size=4).dataset("train")
+    labels = [eleven[(0, i)]["label"] for i in range(len(eleven))]
+    assert sorted(set(labels)) == [0, 1, 2, 10] and labels.count(10) == 36
+    noise = train[(0, len(train) - 1)]["audio"]
+    assert noise.shape == (16000,) and torch.equal(noise, train[(0, len(train) - 1)]["audio"])
+    assert not torch.equal(noise, train[(1, len(train) - 1)]["audio"])  # new noise each epoch in training
+    valid = dm.dataset("valid")
+    assert torch.equal(valid[(0, len(valid) - 1)]["audio"], valid[(5, len(valid) - 1)]["audio"])  # fixed in eval
+
+    run = tmp_path / "det"
+    assert main(["train", str(DETECTOR_TINY), "--out", str(run), "--set", f"data.manifest={manifest}",
+                 "--quiet"]) == 0
+    losses = _losses(run)
+    assert len(losses) >= 25 and sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["steps"] == 30 and "val/acc" in metrics
+    model = load_model(run / "final", MODELS)
+    assert isinstance(model, DigitDetector) and model.n_classes == 11
+    valid = dm.dataset("valid")
+    items = [valid[(0, i)] for i in range(len(valid.base))]
+    with torch.no_grad():
+        p = model.not_digit_probability(torch.stack([it["audio"] for it in items]))
+    digit = torch.tensor([it["label"] == 0 for it in items])  # dm is two-class: 0 = digit, 1 = not a digit
+    assert p.shape == (len(items),) and bool(((p >= 0) & (p <= 1)).all())
+    assert float(p[~digit].mean()) > float(p[digit].mean())  # the unseen voice's other sounds read "not a digit"
+
+
+def test_detector_recipe_checks(tmp_path, toy_manifest, capsys):
+    base = ["train", "--out", str(tmp_path / "r"), "--set", f"data.manifest={toy_manifest}", "--max-steps", "1",
+            "--quiet"]
+    assert main([base[0], str(TINY)] + base[1:] + ["--set", "data.noise=0.1"]) == 2  # noise needs is_digit
+    assert "data.noise" in capsys.readouterr().err
+    assert main([base[0], str(DETECTOR_TINY)] + base[1:] + ["--set", "data.target=digit"]) == 2
+    assert "detector target" in capsys.readouterr().err
+    assert main([base[0], str(DETECTOR_TINY)] + base[1:] + ["--set", "data.target=is_digit"]) == 2  # 11 classes
+    assert "n_classes 2" in capsys.readouterr().err
+    assert main([base[0], str(DETECTOR_TINY)] + base[1:] + ["--set", "data.target=words"]) == 2
+    assert "recipe.data.target" in capsys.readouterr().err

@@ -8,6 +8,11 @@ What a build makes (``DIR`` = ``--out``):
   after trimming is time-compressed to 0.95 s with ``sox tempo`` (pitch kept; only the few samples tempo may overshoot are cut).
 - ``DIR/strings/{index:05d}_{speaker}.wav`` (``--strings N``): strings of 2-6 digits, manifest ``text`` like
   "3 1 4" and an empty label; trimmed and peak-normalised like the digits but not fitted into 1 s.
+- ``DIR/words/{speaker}_{index:03d}.wav`` and ``DIR/sentences/{speaker}_{index:03d}.wav`` (``--words N``): N
+  utterances per voice that are *not* digits, the negatives of the digit detector (docs/results.md, The judge):
+  about 60 % single English words, fitted and centred in 1 s like the digits, and 40 % short sentences of 2-7
+  words, trimmed like the strings (:mod:`speechgen.data.corpus.words`: common words, every word that sounds like
+  a digit left out). Label empty, ``text`` the words; same voices, prosody and splits as the digits.
 - ``DIR/manifest.csv`` (written atomically at the end) and ``DIR/build.json`` (the seed the files belong to).
 
 Speakers and splits: a speaker is one engine/voice set-up (:class:`~speechgen.data.corpus.engines.Voice`).
@@ -52,6 +57,7 @@ from speechgen.data.corpus.engines import (
     DEFAULT_APT, ENGINES, SAMPLE_RATE, EngineFailure, Synthesizer, Voice, canonical_engine, die_with_parent,
     discover, sox_process,
 )
+from speechgen.data.corpus import words as english
 from speechgen.data.manifest import Manifest, make_row
 from speechgen.errors import AudioError, ConfigError, DataError, MissingDependencyError
 
@@ -68,6 +74,7 @@ RATE_RANGE = (0.85, 1.2)  # speed factor, log-uniform
 HOLDOUT = 0.1  # share of voices in each of valid and test
 ATTEMPTS = 3
 BUILD_FORMAT = 1
+SENTENCE_SHARE = 0.4  # of the --words utterances
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,18 @@ class Clip:
     pitch: float  # semitones
     rate: float  # speed factor
     split: str
+    kind: str = "digit"  # "digit", "string" (of digits), "word" or "sentence" (English, not digits)
 
     @property
     def words(self) -> str:
+        if self.kind in ("word", "sentence"):
+            return self.text
         return " ".join(DIGIT_WORDS[int(d)] for d in self.text.split())
+
+    @property
+    def centred(self) -> bool:
+        """Fitted and centred in exactly one second (digits and single words)."""
+        return self.kind in ("digit", "word")
 
 
 # ------------------------------------------------------------------------------------------------ planning
@@ -169,7 +184,16 @@ def assign_splits(voices: list[Voice]) -> dict[str, str]:
     return {v.speaker: split_of[v.group] for v in voices}
 
 
-def plan(voices: list[Voice], variants: int, strings: int, seed: int) -> list[Clip]:
+def english_text(seed: int, speaker: str, index: int) -> tuple[str, str]:
+    """Kind ("word" or "sentence") and text of a voice's ``index``-th non-digit utterance (a function of the seed
+    and the clip's identity only)."""
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, zlib.crc32(f"{speaker}|words|{index}".encode())])
+    if rng.random() < SENTENCE_SHARE:
+        return "sentence", english.sentence(rng)
+    return "word", english.WORDS[int(rng.integers(len(english.WORDS)))]
+
+
+def plan(voices: list[Voice], variants: int, strings: int, seed: int, words: int = 0) -> list[Clip]:
     """Every clip of a build, in a fixed order (voice by voice, so workers rarely switch festival voices)."""
     splits = assign_splits(voices)
     clips = []
@@ -187,8 +211,15 @@ def plan(voices: list[Voice], variants: int, strings: int, seed: int) -> list[Cl
         text = " ".join(str(d) for d in rng.integers(0, 10, size=int(rng.integers(2, 7))))
         pitch, rate = prosody(seed, v.speaker, text, i)
         string_clips.append(Clip(f"strings/{i:05d}_{v.speaker}.wav", v, None, text, i, pitch, rate,
-                                 splits[v.speaker]))
-    return clips + string_clips
+                                 splits[v.speaker], kind="string"))
+    english_clips = []
+    for v in voices:
+        for i in range(words):
+            kind, text = english_text(seed, v.speaker, i)
+            pitch, rate = prosody(seed, v.speaker, text, i)
+            english_clips.append(Clip(f"{kind}s/{v.speaker}_{i:03d}.wav", v, None, text, i, pitch, rate,
+                                      splits[v.speaker], kind=kind))
+    return clips + string_clips + english_clips
 
 
 # --------------------------------------------------------------------------------------- signal processing
@@ -269,7 +300,7 @@ def _render(job: tuple[int, Clip, str]) -> tuple[int, float | None, bool, str | 
     for _ in range(ATTEMPTS):
         try:
             audio = _SYNTH.say(clip.voice, clip.words, pitch=clip.pitch, rate=clip.rate)
-            audio, compressed = finish(audio, centred=clip.label is not None)
+            audio, compressed = finish(audio, centred=clip.centred)
             save(Path(out) / clip.path, audio, SAMPLE_RATE, subtype="PCM_16")
             return index, len(audio) / SAMPLE_RATE, compressed, None
         except (EngineFailure, AudioError) as exc:
@@ -287,14 +318,14 @@ def _existing(root: Path, clip: Clip) -> float | None:
     except AudioError:
         return None
     ok = i.sample_rate == SAMPLE_RATE and i.channels == 1 and i.frames > 0
-    if clip.label is not None:
+    if clip.centred:
         ok = ok and i.frames == CLIP_SAMPLES
     return i.duration if ok else None
 
 
 def _clean_partials(root: Path) -> int:
     n = 0
-    for sub in ("digits", "strings"):
+    for sub in ("digits", "strings", "words", "sentences"):
         if (root / sub).is_dir():
             for p in (root / sub).rglob(".*.part"):
                 p.unlink(missing_ok=True)
@@ -379,6 +410,7 @@ def build_digits(
     *,
     variants: int | None = None,
     strings: int = 0,
+    words: int = 0,
     engines: list[str] | None = None,
     voices: int | None = None,
     workers: int | None = None,
@@ -389,14 +421,15 @@ def build_digits(
     """Synthesise the spoken-digit corpus into ``out`` and write ``out/manifest.csv`` (see module docstring).
 
     ``variants`` prosody variants per voice and digit (default: enough for 5,000 clips); ``strings`` extra digit
-    strings; ``engines`` restricts the engines; ``voices`` caps the voice count (round-robin over engines);
+    strings; ``words`` non-digit English words and sentences per voice; ``engines`` restricts the engines; ``voices`` caps the voice count (round-robin over engines);
     ``workers`` processes (default ``os.cpu_count()``).
     """
     for name, value in (("--variants", variants), ("--voices", voices), ("--workers", workers)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
-    if strings < 0:
-        raise ConfigError(f"--strings must be 0 or more, got {strings}")
+    for name, value in (("--strings", strings), ("--words", words)):
+        if value < 0:
+            raise ConfigError(f"{name} must be 0 or more, got {value}")
     by_engine, found_lines = resolve_engines(engines)
     root = ensure_dir(out)
     chosen = select_voices(by_engine, voices)
@@ -412,9 +445,10 @@ def build_digits(
     if removed:
         log(f"removed {removed} unfinished temporary file(s) of an earlier run")
 
-    clips = plan(chosen, k, strings, seed)
+    clips = plan(chosen, k, strings, seed, words)
     splits = {s: sorted({c.voice.speaker for c in clips if c.split == s}) for s in ("valid", "test")}
-    log(f"{len(chosen)} voices x 10 digits x {k} variants + {strings} strings = {len(clips)} clips; "
+    extra = f" + {len(chosen)} voices x {words} words/sentences" if words else ""
+    log(f"{len(chosen)} voices x 10 digits x {k} variants + {strings} strings{extra} = {len(clips)} clips; "
         f"held out: valid {', '.join(splits['valid']) or '-'}; test {', '.join(splits['test']) or '-'}")
 
     durations: list[float | None] = [_existing(root, c) for c in clips]

@@ -7,11 +7,20 @@ Order in a training step: waveform (shift + speed, random EQ, high/low-pass, gai
 normalisation → mel-axis warp → masks → mixup → logits.
 Augmentation runs batched on the model's device in the training step, drawing from torch's global generator
 (seeded by ``--seed``), so a run is reproducible on CPU regardless of the number of loader workers.
+
+Targets (``data.target``): ``digit`` (default) trains the 10-way digit classifier on the rows with a label.
+``is_digit`` and ``digit_or_not`` train the "not a digit" detector
+(:class:`~speechgen.models.digit_detector.DigitDetector`) on every row: rows with a digit label are digits, rows
+without one are not (other words and sentences: ``speechgen corpus digits --words N``), plus ``data.noise`` × the
+split's size synthetic noise and silence clips (:func:`noise_clip`, made on the fly: new ones each epoch in
+training, fixed ones in valid/test). ``is_digit`` has two classes (0 = digit, 1 = not a digit), ``digit_or_not``
+eleven (the digit's own label, 10 = not a digit); "not a digit" is the last class in both.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,12 +29,17 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+import numpy as np
+from torch.utils.data import DataLoader, Dataset
 
-from speechgen.data.datamodule import DigitsDataModule, EpochSampler
+from speechgen.data.datamodule import DigitsDataModule, EpochSampler, ManifestDataset
 from speechgen.errors import ConfigError
 from speechgen.training.optim import check_finite
 from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer
+
+
+TARGETS = ("digit", "is_digit", "digit_or_not")
+DETECTOR_CLASSES = {"is_digit": 2, "digit_or_not": 11}  # the last class is "not a digit"
 
 
 @dataclass
@@ -36,7 +50,10 @@ class ClassifierData:
     balance: a manifest column (e.g. ``engine``) whose values the training batches are balanced over: each epoch
     draws as many clips as the train split holds, with replacement, clip ``i`` with a weight
     ``count(value_i) ** -balance_power`` (1 = every value gets the same share, 0.5 = shares grow as the square root
-    of the counts); empty = plain shuffling."""
+    of the counts); empty = plain shuffling. target: ``digit`` (10-way, labelled rows), ``is_digit`` (two
+    classes, every row: a digit or not) or ``digit_or_not`` (eleven: the digits and "not a digit"; see the module
+    docstring). noise: with a detector target, synthetic noise and silence clips ("not a digit") added to each
+    split, as a share of its rows (0 = none)."""
 
     manifest: str
     batch_size: int = 64
@@ -45,8 +62,17 @@ class ClassifierData:
     segment_length: int = 16000
     balance: str = ""
     balance_power: float = 1.0
+    target: str = "digit"
+    noise: float = 0.0
 
     def validate(self, where: str) -> None:
+        if self.target not in TARGETS:
+            raise ConfigError(f"{where}.target: expected one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.noise < 0:
+            raise ConfigError(f"{where}.noise: must be >= 0, got {self.noise}")
+        if self.noise > 0 and self.target not in DETECTOR_CLASSES:
+            raise ConfigError(f"{where}.noise: synthetic noise clips are negatives of the detector targets "
+                              f"({', '.join(DETECTOR_CLASSES)}) only")
         if self.balance_power < 0:
             raise ConfigError(f"{where}.balance_power: must be >= 0, got {self.balance_power}")
         for k in ("batch_size", "sample_rate", "segment_length"):
@@ -253,6 +279,106 @@ def spec_augment(x: torch.Tensor, cfg: Augment) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------------ data
+NOISE_KINDS = ("silence", "white", "pink", "brown", "band", "hum", "bursts", "clicks", "beeps")
+
+
+def _coloured(rng: np.random.Generator, n: int, alpha: float, sample_rate: int, band: tuple[float, float] | None = None,
+              ) -> np.ndarray:
+    """Gaussian noise with a ``1 / f ** alpha`` power spectrum (optionally only inside ``band`` Hz), unit RMS."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    gain = np.where(f > 0, np.maximum(f, 20.0) ** (-alpha / 2.0), 0.0)
+    if band is not None:
+        gain = gain * ((f >= band[0]) & (f <= band[1]))
+    x = np.fft.irfft(spec * gain, n=n)
+    return x / max(float(np.sqrt(np.mean(x ** 2))), 1e-12)
+
+
+def noise_clip(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> tuple[np.ndarray, str]:
+    """One synthetic clip that is not speech, and its kind (one of :data:`NOISE_KINDS`): digital or near silence;
+    white, pink or brown noise; band-limited noise; mains hum with harmonics; bursts of coloured noise with
+    syllable-like envelopes; clicks; sine beeps. Peak level log-uniform between -60 and -1 dBFS (silence: at most
+    -80 dBFS of dither)."""
+    kind = NOISE_KINDS[int(rng.integers(len(NOISE_KINDS)))]
+    n = int(length)
+    t = np.arange(n) / sample_rate
+    if kind == "silence":
+        x = rng.standard_normal(n) * (10.0 ** rng.uniform(-7.0, -4.0)) * (rng.random() < 0.7)
+        return x.astype(np.float32), kind
+    if kind in ("white", "pink", "brown"):
+        x = _coloured(rng, n, {"white": 0.0, "pink": 1.0, "brown": 2.0}[kind], sample_rate)
+    elif kind == "band":
+        lo = float(np.exp(rng.uniform(np.log(50.0), np.log(4000.0))))
+        x = _coloured(rng, n, float(rng.uniform(0.0, 1.5)), sample_rate, (lo, min(lo * rng.uniform(1.5, 8.0),
+                                                                                  sample_rate / 2)))
+    elif kind == "hum":
+        f0 = float(rng.choice([50.0, 60.0])) * rng.uniform(0.98, 1.02)
+        x = sum(rng.uniform(0.1, 1.0) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+                for k in range(1, 8))
+        x = x + 0.05 * _coloured(rng, n, 1.0, sample_rate)
+    elif kind == "bursts":
+        floor = _coloured(rng, n, 1.0, sample_rate) * 10.0 ** rng.uniform(-3.0, -1.5)
+        x = floor
+        for _ in range(int(rng.integers(1, 4))):
+            dur = rng.uniform(0.05, 0.5)
+            at = rng.uniform(0.0, max(1e-3, n / sample_rate - dur))
+            env = np.clip((t - at) / dur, 0.0, 1.0)
+            env = np.sin(np.pi * env) ** rng.uniform(0.5, 2.0) * ((t >= at) & (t <= at + dur))
+            x = x + env * _coloured(rng, n, float(rng.uniform(0.0, 2.0)), sample_rate)
+    elif kind == "clicks":
+        x = _coloured(rng, n, 1.0, sample_rate) * 10.0 ** rng.uniform(-3.0, -1.0)
+        for i in rng.integers(0, n, size=int(rng.integers(1, 12))):
+            w = int(rng.integers(1, 80))
+            x[i:i + w] += rng.uniform(-1.0, 1.0) * np.exp(-np.arange(len(x[i:i + w])) / max(w / 4, 1))
+    else:  # beeps
+        x = _coloured(rng, n, 1.0, sample_rate) * 10.0 ** rng.uniform(-3.0, -1.0)
+        for _ in range(int(rng.integers(1, 4))):
+            dur = rng.uniform(0.05, 0.6)
+            at = rng.uniform(0.0, max(1e-3, n / sample_rate - dur))
+            on = (t >= at) & (t <= at + dur)
+            x = x + on * np.sin(2 * np.pi * np.exp(rng.uniform(np.log(200.0), np.log(4000.0))) * t)
+    x = np.asarray(x, dtype=np.float64)
+    peak = 10.0 ** (rng.uniform(-60.0, -1.0) / 20.0)
+    return (x * (peak / max(float(np.abs(x).max()), 1e-12))).astype(np.float32), kind
+
+
+class IsDigitDataset(Dataset):
+    """Items of a :class:`ManifestDataset` relabelled for a detector of ``classes`` classes (2: 0 = a row with a
+    digit label, 1 = a row without; 11: the digit, 10 = a row without), followed by ``extra`` synthetic
+    noise/silence items (the last class) made from ``(seed, epoch, index)`` when ``fresh`` (training: new clips each
+    epoch) or from ``(seed, index)`` (evaluation: the same clips each time)."""
+
+    output_key = "audio"
+
+    def __init__(self, base: ManifestDataset, extra: int, seed: int, fresh: bool, classes: int = 2) -> None:
+        if base.feature is not None or base.segment_length is None:
+            raise ConfigError("detector targets need raw audio cropped to a fixed segment_length")
+        self.base, self.extra, self.seed, self.fresh = base, int(extra), int(seed), bool(fresh)
+        self.classes, self.not_digit = int(classes), int(classes) - 1
+        self.manifest = base.manifest
+
+    def __len__(self) -> int:
+        return len(self.base) + self.extra
+
+    def set_epoch(self, epoch: int) -> None:
+        self.base.set_epoch(epoch)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
+        epoch, index = (int(item[0]), int(item[1])) if isinstance(item, tuple) else (self.base.epoch, int(item))
+        if index < 0:
+            index += len(self)
+        if index < len(self.base):
+            out = self.base[(epoch, index)]
+            label = out["label"]
+            out["label"] = self.not_digit if label < 0 else (label if self.classes == 11 else 0)
+            return out
+        if not index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, epoch if self.fresh else 0, index, 0x4E4F4953])
+        audio, _ = noise_clip(rng, int(self.base.segment_length or 0), self.base.sample_rate)
+        return {"audio": torch.from_numpy(audio), "label": self.not_digit, "speaker": -1, "index": index}
+
+
 class BalancedSampler(EpochSampler):
     """:class:`EpochSampler` that draws ``len(weights)`` indices per epoch with replacement, proportionally to
     ``weights``, from a generator seeded by ``(seed, epoch)`` (so resuming an interrupted epoch replays it)."""
@@ -272,17 +398,38 @@ class BalancedSampler(EpochSampler):
 class ClassifierDataModule(DigitsDataModule):
     """:class:`DigitsDataModule` whose training batches are optionally balanced over a manifest column."""
 
-    def __init__(self, manifest: Any, *, balance: str = "", balance_power: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, manifest: Any, *, balance: str = "", balance_power: float = 1.0, target: str = "digit",
+                 noise: float = 0.0, **kwargs: Any) -> None:
+        detector = target in DETECTOR_CLASSES
+        if detector:
+            kwargs["labelled"] = None  # every row: with a label = a digit, without = not a digit
         super().__init__(manifest, **kwargs)
         self.balance, self.balance_power = balance, float(balance_power)
+        self.target, self.noise = target, float(noise)
+        if detector:
+            self.num_labels = DETECTOR_CLASSES[target]
+        self.wrapped: dict[str, IsDigitDataset] = {}
+
+    def dataset(self, split: str) -> Any:
+        ds = super().dataset(split)
+        if self.target not in DETECTOR_CLASSES:
+            return ds
+        if split not in self.wrapped:
+            salt = zlib.crc32(split.encode())
+            self.wrapped[split] = IsDigitDataset(ds, round(self.noise * len(ds)), self.seed * 1_000_003 + salt,
+                                                 fresh=split == "train", classes=DETECTOR_CLASSES[self.target])
+        return self.wrapped[split]
 
     def balance_weights(self) -> list[float]:
-        """Sampling weight of each train clip (``count(value) ** -balance_power``)."""
-        rows = list(self.dataset("train").manifest)
+        """Sampling weight of each train clip (``count(value) ** -balance_power``; synthetic noise clips get the
+        mean weight of the rows)."""
+        ds = self.dataset("train")
+        rows = list(ds.manifest)
         if any(self.balance not in r or r[self.balance] in (None, "") for r in rows):
             raise ConfigError(f"recipe.data.balance: the train split has rows without a '{self.balance}' value")
         counts = Counter(str(r[self.balance]) for r in rows)
-        return [counts[str(r[self.balance])] ** -self.balance_power for r in rows]
+        weights = [counts[str(r[self.balance])] ** -self.balance_power for r in rows]
+        return weights + [sum(weights) / len(weights)] * (len(ds) - len(rows))
 
     def train_dataloader(self) -> DataLoader:
         if not self.balance:
@@ -360,7 +507,7 @@ class ClassifierScheme:
 
     name = "classifier"
     sections = {"data": ClassifierData, "optim": OptimConfig, "train": ClassifierTrain, "augment": Augment}
-    models = ("digit_classifier",)
+    models = ("digit_classifier", "digit_detector")
 
     @staticmethod
     def build(recipe: Any, model: torch.nn.Module, checkpoint_extra: dict[str, Any] | None = None,
@@ -371,9 +518,16 @@ class ClassifierScheme:
             raise ConfigError(f"recipe.data.sample_rate: {d.sample_rate} differs from the model's {rate}")
         dm = ClassifierDataModule(d.manifest, batch_size=d.batch_size, num_workers=d.num_workers, seed=recipe.seed,
                                   sample_rate=d.sample_rate, segment_length=d.segment_length, balance=d.balance,
-                                  balance_power=d.balance_power)
+                                  balance_power=d.balance_power, target=d.target, noise=d.noise)
         if d.balance:
             dm.balance_weights()  # fail now, naming the field, when the column is missing
+        if recipe.model.name == "digit_detector" and d.target not in DETECTOR_CLASSES:
+            raise ConfigError(f"recipe.data.target: model digit_detector needs a detector target "
+                              f"({', '.join(DETECTOR_CLASSES)}), got {d.target!r}")
+        if d.target in DETECTOR_CLASSES and getattr(model, "n_classes", 0) != DETECTOR_CLASSES[d.target]:
+            raise ConfigError(f"recipe.data.target: {d.target} trains {DETECTOR_CLASSES[d.target]} classes (the last "
+                              f"'not a digit'); the model has n_classes {getattr(model, 'n_classes', '?')} (use model "
+                              f"digit_detector with n_classes {DETECTOR_CLASSES[d.target]})")
         if dm.num_labels > getattr(model, "n_classes", dm.num_labels):
             raise ConfigError(f"recipe.model.kwargs.n_classes: the manifest has {dm.num_labels} labels")
         spec = {"name": recipe.model.name, "kwargs": recipe.model.kwargs}
