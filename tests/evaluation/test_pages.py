@@ -158,3 +158,35 @@ def test_small_n_and_failed_sanity_are_flagged_never_starred(tmp_path):
     report = write_report(tmp_path / "r.html", "one", tiny, {"test": {"n": 480, "fid": 6.0}}, [], []).read_text()
     assert "1.00 [0.50, 2.00]†" in report and "(lower is better): Fréchet distance" in report
     assert "<td>6.000</td>" in report  # the real rows are the yardsticks: never flagged
+
+
+def test_loss_curves_get_a_panel_and_scale_each(tmp_path):
+    """KL (~1) and reconstruction (~5 000) on one linear axis showed one flat line: one panel per quantity now,
+    log-scaled when its values span more than two decades."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from unittest import mock
+
+    from speechgen.evaluation.pages import loss_curves_png
+
+    csv = tmp_path / "metrics.csv"
+    rows = ["step,epoch,train/kl,train/recon,val/recon"]
+    rows += [f"{s},0,{1 + 0.01 * s},{5000 / (1 + s)},{'' if s % 10 else 4000 / (1 + s)}" for s in range(0, 100, 5)]
+    csv.write_text("\n".join(rows) + "\n")
+    import matplotlib.axes
+
+    scales: dict[str, str] = {}
+    real = matplotlib.axes.Axes.set_title
+
+    def remember(ax, title, *args, **kwargs):
+        out = real(ax, title, *args, **kwargs)
+        scales[title] = ax
+        return out
+
+    with mock.patch.object(matplotlib.axes.Axes, "set_title", remember):
+        png = loss_curves_png(csv)
+    assert png and png[:4] == b"\x89PNG"
+    assert sorted(scales) == ["kl", "recon"]
+    assert scales["recon"].get_yscale() == "log" and scales["kl"].get_yscale() == "linear"
+    assert sorted(line.get_label() for line in scales["recon"].get_lines()) == ["train", "val"]

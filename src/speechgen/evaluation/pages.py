@@ -102,7 +102,10 @@ def _data_uri(path: str | os.PathLike, mime: str) -> str:
 
 
 def loss_curves_png(loss_csv: str | os.PathLike) -> bytes | None:
-    """PNG bytes of every numeric column of a Lightning ``metrics.csv`` against ``step`` (None if nothing to plot)."""
+    """PNG bytes of every numeric column of a Lightning ``metrics.csv`` against ``step`` (None if nothing to plot):
+    one panel per quantity (``train/kl``, ``val/kl`` and ``test/kl`` share the panel ``kl``), each on its own axis —
+    a KL of ~1 and a reconstruction cost of ~5 000 on one linear axis showed one flat line — on a log scale when
+    its values are positive and span more than two decades."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,12 +135,26 @@ def loss_curves_png(loss_csv: str | os.PathLike) -> bytes | None:
                 ys.append(y)
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for key, (xs, ys) in sorted(series.items()):
-        ax.plot(xs, ys, marker="." if len(xs) < 20 else None, label=key, linewidth=1)
-    ax.set_xlabel("step")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    panels: dict[str, list[str]] = {}
+    for key in sorted(series):
+        panels.setdefault(key.rpartition("/")[2], []).append(key)
+    cols = min(3, len(panels))
+    rows_n = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.4 * cols, 2.4 * rows_n), squeeze=False)
+    for ax, (name, keys) in zip(axes.flat, sorted(panels.items())):
+        values = [y for k in keys for y in series[k][1]]
+        for key in keys:
+            xs, ys = series[key]
+            ax.plot(xs, ys, marker="." if len(xs) < 20 else None, label=key.rpartition("/")[0] or key, linewidth=1)
+        if min(values) > 0 and max(values) / min(values) > 100:
+            ax.set_yscale("log")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("step", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
