@@ -21,6 +21,8 @@ def test_demo_writes_wavs_report_and_json(demo_dir):
     wavs = sorted((demo_dir / "wav").glob("*.wav"))
     assert len(wavs) == 10
     assert (demo_dir / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the vocoded set gets its grid too (both with time/frequency axes and a dB colour bar)
+    assert (demo_dir / "grid-vocoded.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = json.loads((demo_dir / "demo.json").read_text())
     assert 0.0 <= result["label_accuracy"] <= 1.0
     assert [c["label"] for c in result["clips"]] == list(range(10))

@@ -98,3 +98,31 @@ def test_resolve_checkpoint_errors(tmp_path):
         resolve_checkpoint(tmp_path / "empty")
     with pytest.raises(CheckpointError, match="not a generative model"):
         load_generator("classifier")
+
+
+def test_grid_axes_and_colour_bar(tmp_path):
+    """An amplitude image grid shows time and frequency on one panel and a dB colour bar (it had neither)."""
+    from unittest import mock
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+
+    from speechgen.data.features import build_feature
+
+    feature = build_feature("stft_image")
+    axes = generate.image_axes(feature, 16000)
+    assert axes["extent"] == (0.0, 128 * 128 / 16000, 0.0, 128 * 16000 / 256 / 1000)
+    assert axes["colorbar"][2] == ["-80", "-40", "0"]
+    assert generate.image_axes(build_feature("waveform"), 16000) == {}
+    seen = {}
+    real = matplotlib.figure.Figure.colorbar
+
+    def spy(fig, *args, **kwargs):
+        seen["bar"] = real(fig, *args, **kwargs)
+        return seen["bar"]
+
+    with mock.patch.object(matplotlib.figure.Figure, "colorbar", spy):
+        generate.save_grid(tmp_path / "g.png", np.zeros((12, 128, 128), dtype=np.float32), list(range(12)), **axes)
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG" and seen["bar"].ax.get_ylabel() == "level (dB)"

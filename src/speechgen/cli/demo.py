@@ -19,6 +19,7 @@ MODEL = "digits-default"
 GRIFFIN_LIM_ITERS = 32
 # clips per digit: 200 clips reach the minimum n of IS, AM, ln mIS and label accuracy (metrics.MIN_N) in 23-27 s on
 # 2 cores; FID, FID-class (500) and NDB/K (1000) would take minutes and stay flagged (docs/results.md, Sample size)
+VOCODED_GRID = "grid-vocoded.png"
 DEFAULT_N = 20
 REPORT_CLIPS = 40  # clips played on the demo's page (2 per digit per set; every clip stays in demo.json)
 
@@ -82,7 +83,7 @@ def _write_demo(args: argparse.Namespace, out: Path, con: Any, voc_model: Any, v
     from speechgen.evaluation.judge import Judge, shipped_reference
     from speechgen.evaluation.pages import write_report
     from speechgen.inference.loading import data_and_feature, load_generator
-    from speechgen.models.sampling import GRID_NAME, draw, write_samples
+    from speechgen.models.sampling import GRID_MAX, GRID_NAME, draw, write_samples
 
     wav_dir = out / "wav"
     with con.status(f"sampling {args.n} clip(s) of each digit from {MODEL}..."):
@@ -103,6 +104,8 @@ def _write_demo(args: argparse.Namespace, out: Path, con: Any, voc_model: Any, v
             t = time.perf_counter()
             vocoded = _vocode_all(voc_model, wav_dir, out / "vocoded", len(labels))
         con.print(f"vocoded {len(vocoded)} clips with {vocoder} in {time.perf_counter() - t:.1f} s")
+        _grid_of(vocoded, feature, int(data["sample_rate"]), labels.tolist(), out / VOCODED_GRID,
+                 f"vocoded ({vocoder}): the first {min(len(vocoded), GRID_MAX)} of {len(vocoded)} clips")
 
     lab = labels.numpy()
     with con.status("judging the clips with the shipped classifier..."):
@@ -120,7 +123,7 @@ def _write_demo(args: argparse.Namespace, out: Path, con: Any, voc_model: Any, v
     if vocoded:
         result["vocoded"] = {"vocoder": vocoder, **voc_metrics, "clips": voc_clips}
         rows.append((f"vocoded ({vocoder})", voc_metrics))
-    images = [out / GRID_NAME] if (out / GRID_NAME).is_file() else []
+    images = [p for p in (out / GRID_NAME, out / VOCODED_GRID) if p.is_file()]
     every = [{**c, "set": name} for (name, _), group in zip(rows, [clips, voc_clips if vocoded else []])
              for c in group]
     every = spread(every, [(c["set"], c["label"]) for c in every], REPORT_CLIPS)
@@ -143,6 +146,18 @@ def _caveat(metrics: dict[str, Any]) -> str | None:
     check = "" if "label accuracy" in flagged else "; the label accuracy is the demo's check"
     return (f"caveat: {metrics['n']} clips are too few for a comparable {', '.join(flagged)} (marked † in the "
             f"report; docs/results.md, Sample size){check}")
+
+
+def _grid_of(wavs: list[Path], feature: Any, sample_rate: int, labels: list[int], path: Path, title: str) -> None:
+    """The amplitude-image grid (with axes and a dB colour bar) of the first clips of ``wavs``, as the sample
+    grid shows the generated set: the vocoded set seen the same way."""
+    import numpy as np
+
+    from speechgen.audio import io as audio_io
+    from speechgen.models.sampling import GRID_MAX, image_axes, save_grid
+
+    images = np.stack([feature(audio_io.load(w, sample_rate)[0], sample_rate)[0] for w in wavs[:GRID_MAX]])
+    save_grid(path, images, labels[:GRID_MAX], title=title, **image_axes(feature, sample_rate))
 
 
 def _vocode_all(model: Any, wav_dir: Path, out: Path, n: int) -> list[Path]:

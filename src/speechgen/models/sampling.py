@@ -113,11 +113,30 @@ def tile(images: np.ndarray, cols: int | None = None, gap: int = 2) -> np.ndarra
     return grid
 
 
+def image_axes(feature: Any, sample_rate: int) -> dict[str, Any]:
+    """Axes of an amplitude image for :func:`save_grid`: ``extent`` (seconds, kHz) and a dB colour bar, for
+    features with ``n_fft``, ``hop_length``, ``n_bins``, ``n_frames`` and ``db_floor`` (``stft_image``); ``{}``
+    for others."""
+    need = ("n_fft", "hop_length", "n_bins", "n_frames", "db_floor")
+    if not all(hasattr(feature, k) for k in need):
+        return {}
+    seconds = feature.n_frames * feature.hop_length / sample_rate
+    top = feature.n_bins * sample_rate / feature.n_fft / 1000.0
+    floor = float(feature.db_floor)
+    return {"extent": (0.0, seconds, 0.0, top),
+            "colorbar": ("level (dB)", [-1.0, 0.0, 1.0], [f"{floor:g}", f"{floor / 2:g}", "0"])}
+
+
 def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int] | None = None,
               title: str = "", label_names: Sequence[str] | None = None,
-              value_range: tuple[float, float] = (-1.0, 1.0)) -> Path:
+              value_range: tuple[float, float] = (-1.0, 1.0), extent: tuple[float, float, float, float] | None = None,
+              colorbar: tuple[str, Sequence[float], Sequence[str]] | None = None) -> Path:
     """PNG grid of images ``[N, F, T]`` (one panel per sample, titled with its label and, given ``label_names``,
-    the label's name), coloured over ``value_range`` (default [-1, 1], the amplitude image's), atomically."""
+    the label's name), coloured over ``value_range`` (default [-1, 1], the amplitude image's), atomically.
+
+    extent: ``(t0, t1, f0, f1)`` in seconds and kHz: the bottom-left panel then carries the time and frequency axes.
+    colorbar: ``(label, tick values, tick labels)`` of a colour bar beside the grid (e.g. the image's dB scale).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,21 +147,34 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int]
     n = len(images)
     cols = min(n, 10)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols + (0.6 if colorbar else 0.0), 1.4 * rows + 0.3),
+                             squeeze=False)
+    shown = None
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(images[i], origin="lower", aspect="auto", vmin=value_range[0], vmax=value_range[1],
-                      cmap="magma")
+            shown = ax.imshow(images[i], origin="lower", aspect="auto", vmin=value_range[0], vmax=value_range[1],
+                              cmap="magma", extent=extent)
             if labels is not None:
                 lab = int(labels[i])
                 name = f" {label_names[lab]}" if label_names is not None and 0 <= lab < len(label_names) else ""
                 ax.set_title(f"{lab}{name}", fontsize=8)
+    if extent is not None and n:
+        corner = axes[(n - 1) // cols, 0]  # the bottom row's first panel
+        corner.axis("on")
+        corner.set_xlabel("time (s)", fontsize=6)
+        corner.set_ylabel("kHz", fontsize=6)
+        corner.tick_params(labelsize=5, length=2)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    if colorbar is not None and shown is not None:
+        label, ticks, names = colorbar
+        bar = fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, ticks=list(ticks))
+        bar.ax.set_yticklabels(list(names), fontsize=6)
+        bar.set_label(label, fontsize=6)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
+        fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
 
@@ -197,7 +229,8 @@ def write_samples(out: str | os.PathLike, feats: np.ndarray, feature: Any, label
     if full.ndim == 4:
         k = min(len(full), GRID_MAX)
         save_grid(out / GRID_NAME, full[:k, 0], None if labels is None else labels[:k].tolist(),
-                  title=f"the first {k} of {len(full)} clips" if k < len(full) else "")
+                  title=f"the first {k} of {len(full)} clips" if k < len(full) else "",
+                  **image_axes(feature, sample_rate))
     Manifest(Path(out).resolve(), rows).write()
     return audio
 
