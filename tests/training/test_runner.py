@@ -122,6 +122,7 @@ def test_ddp_two_cpu_processes(tmp_path, toy_manifest):
            "--set", "train.val_every=3", "--set", "train.checkpoint_every=3"]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "" and res.stderr.strip() == ""  # --quiet: not even DDP's sampler advice
     assert (run / "final" / "model.safetensors").is_file()
     cfg = (run / "config.yaml").read_text()
     assert "devices: 2" in cfg

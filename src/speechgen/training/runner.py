@@ -83,8 +83,10 @@ class _NoAdverts(logging.Filter):
 
 
 def _quiet_lightning() -> None:
+    """``--quiet``: Lightning's info lines and its advice warnings (DDP's DistributedSampler notes, ...) are off."""
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"lightning(\..*)?$")
 
 
 def train(
