@@ -86,7 +86,6 @@ def test_discriminators_are_mpd_and_msd():
     (dict(n_fft=1023), "n_fft: expected an even integer"),
     (dict(head="fft"), "head: expected 'matmul' or 'torch'"),
     (dict(mpd_periods=[], msd_scales=0), "mpd_periods / msd_scales"),
-    (dict(n_fft=2048, mel_prior=True), "mel_prior: needs the head's n_fft (2048) equal to feature_params.n_fft"),
 ])
 def test_kwargs_errors_name_the_field(kwargs, msg):
     with pytest.raises(ConfigError) as err:
@@ -219,3 +218,37 @@ def test_griffin_lim_supervised_loss_is_the_magnitude_distance():
     loss, parts = model.supervised_loss(x, mel)
     assert float(parts["log_mag"]) == pytest.approx(np.log(2.0), rel=1e-3) and float(parts["sc"]) == \
         pytest.approx(1.0, rel=1e-3)
+
+
+def test_pghi_head_has_two_frames_per_mel_frame():
+    """phase="pghi" with a 512/128 head under 256-hop features: the head gives 2 spectra per mel frame, interleaved
+    in time; the audio still has frames x 256 samples; export ends at the magnitude and names the phase method."""
+    torch.manual_seed(0)
+    model = ISTFTVocoder(**TINY, n_fft=512, head_hop=128, phase="pghi", gl_iters=2, mel_prior=True,
+                         discriminators=False).eval()
+    g = model.generator
+    assert (g.n_fft, g.hop_length, g.frames_per_step, model.hop_length) == (512, 128, 2, 256)
+    assert model.supervised_stage and model.whole_input and model.max_threads == 1
+    mel = torch.randn(2, 80, 20) - 4.0
+    mag, phase = g.head(mel)
+    assert mag.shape == (2, 257, 40) and phase is None
+    audio = model.infer(mel)
+    assert audio.shape == (2, 20 * 256) and torch.isfinite(audio).all()
+    _, out = model.export_graph()
+    assert out["shape"] == ["batch", 257, "frames*2"] and out["audio"]["phase"].startswith("PGHI")
+    loss, parts = ISTFTVocoder(**TINY, n_fft=512, head_hop=128, phase="pghi").supervised_loss(
+        0.1 * torch.randn(2, 20 * 256), mel)
+    assert torch.isfinite(loss) and set(parts) == {"sc", "log_mag"}
+
+
+def test_head_hop_is_checked():
+    with pytest.raises(ConfigError, match=r"head_hop: expected a positive integer that divides the features' hop"):
+        ISTFTVocoder(**TINY, n_fft=512, head_hop=100, phase="pghi")
+    with pytest.raises(ConfigError, match="magnitude-only phase mode"):
+        ISTFTVocoder(**TINY, n_fft=512, head_hop=128, phase="absolute")
+
+
+def test_mel_prior_at_another_head_size():
+    """The prior is the pseudo-inverse of a filterbank at the head's FFT size (a 2048-point head too)."""
+    model = ISTFTVocoder(**TINY, n_fft=2048, mel_prior=True)
+    assert model.generator.mel_inverse.shape == (1025, 80)

@@ -108,12 +108,13 @@ def test_tiny_recipes_train_end_to_end_and_vocode(name, toy_manifest, tmp_path):
     assert sr == 16000 and len(audio) == 16000 and abs(audio).max() > 0
 
 
-def test_griffin_lim_istft_vocoder_trains_its_magnitude_and_vocodes(toy_manifest, tmp_path):
-    """phase="griffin_lim": a supervised stage (no discriminator step) on the head's magnitude; validation, samples
-    and `speechgen vocode` go through Griffin-Lim."""
+@pytest.mark.parametrize("name", ["istft-vocoder-gl-tiny", "istft-vocoder-pghi-tiny"])
+def test_magnitude_only_istft_vocoders_train_and_vocode(name, toy_manifest, tmp_path):
+    """phase="griffin_lim" (1024/256) and phase="pghi" (a 512/128 head, two frames per mel frame): a supervised
+    stage (no discriminator step) on the head's magnitude; validation, samples and `speechgen vocode` go through
+    the phase algorithm."""
     run = tmp_path / "run"
-    metrics = train(load_recipe(RECIPES["istft-vocoder-gl-tiny"], [f"data.manifest={toy_manifest}"]), run,
-                    quiet=True)
+    metrics = train(load_recipe(RECIPES[name], [f"data.manifest={toy_manifest}"]), run, quiet=True)
     assert metrics["steps"] == 4 and "train/d_loss" not in metrics
     assert metrics["train/g_loss"] == pytest.approx(metrics["train/sc"] + metrics["train/log_mag"], rel=1e-4)
     assert metrics["val/mel_l1"] == metrics["val/mel_l1"] and metrics["val/mrstft"] == metrics["val/mrstft"]

@@ -24,8 +24,7 @@ input, so ``speechgen vocode`` runs it in one piece (``whole_input``).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,27 +36,13 @@ from speechgen.audio.spectral import log_mel, mel_filterbank, stft
 from speechgen.data.features import LogMel
 from speechgen.errors import ConfigError
 from speechgen.models.roles import VOCODER
-from speechgen.models.vocoder import check_mel, log_mel_params
+from speechgen.models.vocoder import check_mel, log_mel_params, torch_threads
 
 MAGNITUDES = ("pinv", "nnls")
 PHASES = ("pghi", "rtpghi", "griffin_lim")
 DEFAULT_GL_ITERS = 16
 #: (filterbank, its pseudo-inverse · gain, gain, Lipschitz constant) per (rate, feature parameters, synthesis STFT)
 _MATRICES: dict[tuple, tuple[np.ndarray, np.ndarray, float, float]] = {}
-
-
-@contextlib.contextmanager
-def _threads(n: int) -> Iterator[None]:
-    """At most ``n`` torch intra-op threads inside the block (the previous count restored after)."""
-    before = torch.get_num_threads()
-    if before <= n:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _interpolation(frames: int, ratio: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,7 +217,7 @@ class DSPVocoder(nn.Module):
         squeeze = mel.ndim == 2
         mel = self.check_mel(mel)
         mel = mel if mel.is_floating_point() else mel.float()
-        with _threads(self.max_threads):
+        with torch_threads(self.max_threads):
             mag = self.linear_magnitude(mel)
             y = griffin_lim(mag, self.stft_hop, self.n_fft, n_iter=self.gl_iters, momentum=self.momentum,
                             init=self.initial_phase(mag), length=mel.shape[-1] * self.hop_length)

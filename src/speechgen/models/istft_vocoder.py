@@ -49,8 +49,9 @@ from speechgen.models.vocoder import GANVocoder
 from speechgen.nn.vocoder_discriminators import hifigan_discriminator
 
 HeadImpl = Literal["matmul", "torch"]
-PhaseMode = Literal["absolute", "integrated", "griffin_lim"]
-PHASE_MODES = ("absolute", "integrated", "griffin_lim")
+PhaseMode = Literal["absolute", "integrated", "griffin_lim", "pghi"]
+PHASE_MODES = ("absolute", "integrated", "griffin_lim", "pghi")
+MAGNITUDE_ONLY = ("griffin_lim", "pghi")  # the head predicts the magnitude; the phase comes from an algorithm
 MEL_FLOOR = 1e-5  # the log-mel's floor (:func:`speechgen.audio.spectral.log_mel`), also the prior's
 GL_MOMENTUM = 0.99  # fast Griffin-Lim's alpha (Perraudin et al. 2013), as :func:`speechgen.audio.phase.griffin_lim`
 
@@ -128,7 +129,7 @@ class ISTFTGenerator(nn.Module):
     def __init__(self, n_mels: int = 80, hop_length: int = 256, n_fft: int = 1024, dim: int = 512,
                  intermediate_dim: int = 1536, layers: int = 8, kernel_size: int = 7, mag_clip: float = 1000.0,
                  head: HeadImpl = "matmul", mel_inverse: np.ndarray | None = None,
-                 phase: PhaseMode = "absolute", gl_iters: int = 32) -> None:
+                 phase: PhaseMode = "absolute", gl_iters: int = 32, frames_per_step: int = 1) -> None:
         super().__init__()
         if phase not in PHASE_MODES:
             raise ConfigError(f"phase: expected one of {', '.join(PHASE_MODES)}, got {phase!r}")
@@ -141,7 +142,12 @@ class ISTFTGenerator(nn.Module):
             raise ConfigError(f"kernel_size: must be odd, got {kernel_size}")
         if not mag_clip > 0:
             raise ConfigError(f"mag_clip: must be > 0, got {mag_clip}")
-        self.n_fft, self.hop_length = int(n_fft), int(hop_length)
+        if frames_per_step < 1 or hop_length % frames_per_step or (frames_per_step > 1 and phase not in MAGNITUDE_ONLY):
+            raise ConfigError(f"head_hop: {hop_length // max(frames_per_step, 1)} must divide the features' hop "
+                              f"{hop_length}, and a head finer than the features needs a magnitude-only phase mode "
+                              f"({', '.join(MAGNITUDE_ONLY)})")
+        self.frames_per_step = int(frames_per_step)  # head frames per input frame (its hop: hop_length / this)
+        self.n_fft, self.hop_length = int(n_fft), int(hop_length) // self.frames_per_step
         self.log_mag_clip = math.log(float(mag_clip))
         self.embed = nn.Conv1d(n_mels, dim, kernel_size, padding=kernel_size // 2, padding_mode="replicate")
         self.norm_in = nn.LayerNorm(dim, eps=1e-6)
@@ -149,19 +155,19 @@ class ISTFTGenerator(nn.Module):
                                      for _ in range(layers)])
         self.norm_out = nn.LayerNorm(dim, eps=1e-6)
         bins = n_fft // 2 + 1
-        self.out = nn.Linear(dim, bins if phase == "griffin_lim" else 2 * bins)  # log-magnitudes (+ angles)
-        self.istft = InverseSTFT(n_fft, hop_length, impl=head)
+        self.out = nn.Linear(dim, bins * self.frames_per_step if phase in MAGNITUDE_ONLY else 2 * bins)  # (+ angles)
+        self.istft = InverseSTFT(n_fft, self.hop_length, impl=head)
         self.phase_mode = phase
         self.gl_iters = int(gl_iters)
         # integrated phase: bin k advances by 2π·k·hop/n_fft per frame at its centre frequency (wrapped), plus the
         # predicted deviation; the phase is the running sum over frames (GANSynth's instantaneous frequency)
-        advance = np.mod(2.0 * np.pi * np.arange(n_fft // 2 + 1) * hop_length / n_fft, 2.0 * np.pi)
+        advance = np.mod(2.0 * np.pi * np.arange(n_fft // 2 + 1) * self.hop_length / n_fft, 2.0 * np.pi)
         self.register_buffer("bin_advance", torch.from_numpy(advance).float().view(-1, 1), persistent=False)
         self.mel_prior = mel_inverse is not None
         if mel_inverse is not None:  # [bins, n_mels]: the log-magnitude head predicts a residual on ln(pinv · mel)
             if tuple(mel_inverse.shape) != (n_fft // 2 + 1, n_mels):
                 raise ConfigError(f"mel_prior: the filterbank inverse is {list(mel_inverse.shape)}, expected "
-                                  f"[{n_fft // 2 + 1}, {n_mels}] (the head's n_fft must equal the features')")
+                                  f"[{n_fft // 2 + 1}, {n_mels}] (a filterbank at the head's n_fft)")
             self.register_buffer("mel_inverse", torch.from_numpy(np.asarray(mel_inverse)).float(), persistent=False)
         for m in self.modules():
             if isinstance(m, (nn.Conv1d, nn.Linear)):
@@ -169,15 +175,25 @@ class ISTFTGenerator(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def head(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The backbone and head: predicted magnitude ``[B, n_fft / 2 + 1, F]`` and angles (None for
-        ``phase="griffin_lim"``, whose head predicts magnitudes only)."""
+        """The backbone and head: predicted magnitude ``[B, n_fft / 2 + 1, F · frames_per_step]`` and angles (None
+        for the magnitude-only modes ``griffin_lim`` and ``pghi``). With ``frames_per_step`` r > 1 each input frame
+        gives r head frames (its output is r magnitude spectra), interleaved in time: frame ``f·r + j``."""
         x = self.norm_in(self.embed(mel).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             x = block(x)
-        x = self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # [B, bins (· 2), F]
-        log_mag, phase = (x, None) if self.phase_mode == "griffin_lim" else x.chunk(2, dim=1)
+        x = self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # [B, bins · r (or · 2), F]
+        r = self.frames_per_step
+        if r > 1:
+            b, _, f = x.shape
+            x = x.reshape(b, r, -1, f).permute(0, 2, 3, 1).reshape(b, -1, f * r)
+        log_mag, phase = (x, None) if self.phase_mode in MAGNITUDE_ONLY else x.chunk(2, dim=1)
         if self.mel_prior:
-            log_mag = log_mag + torch.log(torch.clamp(torch.matmul(self.mel_inverse, torch.exp(mel)), min=MEL_FLOOR))
+            lin = torch.exp(mel)
+            if r > 1:  # the input frames at the head's frame centres: linear in time, the last one held
+                nxt = torch.cat([lin[..., 1:], lin[..., -1:]], dim=-1)
+                w = torch.arange(r, dtype=lin.dtype, device=lin.device) / r
+                lin = (lin.unsqueeze(-1) * (1 - w) + nxt.unsqueeze(-1) * w).flatten(-2)
+            log_mag = log_mag + torch.log(torch.clamp(torch.matmul(self.mel_inverse, lin), min=MEL_FLOOR))
         if self.phase_mode == "integrated":
             phase = torch.remainder(torch.cumsum(self.bin_advance + phase, dim=-1), 2.0 * math.pi)
         return torch.exp(torch.clamp(log_mag, max=self.log_mag_clip)), phase
@@ -189,6 +205,15 @@ class ISTFTGenerator(nn.Module):
         if phase is None:
             return self.griffin_lim(mag)
         return mag * torch.cos(phase), mag * torch.sin(phase)
+
+    def pghi_audio(self, mag: torch.Tensor) -> torch.Tensor:
+        """Audio ``[B, F · hop]`` of a magnitude ``[B, bins, F]``: the phase of PGHI (phase-gradient heap
+        integration, :func:`speechgen.audio.phase.pghi`) refined by ``gl_iters`` fast Griffin-Lim iterations, then
+        ``torch.istft``, all in :mod:`speechgen.audio.phase` (this head's frame convention is that module's STFT)."""
+        from speechgen.audio.phase import reconstruct
+
+        return reconstruct(mag, self.hop_length, self.n_fft, method="pghi", gl_iters=self.gl_iters,
+                           momentum=GL_MOMENTUM, length=mag.shape[-1] * self.hop_length)
 
     def griffin_lim(self, mag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(real, imag)`` STFT ``[B, bins, F]`` with magnitude ``mag`` and the phase of ``gl_iters`` fast
@@ -217,6 +242,8 @@ class ISTFTGenerator(nn.Module):
                           pad_mode="reflect", return_complex=True)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        if self.phase_mode == "pghi":
+            return self.pghi_audio(self.head(mel)[0]).unsqueeze(1)
         real, imag = self.spectrum(mel)
         return self.istft(real, imag).unsqueeze(1)
 
@@ -273,22 +300,22 @@ class ISTFTVocoder(GANVocoder):
                  n_fft: int | None = None, dim: int = 512, intermediate_dim: int = 1536, layers: int = 8,
                  kernel_size: int = 7, mag_clip: float = 1000.0, head: HeadImpl = "matmul",
                  mel_prior: bool = False, phase: PhaseMode = "absolute", gl_iters: int = 32,
-                 mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3, disc_width: float = 1.0,
-                 discriminators: bool = True) -> None:
-        kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft}
+                 head_hop: int | None = None, mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3,
+                 disc_width: float = 1.0, discriminators: bool = True) -> None:
+        kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft, "head_hop": head_hop}
         field, product = self.upsampling(kwargs)
         super().__init__(sample_rate, feature_params, product, field)
         head_fft = int(self.feature_params["n_fft"]) if n_fft is None else int(n_fft)
+        step = self.hop_length // (self.hop_length if head_hop is None else int(head_hop))
         inverse = None
-        if mel_prior:
+        if mel_prior:  # the filterbank at the head's FFT size (its level offset is a constant the head learns)
             fp = self.feature_params
-            if head_fft != int(fp["n_fft"]):
-                raise ConfigError(f"mel_prior: needs the head's n_fft ({head_fft}) equal to feature_params.n_fft "
-                                  f"({fp['n_fft']})")
             inverse = np.linalg.pinv(mel_filterbank(sample_rate, head_fft, self.n_mels, fp["fmin"], fp["fmax"]))
         self.generator = ISTFTGenerator(self.n_mels, self.hop_length, head_fft, dim, intermediate_dim, layers,
-                                        kernel_size, mag_clip, head, inverse, phase, gl_iters)
+                                        kernel_size, mag_clip, head, inverse, phase, gl_iters, step)
         self.whole_input = phase != "absolute"  # speechgen vocode: one piece, not overlapping chunks
+        if phase == "pghi":  # its FFTs are small: a second torch thread only adds waiting (docs/vocoders.md, Speed)
+            self.max_threads = 1
         self.discriminator = None
         if discriminators:  # built but unused by the supervised stage of phase="griffin_lim" (as ResGAN's pulse stage)
             self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "the iSTFT vocoder")
@@ -301,33 +328,43 @@ class ISTFTVocoder(GANVocoder):
         if n_fft is None:
             params = cls._kwarg(kwargs, "feature_params") or {}
             n_fft = params.get("n_fft", 1024) if isinstance(params, Mapping) else 1024
-        check_head(n_fft, hop)
+        head_hop = cls._kwarg(kwargs, "head_hop") if "head_hop" in kwargs else None
+        if head_hop is not None and (isinstance(head_hop, bool) or not isinstance(head_hop, int) or head_hop < 1
+                                     or not isinstance(hop, int) or hop % head_hop):
+            raise ConfigError(f"head_hop: expected a positive integer that divides the features' hop {hop}, "
+                              f"got {head_hop!r}")
+        check_head(n_fft, hop if head_hop is None else head_hop)
         return field, hop
 
     def export_graph(self) -> tuple[nn.Module, dict[str, Any]]:
-        """The network as exported. With ``phase="griffin_lim"`` the graph ends at the predicted magnitude
-        ``[batch, n_fft / 2 + 1, frames]``: the iterative phase stays outside it (unrolled, its 32 iterations made a
-        147-MB file of a 0.94 M-parameter model), and the output's description says how to make audio of it."""
+        """The network as exported. With a magnitude-only phase mode (``griffin_lim``, ``pghi``) the graph ends at
+        the predicted magnitude ``[batch, n_fft / 2 + 1, frames · frames_per_step]``: the phase algorithm stays
+        outside it (unrolled, 32 Griffin-Lim iterations made a 147-MB file of a 0.94 M-parameter model), and the
+        output's description says how to make audio of it."""
         g = self.generator
-        if g.phase_mode != "griffin_lim":
+        if g.phase_mode not in MAGNITUDE_ONLY:
             return super().export_graph()
+        start = "PGHI (phase-gradient heap integration), then" if g.phase_mode == "pghi" else "zero phase, then"
         return MelToMagnitude(g).eval(), {
-            "name": "magnitude", "shape": ["batch", g.n_fft // 2 + 1, "frames"], "dtype": "float32",
-            "audio": {"phase": "fast Griffin-Lim from zero phase", "iterations": g.gl_iters, "momentum": GL_MOMENTUM,
+            "name": "magnitude",
+            "shape": ["batch", g.n_fft // 2 + 1, "frames" if g.frames_per_step == 1 else f"frames*{g.frames_per_step}"],
+            "dtype": "float32",
+            "audio": {"phase": f"{start} fast Griffin-Lim", "iterations": g.gl_iters, "momentum": GL_MOMENTUM,
                       "n_fft": g.n_fft, "hop_length": g.hop_length, "window": "hann", "center": True,
                       "pad_mode": "reflect"}}
 
     @torch.no_grad()
     def export_reference(self, mel: torch.Tensor) -> torch.Tensor:
-        """The predicted magnitude for ``phase="griffin_lim"`` (what its exported graph computes), else audio."""
-        if self.generator.phase_mode != "griffin_lim":
+        """The predicted magnitude of a magnitude-only phase mode (what its exported graph computes), else audio."""
+        if self.generator.phase_mode not in MAGNITUDE_ONLY:
             return super().export_reference(mel)
         return self.generator.head(self.check_mel(mel))[0]
 
     @property
     def supervised_stage(self) -> bool:
-        """True for ``phase="griffin_lim"``: the magnitude head is trained by :meth:`supervised_loss` alone."""
-        return self.generator.phase_mode == "griffin_lim"
+        """True for the magnitude-only modes (``griffin_lim``, ``pghi``): the head is trained by
+        :meth:`supervised_loss` alone."""
+        return self.generator.phase_mode in MAGNITUDE_ONLY
 
     def supervised_loss(self, audio: torch.Tensor, features: torch.Tensor,
                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -338,11 +375,11 @@ class ISTFTVocoder(GANVocoder):
         if audio.ndim == 3:
             audio = audio[:, 0]
         g = self.generator
-        frames = features.shape[-1]
+        mag, _ = g.head(features)
+        frames = mag.shape[-1]  # F · frames_per_step head frames
         edge = min(g.n_fft // (2 * g.hop_length), (frames - 1) // 2)
         target = g.analyse(audio)[..., :frames]
         target = torch.sqrt(torch.clamp(target.real.pow(2) + target.imag.pow(2), min=MAG_FLOOR))
-        mag, _ = g.head(features)
         mag = torch.sqrt(torch.clamp(mag.pow(2), min=MAG_FLOOR))
         keep = slice(edge, frames - edge)
         sc, log_mag = magnitude_distances(target[..., keep], mag[..., keep])

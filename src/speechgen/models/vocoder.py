@@ -29,10 +29,12 @@ Two optional hooks, both off by default:
 
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -92,6 +94,22 @@ def check_mel(mel: torch.Tensor, n_mels: int) -> torch.Tensor:
     return mel
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """At most ``n`` torch intra-op threads inside the block (None: no limit; the previous count restored after).
+    Vocoders whose work is many small FFTs run faster on one thread: a second one only adds synchronisation, and
+    on a busy machine OpenMP's waiting made two threads many times slower than one (docs/vocoders.md, Speed)."""
+    before = torch.get_num_threads()
+    if n is None or before <= n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class MelToAudio(nn.Module):
     """A generator as exported: mel ``[B, n_mels, T]`` → audio ``[B, T · hop]``.
 
@@ -120,6 +138,8 @@ class GANVocoder(nn.Module):
     onnx_unsupported: str | None = None
     #: the lowest ONNX opset the generator exports with (17 where it runs an STFT)
     onnx_min_opset: int = 11
+    #: torch threads of :meth:`infer` (None: torch's own count; see :func:`torch_threads`)
+    max_threads: int | None = None
 
     def __init__(self, sample_rate: int, feature_params: Mapping[str, Any] | None, upsample_product: int,
                  upsample_field: str = "upsample_rates") -> None:
@@ -201,7 +221,8 @@ class GANVocoder(nn.Module):
         """Audio ``[B, frames * hop_length]`` (or ``[samples]`` for a 2-D mel), without gradients (in [-1, 1] for
         generators ending in tanh; Parallel WaveGAN's and ResGAN's outputs are linear)."""
         squeeze = mel.ndim == 2
-        x = self.generator(self.check_mel(mel)).squeeze(1)
+        with torch_threads(self.max_threads):
+            x = self.generator(self.check_mel(mel)).squeeze(1)
         return x[0] if squeeze else x
 
     def export_graph(self) -> tuple[nn.Module, dict[str, Any]]:
