@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -27,6 +28,7 @@ DEFAULT_VOCODER = "default"  # the shipped vocoder's name
 DEFAULT_CHUNK_FRAMES = 512
 DEFAULT_OVERLAP_FRAMES = 32
 MIN_FRAMES = 4  # MelGAN's reflection padding of its kernel-7 input convolution needs 4 frames
+DEFAULT_BATCH = 16  # clips synthesised per call by vocode_files
 SILENCE_PEAK = 1e-4  # -80 dBFS
 
 
@@ -168,6 +170,48 @@ def check_input(model: Any, path: Path) -> None:
     if info.frames * model.sample_rate < n_fft * info.sample_rate:
         raise AudioError(f"{path}: too short ({info.frames} samples at {info.sample_rate} Hz; the features need "
                          f"at least {n_fft} at {model.sample_rate} Hz)")
+
+
+def vocode_files(model: Any, paths: list[Path], chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+                 overlap_frames: int = DEFAULT_OVERLAP_FRAMES, seed: int = 0, batch: int = DEFAULT_BATCH,
+                 ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, audio)`` for each of ``paths`` (in order), as :func:`vocode_file` gives them, but inputs of a
+    deterministic vocoder (``model.batch_vocode``) that have the same number of frames and fit one chunk are
+    synthesised ``batch`` at a time: one call per batch instead of one per clip (the per-call cost dominates short
+    clips). Sampling vocoders (WaveNet, WaveRNN) go one clip at a time, so their draws depend on the seed only."""
+    import torch
+
+    def features(path: Path) -> tuple[np.ndarray, int]:
+        if path.suffix.lower() == ".npy":
+            mel = _read_mel(path, model.n_mels)
+            return mel, mel.shape[-1] * model.hop_length
+        return _audio_mel(path, model)
+
+    batchable = bool(getattr(model, "batch_vocode", False))
+    pending: list[tuple[int, np.ndarray, int]] = []
+
+    def flush() -> Iterator[tuple[int, np.ndarray]]:
+        if len(pending) == 1:
+            i, mel, n = pending[0]
+            yield i, synthesize(model, mel, chunk_frames, overlap_frames, seed)[:n]
+        elif pending:
+            x = torch.from_numpy(np.stack([mel for _, mel, _ in pending]).astype(np.float32))
+            y = model.infer(x).float().cpu().numpy()
+            for (i, _, n), audio in zip(pending, y):
+                yield i, audio[:n]
+        pending.clear()
+
+    for i, path in enumerate(paths):
+        mel, n = features(path)
+        whole = getattr(model, "whole_input", False) or mel.shape[-1] <= chunk_frames
+        if not (batchable and whole):
+            yield from flush()
+            yield i, synthesize(model, mel, chunk_frames, overlap_frames, seed)[:n]
+            continue
+        if pending and (pending[0][1].shape != mel.shape or len(pending) >= batch):
+            yield from flush()
+        pending.append((i, mel, n))
+    yield from flush()
 
 
 def vocode_file(model: Any, path: Path, chunk_frames: int = DEFAULT_CHUNK_FRAMES,

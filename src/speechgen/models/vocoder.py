@@ -140,6 +140,8 @@ class GANVocoder(nn.Module):
     onnx_min_opset: int = 11
     #: torch threads of :meth:`infer` (None: torch's own count; see :func:`torch_threads`)
     max_threads: int | None = None
+    #: deterministic: ``speechgen vocode`` may synthesise several clips of one length in one call
+    batch_vocode: bool = True
 
     def __init__(self, sample_rate: int, feature_params: Mapping[str, Any] | None, upsample_product: int,
                  upsample_field: str = "upsample_rates") -> None:
