@@ -227,3 +227,26 @@ def test_speed_is_reported_as_times_real_time(tmp_path, capsys):
     assert main(["vocode", "default", "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "× real time" in out and "real-time factor" not in out
+
+
+def test_gl_iters_knob(tmp_path, capsys):
+    """--gl-iters sets the phase iterations of an iterative-phase vocoder (fewer: faster); others refuse it."""
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    outs = {}
+    for n in (0, 8):
+        assert main(["--quiet", "vocode", "dsp", "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / f"o{n}"),
+                     "--gl-iters", str(n)]) == 0
+        outs[n], _ = sf.read(tmp_path / f"o{n}" / "a.wav")
+    assert len(outs[0]) == len(outs[8]) == 16000 and not np.allclose(outs[0], outs[8])
+    assert main(["vocode", "dsp", "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "x"),
+                 "--gl-iters", "-1"]) == 2
+    assert "--gl-iters: must be >= 0" in capsys.readouterr().err
+
+
+def test_gl_iters_needs_an_iterative_phase(ckpt, tmp_path, capsys):
+    sf.write(tmp_path / "a.wav", _tone(), 16000)
+    assert main(["vocode", str(ckpt), "--in", str(tmp_path / "a.wav"), "--out", str(tmp_path / "o"),
+                 "--gl-iters", "4"]) == 2
+    _one_line_error(capsys, "has no iterative phase")
+    assert not (tmp_path / "o").exists()

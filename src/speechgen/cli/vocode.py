@@ -11,7 +11,8 @@ from pathlib import Path
 from speechgen.cli.common import console, progress_bar
 from speechgen.errors import ConfigError
 from speechgen.inference.vocode import (
-    DEFAULT_CHUNK_FRAMES, DEFAULT_OVERLAP_FRAMES, check_input, collect_inputs, load_vocoder, vocode_files,
+    DEFAULT_CHUNK_FRAMES, DEFAULT_OVERLAP_FRAMES, check_input, collect_inputs, load_vocoder, set_phase_iterations,
+    vocode_files,
 )
 
 
@@ -34,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"context frames on each side of a chunk (default {DEFAULT_OVERLAP_FRAMES})")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the sampling vocoders (WaveNet, WaveRNN draw each sample; default 0)")
+    p.add_argument("--gl-iters", type=int, default=None, metavar="N",
+                   help="fast Griffin-Lim iterations of a vocoder whose phase is iterative (the shipped default, dsp, "
+                   "phase: griffin_lim / pghi): fewer is faster, more is closer to the magnitude (default: the "
+                   "model's own)")
     p.set_defaults(func=_vocode)
 
 
@@ -48,6 +53,8 @@ def _vocode(args: argparse.Namespace) -> int:
     if args.chunk_frames < 1 or args.overlap_frames < 0:
         raise ConfigError("--chunk-frames must be >= 1 and --overlap-frames >= 0")
     model, cfg, folder = load_vocoder(args.model, args.device)
+    if args.gl_iters is not None:
+        set_phase_iterations(model, args.gl_iters, cfg["model"]["name"])
     for src, _ in pairs:  # every input is checked before the first is vocoded
         check_input(model, src)
     audio_s = 0.0

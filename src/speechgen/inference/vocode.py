@@ -46,6 +46,18 @@ def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, di
     return model, info.config, info.folder
 
 
+def set_phase_iterations(model: Any, n: int, name: str = "this vocoder") -> None:
+    """Use ``n`` fast Griffin-Lim iterations in a vocoder whose phase is iterative (ConfigError for one that has no
+    such phase, or a negative ``n``): the knob between speed and quality, no retraining needed."""
+    target = model if hasattr(model, "gl_iters") else getattr(model, "generator", None)
+    if target is None or not hasattr(target, "gl_iters") or getattr(target, "phase_mode", "griffin_lim") not in (
+            "griffin_lim", "pghi"):
+        raise ConfigError(f"--gl-iters: '{name}' has no iterative phase")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"--gl-iters: must be >= 0, got {n}")
+    target.gl_iters = int(n)
+
+
 def synthesize(model: Any, mel: np.ndarray, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                overlap_frames: int = DEFAULT_OVERLAP_FRAMES, seed: int = 0) -> np.ndarray:
     """Audio ``[frames * hop]`` (float32) of a log-mel ``[n_mels, frames]``, generated in overlapping chunks.
