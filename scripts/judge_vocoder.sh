@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copy-synthesis of the corpus's held-out test voices by a vocoder, judged with `speechgen compare`:
 #   scripts/judge_vocoder.sh MODEL [CORPUS] [OUT]
+#   VOCODE_ARGS="--gl-iters 8" scripts/judge_vocoder.sh MODEL [CORPUS] [OUT]   # extra `speechgen vocode` options
 # MODEL: run folder, checkpoint folder or shipped name; CORPUS: a built digits corpus (default corpora/digits);
 # OUT (default MODEL/copy-synthesis when MODEL is a folder): OUT/reference (links to the test clips),
 # OUT/estimate (vocoded WAVs), OUT/compare.json ({"files": [...], "mean": {...}}) and OUT/compare.html (players and
@@ -15,5 +16,6 @@ corpus_abs=$(cd "$corpus" && pwd)
 awk -F, 'NR > 1 && $6 == "test" {print $1}' "$corpus/manifest.csv" | while read -r rel; do
   mkdir -p "$out/reference/$(dirname "$rel")"; ln -s "$corpus_abs/$rel" "$out/reference/$rel"
 done
-"$bin/speechgen" vocode "$model" --in "$out/reference" --out "$out/estimate"
+# shellcheck disable=SC2086  # VOCODE_ARGS is a list of options
+"$bin/speechgen" vocode "$model" --in "$out/reference" --out "$out/estimate" ${VOCODE_ARGS:-} | tee "$out/vocode.log"
 "$bin/speechgen" compare "$out/reference" "$out/estimate" --json "$out/compare.json" --html "$out/compare.html"
