@@ -314,7 +314,7 @@ class ISTFTVocoder(GANVocoder):
         self.generator = ISTFTGenerator(self.n_mels, self.hop_length, head_fft, dim, intermediate_dim, layers,
                                         kernel_size, mag_clip, head, inverse, phase, gl_iters, step)
         self.whole_input = phase != "absolute"  # speechgen vocode: one piece, not overlapping chunks
-        if phase == "pghi":  # its FFTs are small: a second torch thread only adds waiting (docs/vocoders.md, Speed)
+        if phase in MAGNITUDE_ONLY:  # many small FFTs: a second torch thread only adds waiting (docs/vocoders.md)
             self.max_threads = 1
         self.discriminator = None
         if discriminators:  # built but unused by the supervised stage of phase="griffin_lim" (as ResGAN's pulse stage)
