@@ -128,12 +128,16 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 @contextlib.contextmanager
-def staged_dir(target: str | os.PathLike, stale: Sequence[str] = ()) -> Iterator[Path]:
+def staged_dir(target: str | os.PathLike, stale: Sequence[str] = (), replace: bool = False) -> Iterator[Path]:
     """Yield a new temporary folder beside ``target`` for a batch of outputs. On success its entries move into
     ``target`` (created if needed: the folder itself is renamed into place; entries of the same name are replaced,
     other files of ``target`` stay) after the files ``stale`` (paths relative to ``target``: the outputs of an
     earlier batch that this one replaces) are removed; on any error it is removed, so a batch that fails half-way
-    (a bad input, a full disk, Ctrl+C) leaves ``target`` as it was instead of some files without their manifest."""
+    (a bad input, a full disk, Ctrl+C) leaves ``target`` as it was instead of some files without their manifest.
+
+    replace: the new folder replaces ``target`` whole (a checkpoint): the old one is renamed to
+    ``.NAME.old-PID`` first and removed after, so a kill in between leaves one complete folder to restore.
+    """
     target = Path(target)
     ensure_dir(target.parent if str(target.parent) else Path("."))
     try:
@@ -142,7 +146,12 @@ def staged_dir(target: str | os.PathLike, stale: Sequence[str] = ()) -> Iterator
         raise DataError(describe_write_error(exc, target)) from exc
     try:
         yield tmp
-        if not target.exists():
+        if replace and target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(tmp, target)
+            _remove_tree(old)
+        elif not target.exists():
             os.replace(tmp, target)
         else:
             for rel in stale:

@@ -22,9 +22,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
-import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from speechgen import __version__
-from speechgen.atomic import atomic_path, describe_write_error, ensure_dir, temp_dir
-from speechgen.errors import CheckpointError, DataError, SpeechgenError
+from speechgen.atomic import atomic_path, staged_dir
+from speechgen.errors import CheckpointError, SpeechgenError
 
 FORMAT = "speechgen-checkpoint"
 FORMAT_VERSION = 1
@@ -73,33 +72,10 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-@contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temporary folder beside ``target``; on success it replaces ``target`` (old one removed).
-
-    The folder gets the permissions of a plain ``mkdir`` (0777 less the umask, not ``mkdtemp``'s 0700).
-    """
-    target = Path(target)
-    ensure_dir(target.parent)
-    try:
-        tmp = temp_dir(target.parent, prefix=f".{target.name}.", suffix=".part")
-    except OSError as exc:
-        raise DataError(describe_write_error(exc, target)) from exc
-    try:
-        yield tmp
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(describe_write_error(exc, target)) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def atomic_dir(target: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
+    """An empty temporary folder beside ``target`` that replaces it on success (the old one removed; see
+    :func:`speechgen.atomic.staged_dir` with ``replace``), with the permissions of a plain ``mkdir``."""
+    return staged_dir(target, replace=True)
 
 
 def _write_yaml(path: Path, data: Any) -> None:
