@@ -14,6 +14,7 @@ from speechgen.data.features import (
     FEATURES,
     FeatureCache,
     LogMel,
+    LogMelF0,
     MfccF0,
     StftImage,
     Waveform,
@@ -49,6 +50,7 @@ def corpus(tmp_path):
         ("waveform", (9600,)),
         ("stft_image", (2, 128, 128)),
         ("log_mel", (80, 1 + 9600 // 256)),
+        ("log_mel_f0", (82, 1 + 9600 // 256)),
         ("mfcc_f0", (22, 1 + 9600 // 256)),
     ],
 )
@@ -59,7 +61,7 @@ def test_feature_shapes_and_dtype(name, shape):
 
 
 def test_registry_is_explicit_and_complete():
-    assert set(FEATURES) == {"waveform", "stft_image", "specgan_image", "log_mel", "mfcc_f0"}
+    assert set(FEATURES) == {"waveform", "stft_image", "specgan_image", "log_mel", "log_mel_f0", "mfcc_f0"}
     for name, cls in FEATURES.items():
         assert cls.name == name
 
@@ -72,11 +74,42 @@ def test_mfcc_f0_rows():
     assert np.allclose(np.exp(y[20][voiced == 1]), 200.0, rtol=0.02)
 
 
+def test_log_mel_f0_rows():
+    """log_mel_f0: the 80 log-mel rows exactly (LogMel's), then log F0 (Hz) and 0/1 voicing on the same frames;
+    log F0 is interpolated through unvoiced frames (a tone, a silent gap, a tone an octave lower)."""
+    sr = 16000
+    x = np.concatenate([_tone(200.0, 0.4, sr), np.zeros(int(0.2 * sr), np.float32), _tone(100.0, 0.4, sr, seed=1)])
+    y = LogMelF0()(x, sr)
+    assert y.shape == (82, 1 + len(x) // 256) and y.dtype == np.float32
+    assert np.array_equal(y[:80], LogMel()(x, sr))
+    lf0, voiced = y[80], y[81]
+    assert set(np.unique(voiced)) == {0.0, 1.0}
+    assert np.allclose(np.exp(lf0[:20][voiced[:20] == 1]), 200.0, rtol=0.02)
+    assert np.allclose(np.exp(lf0[-20:][voiced[-20:] == 1]), 100.0, rtol=0.02)
+    gap = slice(28, 35)  # ~0.45-0.55 s: silence, unvoiced, F0 between the two tones'
+    assert np.all(voiced[gap] == 0) and np.all((lf0[gap] < np.log(200.5)) & (lf0[gap] > np.log(99.5)))
+    assert np.all(np.diff(lf0[gap]) <= 1e-6)  # falling from one tone's F0 to the other's
+    assert LogMelF0().channels == 82 and LogMel().channels == 80 and MfccF0().channels == 22
+    assert LogMelF0(n_mels=64)(x, sr).shape[0] == 66
+
+
+def test_log_mel_f0_pads_each_row_as_silence():
+    """Padding (a clip shorter than a training segment): silence's log-mel, the edge frames' log F0, voicing 0."""
+    f = LogMelF0()
+    y = f(_tone(200.0, 0.3, 16000), 16000)
+    p = f.pad(y, 3, 2)
+    assert p.shape == (82, y.shape[1] + 5) and np.array_equal(p[:, 3:-2], y)
+    assert np.all(p[:80, :3] == np.float32(np.log(1e-5))) and np.all(p[:80, -2:] == np.float32(np.log(1e-5)))
+    assert np.all(p[80, :3] == y[80, 0]) and np.all(p[80, -2:] == y[80, -1])
+    assert np.all(p[81, :3] == 0.0) and np.all(p[81, -2:] == 0.0)
+    assert np.array_equal(LogMel().pad(y[:80], 1, 1)[:, 0], np.full(80, np.float32(np.log(1e-5))))
+
+
 def test_keys_are_stable_and_parameter_sensitive():
     assert LogMel().key() == LogMel().key() == LogMel(fmax=8000).key()  # int vs float normalised
     assert LogMel().key() != LogMel(n_mels=64).key()
     assert LogMel().key().startswith("log_mel-")
-    assert MfccF0().key() != LogMel().key()
+    assert MfccF0().key() != LogMel().key() != LogMelF0().key()
     assert len({cls().key() for cls in FEATURES.values()}) == len(FEATURES)
 
 
@@ -90,6 +123,9 @@ def test_keys_are_stable_and_parameter_sensitive():
         (lambda: LogMel(eps=0.0), "eps"),
         (lambda: MfccF0(n_mfcc=100), "n_mfcc"),
         (lambda: MfccF0(f0_min=300.0, f0_max=200.0), "f0_max"),
+        (lambda: LogMelF0(f0_min=300.0, f0_max=200.0), "f0_max"),
+        (lambda: LogMelF0(f0_frame_length=0), "f0_frame_length"),
+        (lambda: LogMelF0(eps=0.0), "eps"),
         (lambda: StftImage(n_bins=1000), "n_bins"),
         (lambda: StftImage(db_floor=10.0), "db_floor"),
         (lambda: Waveform(peak=-1.0), "peak"),
@@ -108,6 +144,10 @@ def test_rate_checks_name_the_field():
     assert LogMel(fmax=4000.0)(_tone(220.0, 0.6, 8000), 8000).shape == (80, 1 + 4800 // 256)
     with pytest.raises(ConfigError, match="f0_frame_length"):
         MfccF0().check_rate(48000)
+    with pytest.raises(ConfigError, match="f0_frame_length"):
+        LogMelF0().check_rate(48000)
+    with pytest.raises(ConfigError, match="fmax"):
+        LogMelF0().check_rate(8000)
 
 
 def test_cache_hit_is_identical_and_not_recomputed(corpus, tmp_path, monkeypatch):

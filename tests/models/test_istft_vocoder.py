@@ -252,3 +252,128 @@ def test_mel_prior_at_another_head_size():
     """The prior is the pseudo-inverse of a filterbank at the head's FFT size (a 2048-point head too)."""
     model = ISTFTVocoder(**TINY, n_fft=2048, mel_prior=True)
     assert model.generator.mel_inverse.shape == (1025, 80)
+
+
+# -- f0_prior: the log_mel_f0 input and the harmonic-comb prior ----------------------------------------------------
+
+F0_HEAD = dict(TINY, n_fft=512, head_hop=128, phase="pghi", gl_iters=2, mel_prior=True)
+
+
+def _voiced_features(f0: float = 150.0, seconds: float = 1.0, voiced: bool = True) -> np.ndarray:
+    """``log_mel_f0`` rows of a harmonic tone at ``f0`` (25 equal harmonics, a little noise), or of noise."""
+    from speechgen.data.features import LogMelF0
+
+    sr = 16000
+    t = np.arange(int(seconds * sr)) / sr
+    rng = np.random.default_rng(0)
+    if voiced:
+        x = sum(np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi)) for k in range(1, 26)) * 0.02
+    else:
+        x = np.zeros_like(t)
+    x = (x + 0.002 * rng.standard_normal(t.size)).astype(np.float32)
+    return LogMelF0()(x, sr)
+
+
+def test_f0_prior_takes_the_log_mel_f0_feature():
+    """f0_prior: the vocoder's feature is log_mel_f0 (82 input rows: the 80 mel bands, log F0, voicing), its
+    feature parameters add YIN's; the plain vocoder keeps log_mel; the backbone sees all 82 rows."""
+    model = ISTFTVocoder(**F0_HEAD, f0_prior=True, discriminators=False)
+    assert (model.feature, model.n_mels, model.feature_params["n_mels"]) == ("log_mel_f0", 82, 80)
+    assert model.feature_params["f0_min"] == 50.0 and model.generator.embed.in_channels == 82
+    assert model.generator.mel_inverse.shape == (257, 80) and model.generator.bands == 80
+    plain = ISTFTVocoder(**F0_HEAD, discriminators=False)
+    assert (plain.feature, plain.n_mels, ISTFTVocoder.feature) == ("log_mel", 80, "log_mel")
+    assert "f0_min" not in plain.feature_params and plain.generator.comb is None
+    spec = ISTFTVocoder.describe({"f0_prior": True, "mel_prior": True})
+    assert spec.n_mels == 82 and spec.feature_params["f0_frame_length"] == 1024
+    mel = torch.from_numpy(_voiced_features())[None]
+    mag, _ = model.generator.head(mel)
+    assert mag.shape == (1, 257, 2 * mel.shape[-1]) and torch.isfinite(mag).all()
+    with pytest.raises(ConfigError, match=r"^mel: expected \[batch, 82, frames\]"):
+        model.infer(mel[:, :80])
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(f0_prior=True, mel_prior=False), "f0_prior: needs mel_prior: true"),
+    (dict(f0_prior="yes"), "f0_prior: expected true or false"),
+    (dict(f0_prior=True, comb_depth=1.0), "comb_depth: expected a number in (0, 1)"),
+    (dict(f0_prior=True, feature_params={"f0_max": 9000.0}), "feature_params.f0_max: 9000 Hz is not below"),
+])
+def test_f0_prior_kwargs_errors_name_the_field(kwargs, msg):
+    with pytest.raises(ConfigError) as err:
+        ISTFTVocoder(**dict(F0_HEAD, **kwargs))
+    assert str(err.value).startswith(msg), str(err.value)
+
+
+def test_harmonic_comb_shape_peaks_at_the_harmonics_with_mean_one():
+    """The comb alone: peaks at k·F0 (k >= 1) in the head's bins, the Hann window's Gaussian width (σ ≈ 0.79
+    bins), valleys between, and a mean of 1 over whole periods; F0 follows the input frame by frame."""
+    from speechgen.models.istft_vocoder import HarmonicComb
+    from speechgen.audio.spectral import mel_filterbank
+
+    comb = HarmonicComb(16000, 512, mel_filterbank(16000, 512, 80, 0.0, 8000.0))
+    assert comb.sigma == pytest.approx(0.788, abs=1e-3)
+    f0 = torch.tensor([[np.log(250.0), np.log(125.0)]])  # 8 and 4 bins
+    c = comb.comb(f0)[0].double().numpy()  # [257, 2]
+    assert c.shape == (257, 2)
+    for j, step in enumerate((8, 4)):
+        peaks = np.arange(step, 250, step)
+        assert np.all(c[peaks, j] > 1.9) and np.all(c[peaks + step // 2, j] < 0.2)
+        assert c[peaks, j] == pytest.approx(step / (comb.sigma * np.sqrt(2 * np.pi)), rel=0.02)
+        assert c[step:step * 30, j].mean() == pytest.approx(1.0, abs=0.01)  # whole periods
+    assert c[0, 0] < 1e-3  # no harmonic at DC
+
+
+def test_comb_prior_keeps_each_bands_sum_and_leaves_unvoiced_frames_alone():
+    """The prior on a harmonic tone (F0 150 Hz): voiced frames get the comb (peaks at the harmonics above 1 kHz,
+    where the plain pseudo-inverse has few), each mel band keeps its sum (the triangles' W · prior = W · envelope,
+    within a few per cent where the bands are wider than the harmonic spacing; the gains are interpolated between
+    band centres, so narrower bands keep theirs more loosely), and unvoiced frames keep the envelope."""
+    from speechgen.audio.spectral import mel_filterbank
+
+    model = ISTFTVocoder(**F0_HEAD, f0_prior=True, comb_depth=0.9, discriminators=False)
+    plain = ISTFTVocoder(**F0_HEAD, discriminators=False)
+    g = model.generator
+    feats = _voiced_features(150.0)
+    assert feats[81, 5:-5].min() == 1.0 and np.exp(feats[80, 5:-5]) == pytest.approx(150.0, rel=0.01)
+    x = torch.from_numpy(feats)[None]
+    with torch.no_grad():
+        shaped = g.prior(x)[0].double().numpy()
+        env = plain.generator.prior(x[:, :80])[0].double().numpy()
+    assert shaped.shape == env.shape == (257, 2 * feats.shape[1])
+    mid = slice(10, 100)  # voiced head frames away from the clip's edges
+    w = mel_filterbank(16000, 512, 80, 0.0, 8000.0, norm=None)
+    centres = (w * np.arange(257)).sum(1) / w.sum(1) * 16000 / 512
+    rel = np.abs((w @ shaped)[:, mid] / (w @ env)[:, mid] - 1.0)
+    spacing = np.gradient(centres)  # Hz between band centres: a triangle spans two
+    assert rel[spacing >= 150.0].max() < 0.06 and np.median(rel) < 0.05 and rel.max() < 0.5
+    bins = np.arange(257) * 16000 / 512
+    on = (bins > 1000) & (bins < 4000) & (np.abs(bins / 150.0 - np.round(bins / 150.0)) * 150.0 < 8.0)
+    off = (bins > 1000) & (bins < 4000) & (np.abs(bins / 150.0 - np.round(bins / 150.0)) * 150.0 > 50.0)
+    contrast = lambda m: np.log(m[on][:, mid]).mean() - np.log(m[off][:, mid]).mean()  # noqa: E731
+    assert contrast(shaped) > contrast(env) + 1.0
+    silent = x.clone()
+    silent[:, 81] = 0.0  # unvoiced everywhere: exactly the plain envelope
+    with torch.no_grad():
+        assert torch.allclose(g.prior(silent), plain.generator.prior(x[:, :80]), rtol=1e-5)
+    assert [k for k in model.state_dict() if "comb" in k] == ["generator.comb.depth_logit"]  # learned, stored
+    assert float(g.comb.depth()[0]) == pytest.approx(0.9)
+
+
+def test_f0_prior_head_exports_to_onnx(tmp_path):
+    """The comb is plain torch algebra: the f0 head exports (mel + F0 rows → magnitude) and runs in onnxruntime
+    like PyTorch, for another batch and length than the export's."""
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = ISTFTVocoder(**F0_HEAD, f0_prior=True, discriminators=False).eval()
+    net, out = model.export_graph()
+    assert out["shape"] == ["batch", 257, "frames*2"]
+    x = torch.from_numpy(_voiced_features(200.0, 0.5))[None]
+    path = tmp_path / "f0.onnx"
+    torch.onnx.export(net, (x,), str(path), input_names=["mel"], output_names=["magnitude"], opset_version=17,
+                      dynamic_axes={"mel": {0: "batch", 2: "frames"}, "magnitude": {0: "batch", 2: "frames2"}},
+                      dynamo=False)
+    y = torch.cat([torch.from_numpy(_voiced_features(120.0, 0.7))[None]] * 2)
+    got = ort.InferenceSession(str(path)).run(None, {"mel": y.numpy()})[0]
+    want = model.export_reference(y).numpy()
+    assert got.shape == want.shape and np.allclose(got, want, rtol=1e-3, atol=1e-6)

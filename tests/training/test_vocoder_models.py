@@ -108,14 +108,17 @@ def test_tiny_recipes_train_end_to_end_and_vocode(name, toy_manifest, tmp_path):
     assert sr == 16000 and len(audio) == 16000 and abs(audio).max() > 0
 
 
-@pytest.mark.parametrize("name", ["istft-vocoder-gl-tiny", "istft-vocoder-pghi-tiny"])
+@pytest.mark.parametrize("name", ["istft-vocoder-gl-tiny", "istft-vocoder-pghi-tiny", "istft-vocoder-pghi-f0-tiny"])
 def test_magnitude_only_istft_vocoders_train_and_vocode(name, toy_manifest, tmp_path):
-    """phase="griffin_lim" (1024/256) and phase="pghi" (a 512/128 head, two frames per mel frame): a supervised
-    stage (no discriminator step) on the head's magnitude; validation, samples and `speechgen vocode` go through
-    the phase algorithm."""
+    """phase="griffin_lim" (1024/256) and phase="pghi" (a 512/128 head, two frames per mel frame), the latter also
+    with the F0 input and harmonic-comb prior (f0_prior: the log_mel_f0 feature, in training and in `speechgen
+    vocode`): a supervised stage (no discriminator step) on the head's magnitude; validation, samples and
+    `speechgen vocode` go through the phase algorithm."""
     run = tmp_path / "run"
     metrics = train(load_recipe(RECIPES[name], [f"data.manifest={toy_manifest}"]), run, quiet=True)
     assert metrics["steps"] == 4 and "train/d_loss" not in metrics
+    cfg = yaml.safe_load((run / "final" / "config.yaml").read_text())
+    assert ("f0_min" in cfg["features"]) == name.endswith("-f0-tiny") and cfg["features"]["n_mels"] == 80
     assert metrics["train/g_loss"] == pytest.approx(metrics["train/sc"] + metrics["train/log_mag"], rel=1e-4)
     assert metrics["val/mel_l1"] == metrics["val/mel_l1"] and metrics["val/mrstft"] == metrics["val/mrstft"]
     wav = Path(toy_manifest).parent / "wav" / "c_0_0.wav"

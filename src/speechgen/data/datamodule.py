@@ -227,7 +227,7 @@ class ManifestDataset(Dataset):
             avail = mel.shape[-1]  # = 1 + n // hop <= frames
             p = _randint(gen, max(frames - avail, 0))
             a = np.pad(audio, (p * hop, seg - n - p * hop))
-            m = pad_time(mel[..., :frames], p, frames - min(avail, frames) - p, self.feature.pad_value)
+            m = self.feature.pad(mel[..., :frames], p, frames - min(avail, frames) - p)
         return np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(m, dtype=np.float32)
 
 

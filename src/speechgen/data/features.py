@@ -1,12 +1,12 @@
 """Feature extractors (an explicit registry of small frozen dataclasses) and an on-disk per-file feature cache.
 
 Every extractor takes mono float32 audio and its sample rate and returns a float32 array whose *last* axis is
-time: ``waveform`` → ``[samples]`` (hop 1), ``log_mel`` → ``[n_mels, frames]``, ``mfcc_f0`` →
-``[n_mfcc + 2, frames]``, ``stft_image`` → a fixed ``[2, n_bins, n_frames]`` image (not croppable),
-``specgan_image`` → a fixed ``[1, n_bins, n_frames]`` log-magnitude image normalised per bin with training-set
-statistics (which :meth:`Feature.fit` adds to its parameters, see :class:`SpecGanImage`). Frame-based
-features use a centred STFT, so frame ``t`` is centred on sample ``t * hop_length`` and a clip of ``n`` samples
-gives ``1 + n // hop_length`` frames.
+time: ``waveform`` → ``[samples]`` (hop 1), ``log_mel`` → ``[n_mels, frames]``, ``log_mel_f0`` →
+``[n_mels + 2, frames]`` (the log-mel, log F0, voicing), ``mfcc_f0`` → ``[n_mfcc + 2, frames]``, ``stft_image`` →
+a fixed ``[2, n_bins, n_frames]`` image (not croppable), ``specgan_image`` → a fixed ``[1, n_bins, n_frames]``
+log-magnitude image normalised per bin with training-set statistics (which :meth:`Feature.fit` adds to its
+parameters, see :class:`SpecGanImage`). Frame-based features use a centred STFT, so frame ``t`` is centred on
+sample ``t * hop_length`` and a clip of ``n`` samples gives ``1 + n // hop_length`` frames.
 
 :class:`FeatureCache` stores one ``.npy`` per (feature parameters, audio file, sample rate) under
 ``root/<feature.key()>/<hash of path, size, mtime, rate>.npy``. Changing a parameter changes the key folder;
@@ -99,6 +99,11 @@ class Feature:
     def pad_value(self) -> float:
         """Value used to pad the time axis (what silence maps to, where that is a constant)."""
         return 0.0
+
+    def pad(self, x: np.ndarray, left: int, right: int) -> np.ndarray:
+        """``x`` padded on its time axis by ``left`` / ``right`` frames of what silence maps to (default:
+        :attr:`pad_value`; a feature whose rows differ overrides it)."""
+        return pad_time(x, left, right, self.pad_value)
 
     def check_rate(self, sr: int) -> None:
         """Raise :class:`ConfigError` if the parameters do not suit sample rate ``sr``."""
@@ -205,6 +210,11 @@ class LogMel(_StftParams):
         object.__setattr__(self, "eps", _check_float("eps", self.eps, positive=True))
 
     @property
+    def channels(self) -> int:
+        """Rows of the output (the mel bands)."""
+        return self.n_mels
+
+    @property
     def pad_value(self) -> float:
         return float(math.log(self.eps))
 
@@ -237,11 +247,12 @@ class MfccF0(_StftParams):
         object.__setattr__(self, "n_mfcc", _check_int("n_mfcc", self.n_mfcc))
         if self.n_mfcc > self.n_mels:
             raise ConfigError(f"n_mfcc: must be <= n_mels ({self.n_mels}), got {self.n_mfcc}")
-        object.__setattr__(self, "f0_min", _check_float("f0_min", self.f0_min, positive=True))
-        object.__setattr__(self, "f0_max", _check_float("f0_max", self.f0_max, positive=True))
-        if self.f0_max <= self.f0_min:
-            raise ConfigError(f"f0_max: must be > f0_min ({self.f0_min}), got {self.f0_max}")
-        object.__setattr__(self, "f0_frame_length", _check_int("f0_frame_length", self.f0_frame_length))
+        _check_f0_params(self)
+
+    @property
+    def channels(self) -> int:
+        """Rows of the output: the MFCCs, log F0 and voicing."""
+        return self.n_mfcc + 2
 
     @property
     def pad_value(self) -> float:
@@ -249,14 +260,7 @@ class MfccF0(_StftParams):
 
     def check_rate(self, sr: int) -> None:
         super().check_rate(sr)
-        if self.f0_max >= sr / 2:
-            raise ConfigError(f"f0_max: {self.f0_max:g} Hz is not below the Nyquist frequency of {sr} Hz audio")
-        need = 2 * math.ceil(sr / self.f0_min) + 2
-        if self.f0_frame_length < need:
-            raise ConfigError(
-                f"f0_frame_length: {self.f0_frame_length} is too short for f0_min {self.f0_min:g} Hz at {sr} Hz "
-                f"(needs >= {need})"
-            )
+        _check_f0_rate(self, sr)
 
     def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
         x = self._prepare(audio, sr)
@@ -264,12 +268,85 @@ class MfccF0(_StftParams):
             x, sr, n_mfcc=self.n_mfcc, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
             n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
         ), dtype=np.float32)
-        f0, voiced = pitch.f0(x, sr, hop_length=self.hop_length, frame_length=self.f0_frame_length,
-                              fmin=self.f0_min, fmax=self.f0_max)
-        lf0 = np.asarray(pitch.log_f0_interp(f0, voiced), dtype=np.float32)
-        vuv = np.asarray(voiced, dtype=np.float32)
-        n = min(cep.shape[1], lf0.shape[0], vuv.shape[0])
-        return np.concatenate([cep[:, :n], lf0[None, :n], vuv[None, :n]], axis=0).astype(np.float32)
+        rows = _f0_rows(x, sr, self.hop_length, self.f0_frame_length, self.f0_min, self.f0_max)
+        n = min(cep.shape[1], rows.shape[1])
+        return np.concatenate([cep[:, :n], rows[:, :n]], axis=0).astype(np.float32)
+
+
+def _f0_rows(x: np.ndarray, sr: int, hop_length: int, frame_length: int, f0_min: float, f0_max: float,
+             ) -> np.ndarray:
+    """``[2, frames]`` float32: YIN's log F0 (Hz, linearly interpolated through unvoiced frames, the nearest voiced
+    value held at the ends, log 100 Hz for a clip without voicing) and a 0/1 voicing flag, on centred frames."""
+    f0, voiced = pitch.f0(x, sr, hop_length=hop_length, frame_length=frame_length, fmin=f0_min, fmax=f0_max)
+    lf0 = np.asarray(pitch.log_f0_interp(f0, voiced), dtype=np.float32)
+    return np.stack([lf0, np.asarray(voiced, dtype=np.float32)])
+
+
+def _check_f0_params(feature: Any) -> None:
+    """Validate (and normalise) the ``f0_min`` / ``f0_max`` / ``f0_frame_length`` fields of a frozen feature."""
+    object.__setattr__(feature, "f0_min", _check_float("f0_min", feature.f0_min, positive=True))
+    object.__setattr__(feature, "f0_max", _check_float("f0_max", feature.f0_max, positive=True))
+    if feature.f0_max <= feature.f0_min:
+        raise ConfigError(f"f0_max: must be > f0_min ({feature.f0_min}), got {feature.f0_max}")
+    object.__setattr__(feature, "f0_frame_length", _check_int("f0_frame_length", feature.f0_frame_length))
+
+
+def _check_f0_rate(feature: Any, sr: int) -> None:
+    """ConfigError when YIN's search range or frame length does not suit sample rate ``sr``."""
+    f0_min, f0_max, frame = feature.f0_min, feature.f0_max, feature.f0_frame_length
+    if f0_max >= sr / 2:
+        raise ConfigError(f"f0_max: {f0_max:g} Hz is not below the Nyquist frequency of {sr} Hz audio")
+    need = 2 * math.ceil(sr / f0_min) + 2
+    if frame < need:
+        raise ConfigError(f"f0_frame_length: {frame} is too short for f0_min {f0_min:g} Hz at {sr} Hz "
+                          f"(needs >= {need})")
+
+
+@dataclass(frozen=True)
+class LogMelF0(LogMel):
+    """The log-mel of :class:`LogMel` with log-F0 and voicing below it. Output ``[n_mels + 2, frames]``.
+
+    Rows ``0 .. n_mels-1`` are the log-mel (exactly :class:`LogMel`'s), row ``n_mels`` is ``log F0`` (Hz, linearly
+    interpolated through unvoiced frames, as :class:`MfccF0`'s) and the last row is 1.0 for voiced frames, else
+    0.0; F0 by YIN in ``[f0_min, f0_max]`` Hz over frames of ``f0_frame_length`` samples on the mel's frame centres.
+    The input of the iSTFT vocoder's harmonic-comb prior (``f0_prior``). Padding (:meth:`pad`): silence's log-mel
+    (``log eps``), the edge frames' log F0, voicing 0.
+    """
+
+    name: ClassVar[str] = "log_mel_f0"
+    f0_min: float = 50.0
+    f0_max: float = 500.0
+    f0_frame_length: int = 1024
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_f0_params(self)
+
+    @property
+    def channels(self) -> int:
+        """Rows of the output: the mel bands, log F0 and voicing."""
+        return self.n_mels + 2
+
+    @property
+    def pad_value(self) -> float:
+        return float("nan")  # rows differ: NaN repeats the edge frames (see pad_time); :meth:`pad` does each row
+
+    def pad(self, x: np.ndarray, left: int, right: int) -> np.ndarray:
+        mel = pad_time(x[..., :-2, :], left, right, float(math.log(self.eps)))
+        lf0 = pad_time(x[..., -2:-1, :], left, right, float("nan"))
+        vuv = pad_time(x[..., -1:, :], left, right, 0.0)
+        return np.concatenate([mel, lf0, vuv], axis=-2)
+
+    def check_rate(self, sr: int) -> None:
+        super().check_rate(sr)
+        _check_f0_rate(self, sr)
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        mel = super().__call__(audio, sr)
+        rows = _f0_rows(self._prepare(audio, sr), sr, self.hop_length, self.f0_frame_length, self.f0_min,
+                        self.f0_max)
+        n = min(mel.shape[1], rows.shape[1])
+        return np.concatenate([mel[:, :n], rows[:, :n]], axis=0).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -494,6 +571,7 @@ FEATURES: dict[str, type[Feature]] = {
     StftImage.name: StftImage,
     SpecGanImage.name: SpecGanImage,
     LogMel.name: LogMel,
+    LogMelF0.name: LogMelF0,
     MfccF0.name: MfccF0,
 }
 

@@ -118,8 +118,8 @@ def _read_mel(path: Path, n_mels: int) -> np.ndarray:
 
 def analyse(model: Any, audio: np.ndarray, sample_rate: int, name: str = "audio") -> tuple[np.ndarray, int]:
     """``(features, number of samples at the vocoder's rate)`` of a mono clip, resampled to the vocoder's rate and
-    analysed exactly as in training (the vocoder's ``feature``: log-mel, or ResGAN's MFCC + F0); AudioError naming
-    ``name`` when it is too short for the analysis or silent."""
+    analysed exactly as in training (the vocoder's ``feature``: log-mel, ResGAN's MFCC + F0, or log-mel + F0 for the
+    iSTFT vocoder's ``f0_prior``); AudioError naming ``name`` when it is too short for the analysis or silent."""
     from speechgen.audio import io as audio_io
     from speechgen.data.features import build_feature
 
@@ -133,7 +133,7 @@ def analyse(model: Any, audio: np.ndarray, sample_rate: int, name: str = "audio"
     peak = float(np.max(np.abs(x)))
     if peak < SILENCE_PEAK:
         raise AudioError(f"{name}: silent (peak {peak:.1e}); nothing to vocode")
-    feature = build_feature(getattr(model, "feature", "log_mel"), model.feature_params)  # ResGAN: mfcc_f0
+    feature = build_feature(getattr(model, "feature", "log_mel"), model.feature_params)  # ResGAN: mfcc_f0, ...
     return feature(x, model.sample_rate), len(x)
 
 

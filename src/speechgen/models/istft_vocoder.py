@@ -21,6 +21,10 @@ DFT as one fixed matrix product and the overlap-add as a ``conv_transpose1d`` wi
 exports to ONNX (``torch.istft`` does not: the TorchScript exporter has no ``aten::istft``) — and ``"torch"``,
 ``torch.istft`` (``center=True``, ``length = F · hop``).
 
+Priors (ours): with ``mel_prior`` the head predicts the log-magnitude as a residual on the mel filterbank's
+pseudo-inverse of its input; with ``f0_prior`` too, the input is the ``log_mel_f0`` feature (the log-mel, log F0 and
+voicing) and that envelope is shaped by a harmonic comb at the frame's F0 on voiced frames (:class:`HarmonicComb`).
+
 Discriminators (Vocos uses HiFi-GAN's multi-period discriminator plus a multi-resolution STFT discriminator; the
 latter is not in :mod:`speechgen.nn.vocoder_discriminators`, so its place is taken by HiFi-GAN's multi-scale
 discriminator): MPD (periods ``mpd_periods``) + MSD (``msd_scales``), widths × ``disc_width``.
@@ -42,7 +46,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechgen.audio.phase import HANN_GAMMA
 from speechgen.audio.spectral import fft_window, mel_filterbank
+from speechgen.data.features import LogMel, LogMelF0
 from speechgen.errors import ConfigError
 from speechgen.losses.stft import MAG_FLOOR, magnitude_distances
 from speechgen.models.vocoder import GANVocoder
@@ -54,6 +60,7 @@ PHASE_MODES = ("absolute", "integrated", "griffin_lim", "pghi")
 MAGNITUDE_ONLY = ("griffin_lim", "pghi")  # the head predicts the magnitude; the phase comes from an algorithm
 MEL_FLOOR = 1e-5  # the log-mel's floor (:func:`speechgen.audio.spectral.log_mel`), also the prior's
 GL_MOMENTUM = 0.99  # fast Griffin-Lim's alpha (Perraudin et al. 2013), as :func:`speechgen.audio.phase.griffin_lim`
+F0_ROWS = 2  # log F0 and voicing, below the mel bands in the log_mel_f0 feature
 
 
 def check_head(n_fft: Any, hop_length: Any) -> None:
@@ -106,6 +113,75 @@ class InverseSTFT(nn.Module):
         return (y[:, 0, start:start + length] / env[:, 0, start:start + length])
 
 
+class HarmonicComb(nn.Module):
+    """The harmonic-comb prior of ``f0_prior``: a magnitude envelope ``E`` ``[B, bins, T]`` (the mel
+    pseudo-inverse), log F0 ``[B, T]`` (Hz) and voicing ``v`` ``[B, T]`` in [0, 1] → ``E · c · g`` ``[B, bins, T]``.
+
+    Derivation. A voiced frame is a sum of harmonics at ``k · F0``; through the head's analysis window (Hann of
+    ``n_fft`` points) each appears as the window's transform around its frequency, which PGHI's Gaussian
+    equivalent (``γ = 0.25645 · n_fft²``, :data:`speechgen.audio.phase.HANN_GAMMA`) makes a Gaussian of
+    ``σ = 1 / sqrt(2π · 0.25645) ≈ 0.79`` bins. With equal harmonics the expected magnitude is therefore the comb
+    ``C(f) = Σ_k exp(-(f - k·F0)² / 2σ²)`` (bins; ``k ≥ 1``, the two harmonics nearest ``f`` — the next ones lie
+    ``≥ 1.5 F0 ≥ 3σ`` away), divided by its mean over a period, ``σ·sqrt(2π) / F0``, so that it averages 1 over
+    any band wider than the harmonic spacing: the comb moves energy from between the harmonics onto them and keeps
+    a band's sum. The mel bands below ~1 kHz are narrower than the spacing, and there the pseudo-inverse already
+    carries what structure the bands resolve; and real harmonics are shallower than the ideal comb (jitter, breath,
+    F0 moving within a frame: bench/comb_prior.py measures it). So the comb enters with a depth ``d(f)`` in
+    [0, 1] per bin, learned (``sigmoid`` of a parameter, initialised to ``depth``): ``c = 1 + d · v · (C - 1)``
+    (unvoiced frames: ``c = 1``, the plain envelope). Then each mel band keeps its sum: ``r_b = (W E)_b / (W E c)_b`` over the
+    triangles ``W`` of the filterbank (peak 1), and the per-bin gain ``g = 1 + Σ_b Ŵ_bf (r_b - 1)`` interpolates
+    the band ratios between band centres (``Ŵ``: ``W`` with columns summing to 1; bins outside every band keep
+    gain 1). ``W · (E c g) = W · E`` holds up to that interpolation (exactly for a constant ratio). Everything
+    is a torch expression (no loop, no data-dependent shape): it exports to ONNX with the head.
+
+    Args:
+        sample_rate: audio rate (Hz per bin: ``sample_rate / n_fft``).
+        n_fft: FFT size of the head (its window is a Hann of this length).
+        filterbank: the mel triangles ``[bands, n_fft / 2 + 1]`` at ``n_fft`` (any per-band scale).
+        depth: the comb's initial depth in (0, 1) (the same for every bin).
+    """
+
+    def __init__(self, sample_rate: int, n_fft: int, filterbank: np.ndarray, depth: float = 0.5) -> None:
+        super().__init__()
+        bins = n_fft // 2 + 1
+        fb = np.asarray(filterbank, dtype=np.float64)
+        if fb.ndim != 2 or fb.shape[1] != bins:
+            raise ConfigError(f"f0_prior: the filterbank is {list(fb.shape)}, expected [bands, {bins}]")
+        if isinstance(depth, bool) or not isinstance(depth, (int, float)) or not 0.0 < float(depth) < 1.0:
+            raise ConfigError(f"comb_depth: expected a number in (0, 1), got {depth!r}")
+        self.bins_per_hz = n_fft / float(sample_rate)
+        self.sigma = 1.0 / math.sqrt(2.0 * math.pi * HANN_GAMMA)  # bins, for a Hann window of n_fft points
+        weights = fb / np.maximum(fb.max(axis=1, keepdims=True), 1e-30)  # [bands, bins], peak 1
+        col = weights.sum(axis=0, keepdims=True)
+        spread = np.where(col > 0, weights / np.where(col > 0, col, 1.0), 0.0)
+        self.register_buffer("weights", torch.from_numpy(weights).float(), persistent=False)
+        self.register_buffer("spread", torch.from_numpy(spread.T.copy()).float(), persistent=False)  # [bins, bands]
+        self.register_buffer("bin", torch.arange(bins, dtype=torch.float32).view(1, -1, 1), persistent=False)
+        self.depth_logit = nn.Parameter(torch.full((bins,), math.log(depth / (1.0 - depth))))
+
+    def comb(self, log_f0: torch.Tensor) -> torch.Tensor:
+        """``C / mean(C)`` ``[B, bins, T]`` of log F0 ``[B, T]`` (Hz; F0 held at ``2σ`` bins or more, where the
+        two nearest harmonics make the sum)."""
+        f0 = torch.clamp(torch.exp(log_f0) * self.bins_per_hz, min=2.0 * self.sigma).unsqueeze(1)  # [B, 1, T] bins
+        nearest = torch.round(self.bin / f0)
+        dist = self.bin - f0 * torch.clamp(nearest, min=1.0)  # to the nearest harmonic k >= 1
+        other = f0 - torch.abs(dist)  # to the next one on the other side (none below the first harmonic)
+        two = 2.0 * self.sigma ** 2
+        c = torch.exp(-dist * dist / two) + torch.exp(-other * other / two) * (nearest >= 1).to(f0.dtype)
+        return c * f0 / (self.sigma * math.sqrt(2.0 * math.pi))
+
+    def depth(self) -> torch.Tensor:
+        """The comb's depth per bin ``[bins]`` in (0, 1)."""
+        return torch.sigmoid(self.depth_logit)
+
+    def forward(self, envelope: torch.Tensor, log_f0: torch.Tensor, voicing: torch.Tensor) -> torch.Tensor:
+        v = torch.clamp(voicing, 0.0, 1.0).unsqueeze(1)  # [B, 1, T]
+        c = 1.0 + self.depth().view(1, -1, 1) * v * (self.comb(log_f0) - 1.0)
+        shaped = envelope * c
+        ratio = torch.matmul(self.weights, envelope) / torch.clamp(torch.matmul(self.weights, shaped), min=1e-30)
+        return shaped * (1.0 + torch.matmul(self.spread, ratio - 1.0))
+
+
 class ConvNeXtBlock(nn.Module):
     """1-D ConvNeXt block: ``x + γ · MLP(LayerNorm(dwconv(x)))`` on ``[B, dim, F]``."""
 
@@ -129,7 +205,8 @@ class ISTFTGenerator(nn.Module):
     def __init__(self, n_mels: int = 80, hop_length: int = 256, n_fft: int = 1024, dim: int = 512,
                  intermediate_dim: int = 1536, layers: int = 8, kernel_size: int = 7, mag_clip: float = 1000.0,
                  head: HeadImpl = "matmul", mel_inverse: np.ndarray | None = None,
-                 phase: PhaseMode = "absolute", gl_iters: int = 32, frames_per_step: int = 1) -> None:
+                 phase: PhaseMode = "absolute", gl_iters: int = 32, frames_per_step: int = 1,
+                 comb: HarmonicComb | None = None) -> None:
         super().__init__()
         if phase not in PHASE_MODES:
             raise ConfigError(f"phase: expected one of {', '.join(PHASE_MODES)}, got {phase!r}")
@@ -164,15 +241,41 @@ class ISTFTGenerator(nn.Module):
         advance = np.mod(2.0 * np.pi * np.arange(n_fft // 2 + 1) * self.hop_length / n_fft, 2.0 * np.pi)
         self.register_buffer("bin_advance", torch.from_numpy(advance).float().view(-1, 1), persistent=False)
         self.mel_prior = mel_inverse is not None
+        # input rows: the mel bands, then (f0 prior) log F0 and voicing, which the backbone sees too
+        self.bands = n_mels - F0_ROWS if comb is not None else n_mels
+        if comb is not None and mel_inverse is None:
+            raise ConfigError("f0_prior: needs mel_prior: true (the comb shapes the pseudo-inverse envelope)")
         if mel_inverse is not None:  # [bins, n_mels]: the log-magnitude head predicts a residual on ln(pinv · mel)
-            if tuple(mel_inverse.shape) != (n_fft // 2 + 1, n_mels):
+            if tuple(mel_inverse.shape) != (n_fft // 2 + 1, self.bands):
                 raise ConfigError(f"mel_prior: the filterbank inverse is {list(mel_inverse.shape)}, expected "
-                                  f"[{n_fft // 2 + 1}, {n_mels}] (a filterbank at the head's n_fft)")
+                                  f"[{n_fft // 2 + 1}, {self.bands}] (a filterbank at the head's n_fft)")
             self.register_buffer("mel_inverse", torch.from_numpy(np.asarray(mel_inverse)).float(), persistent=False)
+        self.comb = comb
         for m in self.modules():
             if isinstance(m, (nn.Conv1d, nn.Linear)):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
+
+    def at_head_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, F]`` input-frame values → ``[B, C, F · frames_per_step]`` at the head's frame centres: linear
+        in time, the last frame held (identity for one head frame per input frame)."""
+        r = self.frames_per_step
+        if r == 1:
+            return x
+        nxt = torch.cat([x[..., 1:], x[..., -1:]], dim=-1)
+        w = torch.arange(r, dtype=x.dtype, device=x.device) / r
+        return (x.unsqueeze(-1) * (1 - w) + nxt.unsqueeze(-1) * w).flatten(-2)
+
+    def prior(self, features: torch.Tensor) -> torch.Tensor:
+        """The magnitude prior ``[B, bins, F · frames_per_step]`` of the input ``[B, n_mels, F]``: the mel
+        pseudo-inverse ``max(pinv(M) · exp(mel), 1e-5)`` at the head's frames, shaped by the harmonic comb
+        (:class:`HarmonicComb`) when the input carries F0 and voicing (``f0_prior``)."""
+        lin = self.at_head_frames(torch.exp(features[:, :self.bands]))
+        envelope = torch.clamp(torch.matmul(self.mel_inverse, lin), min=MEL_FLOOR)
+        if self.comb is None:
+            return envelope
+        f0, voicing = self.at_head_frames(features[:, self.bands:self.bands + F0_ROWS]).unbind(1)
+        return torch.clamp(self.comb(envelope, f0, voicing), min=MEL_FLOOR)
 
     def head(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The backbone and head: predicted magnitude ``[B, n_fft / 2 + 1, F · frames_per_step]`` and angles (None
@@ -187,13 +290,8 @@ class ISTFTGenerator(nn.Module):
             b, _, f = x.shape
             x = x.reshape(b, r, -1, f).permute(0, 2, 3, 1).reshape(b, -1, f * r)
         log_mag, phase = (x, None) if self.phase_mode in MAGNITUDE_ONLY else x.chunk(2, dim=1)
-        if self.mel_prior:
-            lin = torch.exp(mel)
-            if r > 1:  # the input frames at the head's frame centres: linear in time, the last one held
-                nxt = torch.cat([lin[..., 1:], lin[..., -1:]], dim=-1)
-                w = torch.arange(r, dtype=lin.dtype, device=lin.device) / r
-                lin = (lin.unsqueeze(-1) * (1 - w) + nxt.unsqueeze(-1) * w).flatten(-2)
-            log_mag = log_mag + torch.log(torch.clamp(torch.matmul(self.mel_inverse, lin), min=MEL_FLOOR))
+        if self.mel_prior:  # the input frames at the head's frame centres: linear in time, the last one held
+            log_mag = log_mag + torch.log(self.prior(mel))
         if self.phase_mode == "integrated":
             phase = torch.remainder(torch.cumsum(self.bin_advance + phase, dim=-1), 2.0 * math.pi)
         return torch.exp(torch.clamp(log_mag, max=self.log_mag_clip)), phase
@@ -292,6 +390,15 @@ class ISTFTVocoder(GANVocoder):
             comes from ``gl_iters`` fast Griffin-Lim iterations at inference. Vocoded in one piece; exports to
             ONNX with opset 17 or later (its STFT operator).
         gl_iters: fast Griffin-Lim iterations of ``phase="griffin_lim"`` (more: better phase, slower).
+        head_hop: the head's hop when finer than the features' (e.g. 128 under a 256-hop mel: two magnitude spectra
+            per input frame, interleaved in time); needs a magnitude-only phase mode (null: the features' hop).
+        f0_prior: (ours; needs ``mel_prior``) the input is the ``log_mel_f0`` feature
+            (:class:`~speechgen.data.features.LogMelF0`: the log-mel, then YIN's log F0 and voicing), which the
+            backbone sees whole, and on voiced frames the pseudo-inverse envelope is multiplied by a harmonic comb
+            at the frame's F0, each mel band keeping its sum (:class:`HarmonicComb`), before the log; the head's
+            residual corrects that prior.
+        comb_depth: the comb's initial depth per bin in (0, 1) (learned; 0.5 halves the gap between the envelope
+            and the full comb).
         mpd_periods, msd_scales, disc_width: discriminators as in :class:`~speechgen.models.hifigan.HiFiGAN`.
         discriminators: build the discriminators (False for inference).
     """
@@ -300,25 +407,40 @@ class ISTFTVocoder(GANVocoder):
                  n_fft: int | None = None, dim: int = 512, intermediate_dim: int = 1536, layers: int = 8,
                  kernel_size: int = 7, mag_clip: float = 1000.0, head: HeadImpl = "matmul",
                  mel_prior: bool = False, phase: PhaseMode = "absolute", gl_iters: int = 32,
-                 head_hop: int | None = None, mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3,
+                 head_hop: int | None = None, f0_prior: bool = False, comb_depth: float = 0.5,
+                 mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3,
                  disc_width: float = 1.0, discriminators: bool = True) -> None:
-        kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft, "head_hop": head_hop}
+        kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft, "head_hop": head_hop,
+                  "f0_prior": f0_prior}
         field, product = self.upsampling(kwargs)
-        super().__init__(sample_rate, feature_params, product, field)
+        super().__init__(sample_rate, feature_params, product, field, self.feature_name(kwargs))
+        if f0_prior and not mel_prior:
+            raise ConfigError("f0_prior: needs mel_prior: true (the comb shapes the pseudo-inverse envelope)")
         head_fft = int(self.feature_params["n_fft"]) if n_fft is None else int(n_fft)
         step = self.hop_length // (self.hop_length if head_hop is None else int(head_hop))
-        inverse = None
+        inverse, comb = None, None
         if mel_prior:  # the filterbank at the head's FFT size (its level offset is a constant the head learns)
             fp = self.feature_params
-            inverse = np.linalg.pinv(mel_filterbank(sample_rate, head_fft, self.n_mels, fp["fmin"], fp["fmax"]))
+            bank = mel_filterbank(sample_rate, head_fft, int(fp["n_mels"]), fp["fmin"], fp["fmax"])
+            inverse = np.linalg.pinv(bank)
+            if f0_prior:
+                comb = HarmonicComb(sample_rate, head_fft, bank, comb_depth)
         self.generator = ISTFTGenerator(self.n_mels, self.hop_length, head_fft, dim, intermediate_dim, layers,
-                                        kernel_size, mag_clip, head, inverse, phase, gl_iters, step)
+                                        kernel_size, mag_clip, head, inverse, phase, gl_iters, step, comb)
         self.whole_input = phase != "absolute"  # speechgen vocode: one piece, not overlapping chunks
         if phase in MAGNITUDE_ONLY:  # many small FFTs: a second torch thread only adds waiting (docs/vocoders.md)
             self.max_threads = 1
         self.discriminator = None
         if discriminators:  # built but unused by the supervised stage of phase="griffin_lim" (as ResGAN's pulse stage)
             self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "the iSTFT vocoder")
+
+    @classmethod
+    def feature_name(cls, kwargs: Mapping[str, Any]) -> str:
+        """``log_mel_f0`` with ``f0_prior`` (the log-mel, log F0 and voicing), else ``log_mel``."""
+        f0_prior = cls._kwarg(kwargs, "f0_prior")
+        if not isinstance(f0_prior, bool):
+            raise ConfigError(f"f0_prior: expected true or false, got {f0_prior!r}")
+        return LogMelF0.name if f0_prior else LogMel.name
 
     @classmethod
     def upsampling(cls, kwargs: Mapping[str, Any]) -> tuple[str, int]:

@@ -405,11 +405,6 @@ class ResGAN(GANVocoder):
         """The features' hop: one pulse-synchronous waveform sample per audio sample, no upsampling rates."""
         return cls.feature_hop(kwargs)
 
-    @classmethod
-    def input_channels(cls, feature_params: Mapping[str, Any]) -> int:
-        """``n_mfcc + 2`` (MFCCs, log-F0, voicing)."""
-        return int(feature_params["n_mfcc"]) + 2
-
     @property
     def supervised_stage(self) -> bool:
         """True in the pulse stage (least-squares training of the pulse model)."""

@@ -18,9 +18,11 @@ the product of ``upsample_rates``. :meth:`describe` validates the constructor kw
 Two optional hooks, both off by default:
 
 - :attr:`feature` (class attribute): the registered :mod:`speechgen.data.features` name of the conditioning input
-  (``"log_mel"``; ResGAN uses ``"mfcc_f0"``). ``feature_params`` are that feature's parameters, ``n_mels`` is the
-  number of input channels (:meth:`input_channels`: the mel bands of a log-mel). Training data, ``speechgen
-  vocode`` and ``export`` compute / document the input with it.
+  (``"log_mel"``; ResGAN uses ``"mfcc_f0"``). A vocoder whose input depends on its kwargs overrides
+  :meth:`feature_name` and passes the name to ``__init__``, which sets it on the instance (the iSTFT vocoder's
+  ``f0_prior`` takes ``"log_mel_f0"``). ``feature_params`` are that feature's parameters, ``n_mels`` is the number
+  of input channels (:meth:`input_channels`: the feature's rows, the mel bands of a log-mel). Training data,
+  ``speechgen vocode`` and ``export`` compute / document the input with the instance's ``feature``.
 - a supervised stage (:attr:`supervised_stage`, :meth:`supervised_loss`): a model trained with a loss of its own
   (ResGAN's least-squares pulse model, a pre-training stage: :attr:`pretraining`; the iSTFT vocoder's
   Griffin-Lim variant, a finished vocoder) returns True while built for that stage; the ``vocoder`` scheme then
@@ -36,7 +38,7 @@ import inspect
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
@@ -132,8 +134,9 @@ class GANVocoder(nn.Module):
 
     generator: nn.Module
     discriminator: nn.Module | None
-    #: registered name of the conditioning feature (:data:`speechgen.data.features.FEATURES`)
-    feature: ClassVar[str] = LogMel.name
+    #: registered name of the conditioning feature (:data:`speechgen.data.features.FEATURES`); the class default,
+    #: which an instance built with ``feature=`` overrides (see :meth:`feature_name`)
+    feature: str = LogMel.name
     #: why the generator cannot be exported to ONNX (None: it can; e.g. ResGAN's numpy analysis)
     onnx_unsupported: str | None = None
     #: the lowest ONNX opset the generator exports with (17 where it runs an STFT)
@@ -144,9 +147,11 @@ class GANVocoder(nn.Module):
     batch_vocode: bool = True
 
     def __init__(self, sample_rate: int, feature_params: Mapping[str, Any] | None, upsample_product: int,
-                 upsample_field: str = "upsample_rates") -> None:
+                 upsample_field: str = "upsample_rates", feature: str | None = None) -> None:
         super().__init__()
-        spec = self._spec(sample_rate, feature_params, upsample_product, upsample_field)
+        if feature is not None and feature != type(self).feature:
+            self.feature = feature  # this instance's input (e.g. the iSTFT vocoder's f0_prior: log_mel_f0)
+        spec = self._spec(sample_rate, feature_params, upsample_product, upsample_field, self.feature)
         self.sample_rate = spec.sample_rate
         self.hop_length = spec.hop_length
         self.n_mels = spec.n_mels
@@ -155,20 +160,27 @@ class GANVocoder(nn.Module):
     # -- kwargs checks -------------------------------------------------------------------------------------------
     @classmethod
     def _spec(cls, sample_rate: int, feature_params: Mapping[str, Any] | None, product: int, field: str,
-              ) -> VocoderSpec:
+              feature: str | None = None) -> VocoderSpec:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ConfigError(f"sample_rate: expected a positive integer, got {sample_rate!r}")
-        params = feature_params_for(cls.feature, feature_params, sample_rate)
+        feature = cls.feature if feature is None else feature
+        params = feature_params_for(feature, feature_params, sample_rate)
         hop = int(params["hop_length"])
         if product != hop:
             raise ConfigError(f"{field}: their product {product} must equal the hop length "
                               f"(feature_params.hop_length {hop}): one generated sample per hop sample")
-        return VocoderSpec(int(sample_rate), hop, cls.input_channels(params), params)
+        return VocoderSpec(int(sample_rate), hop, cls.input_channels(params, feature), params)
 
     @classmethod
-    def input_channels(cls, feature_params: Mapping[str, Any]) -> int:
-        """Channels of the conditioning input for complete ``feature_params`` (default: the mel bands)."""
-        return int(feature_params["n_mels"])
+    def feature_name(cls, kwargs: Mapping[str, Any]) -> str:
+        """The registered feature the model built from constructor ``kwargs`` takes (default: :attr:`feature`)."""
+        return cls.feature
+
+    @classmethod
+    def input_channels(cls, feature_params: Mapping[str, Any], feature: str | None = None) -> int:
+        """Channels of the conditioning input for complete ``feature_params`` of ``feature`` (default: the class's
+        feature): the feature's rows (the mel bands of a log-mel)."""
+        return int(FEATURES[cls.feature if feature is None else feature](**feature_params).channels)  # type: ignore[attr-defined]
 
     @classmethod
     def upsampling(cls, kwargs: Mapping[str, Any]) -> tuple[str, int]:
@@ -186,7 +198,7 @@ class GANVocoder(nn.Module):
         params = cls._kwarg(kwargs, "feature_params") or {}
         hop = params.get("hop_length") if isinstance(params, Mapping) else None
         if hop is None:
-            hop = FEATURES[cls.feature].__dataclass_fields__["hop_length"].default
+            hop = FEATURES[cls.feature_name(kwargs)].__dataclass_fields__["hop_length"].default
         return "feature_params.hop_length", hop
 
     @classmethod
@@ -202,7 +214,8 @@ class GANVocoder(nn.Module):
         ConfigError names the kwarg at fault (``upsample_rates: ...``, ``feature_params.fmax: ...``).
         """
         field, product = cls.upsampling(kwargs)
-        return cls._spec(cls._kwarg(kwargs, "sample_rate"), cls._kwarg(kwargs, "feature_params"), product, field)
+        return cls._spec(cls._kwarg(kwargs, "sample_rate"), cls._kwarg(kwargs, "feature_params"), product, field,
+                         cls.feature_name(kwargs))
 
     # -- inference -----------------------------------------------------------------------------------------------
     @classmethod

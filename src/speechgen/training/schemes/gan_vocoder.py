@@ -27,7 +27,8 @@ discriminator is not used. ``train.init_from`` starts a run from the weights of 
 whose name and shape match), which chains such a stage to the GAN stage that follows it.
 
 The conditioning input is the model's feature (:attr:`~speechgen.models.vocoder.GANVocoder.feature`: log-mel for
-mel vocoders, ``mfcc_f0`` for ResGAN); the batch key stays ``"mel"``.
+mel vocoders, ``mfcc_f0`` for ResGAN, ``log_mel_f0`` for the iSTFT vocoder with ``f0_prior``); the batch key stays
+``"mel"``.
 
 Loss definitions: :mod:`speechgen.losses.stft` (mel L1 with ``mel_fmax``, MR-STFT) and
 :mod:`speechgen.losses.adversarial` (``"lsgan"``: ``(D(x)-1)²/2 + D(x̂)²/2`` and ``(D(x̂)-1)²/2``, i.e. half the
@@ -377,7 +378,8 @@ def check_recipe(recipe: Any) -> None:
         raise ConfigError(f"recipe.data.sample_rate: {d.sample_rate}, but the model works at {spec.sample_rate} Hz "
                           f"(recipe.model.kwargs.sample_rate)")
     if d.feature_params is not None:
-        given = feature_params_for(cls.feature, d.feature_params, spec.sample_rate, "recipe.data.feature_params")
+        given = feature_params_for(cls.feature_name(recipe.model.kwargs), d.feature_params, spec.sample_rate,
+                                   "recipe.data.feature_params")
         for k, v in given.items():
             if v != spec.feature_params[k]:
                 raise ConfigError(f"recipe.data.feature_params.{k}: {v}, but the model expects "
