@@ -10,7 +10,7 @@ the clip's loudest,
   ``--run``, a trained vocoder's learned prior (when it has a comb) and its head's prediction;
 - *dead bins*: the share of those bins where a prior or head is below the supervised loss's magnitude floor
   (``sqrt(MAG_FLOOR)``, 3.2e-4), where the loss has no gradient (the pseudo-inverse is negative there and the prior
-  holds it at 1e-5).
+  holds it at 1e-5), and the same with ``prior_fallback`` (the band average bounding the pseudo-inverse).
 
     OMP_NUM_THREADS=1 python bench/comb_prior.py corpora/digits --n 60 \
         --run runs/istft-vocoder-pghi-cpu --run runs/istft-vocoder-pghi-f0-cpu
@@ -33,6 +33,7 @@ from speechgen.models.istft_vocoder import ISTFTVocoder
 SR, N_FFT, HOP = 16000, 512, 128
 REGIONS = ((0, 500), (500, 1000), (1000, 2000), (2000, 4000), (4000, 8000))
 DEPTHS = (0.25, 0.5, 0.75, 0.95)
+FALLBACKS = (0.1, 0.3, 1.0)  # prior_fallback
 
 
 def main() -> None:
@@ -50,6 +51,8 @@ def main() -> None:
                 discriminators=False)
     priors = {"pseudo-inverse": ISTFTVocoder(**head).generator}
     priors.update({f"comb, depth {d}": ISTFTVocoder(**head, f0_prior=True, comb_depth=d).generator for d in DEPTHS})
+    priors.update({f"pseudo-inverse, fallback {a}": ISTFTVocoder(**head, prior_fallback=a).generator
+                   for a in FALLBACKS})
     runs = {}
     for run in args.run:
         model = load_vocoder(run)[0]

@@ -254,6 +254,56 @@ def test_mel_prior_at_another_head_size():
     assert model.generator.mel_inverse.shape == (1025, 80)
 
 
+
+def test_band_average_restores_flat_spectra_and_never_goes_negative():
+    """band_average: A · M · c = c for a flat magnitude c (every bin, the uncovered DC bin through its neighbour), and
+    A · M · x >= 0 where the pseudo-inverse dips below zero (narrow low bands at n_fft 512)."""
+    from speechgen.audio.spectral import mel_filterbank
+    from speechgen.models.istft_vocoder import band_average
+
+    bank = mel_filterbank(16000, 512, 80, 0.0, 8000.0)
+    avg = band_average(bank)
+    assert avg.shape == (257, 80)
+    np.testing.assert_allclose(avg @ bank @ np.full(257, 0.3), 0.3, rtol=1e-6)
+    x = np.zeros(257)
+    x[[4, 9, 15]] = 1.0  # three harmonics of 125 Hz: the pseudo-inverse rings negative between them
+    assert (np.linalg.pinv(bank) @ bank @ x).min() < 0
+    assert (avg @ bank @ x).min() >= 0
+
+
+def test_prior_fallback_lifts_the_dead_bins_and_defaults_to_the_plain_prior():
+    """prior_fallback a: the envelope is max(pinv · lin, a · A · lin): no bin of a loud harmonic frame at 1e-5, equal
+    to the plain prior wherever the pseudo-inverse is above a times the band average; 0 keeps the plain prior (the
+    shipped checkpoints' behaviour)."""
+    head = dict(F0_HEAD, discriminators=False)
+    plain = ISTFTVocoder(**head).generator
+    floor = ISTFTVocoder(**head, prior_fallback=1.0).generator
+    zero = ISTFTVocoder(**head, prior_fallback=0.0).generator
+    assert not plain.fallback and not zero.fallback and floor.fallback
+    sr, f0 = 16000, 125.0
+    t = np.arange(sr) / sr
+    x = sum(np.sin(2 * np.pi * k * f0 * t) for k in range(1, 8)).astype(np.float32) * 0.1
+    from speechgen.audio.spectral import log_mel
+
+    mel = torch.from_numpy(log_mel(x, sr, n_fft=1024, hop_length=256).astype(np.float32))[None]
+    p0, p1 = plain.prior(mel), floor.prior(mel)
+    assert torch.equal(zero.prior(mel), p0)
+    assert (p0[:, 1:28] <= 1.01e-5).any() and (p1[:, 1:28] > 1e-3).all()  # bins up to 840 Hz
+    above = p0 > floor.mel_average @ floor.at_head_frames(torch.exp(mel))
+    assert torch.equal(p1[above], p0[above])
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(prior_fallback=-0.1), "prior_fallback: expected a number >= 0"),
+    (dict(prior_fallback=True), "prior_fallback: expected a number >= 0"),
+    (dict(prior_fallback=1.0, mel_prior=False), "prior_fallback: needs mel_prior: true"),
+])
+def test_prior_fallback_errors_name_the_field(kwargs, msg):
+    with pytest.raises(ConfigError) as err:
+        ISTFTVocoder(**dict(F0_HEAD, **kwargs))
+    assert str(err.value).startswith(msg), str(err.value)
+
+
 # -- f0_prior: the log_mel_f0 input and the harmonic-comb prior ----------------------------------------------------
 
 F0_HEAD = dict(TINY, n_fft=512, head_hop=128, phase="pghi", gl_iters=2, mel_prior=True)

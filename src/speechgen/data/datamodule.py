@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from speechgen.audio import io as audio_io
 from speechgen.data.features import Feature, FeatureCache, Waveform, build_feature, pad_time
 from speechgen.data.manifest import SPLITS, Manifest
+from speechgen.data.text import SymbolSet, held_out, symbol_set
 from speechgen.errors import ConfigError, DataError
 
 #: Cache folder used when none is given, relative to the manifest's folder.
@@ -95,6 +96,12 @@ class ManifestDataset(Dataset):
         paired: return an audio segment and its aligned feature frames (``"audio"`` + ``"mel"``).
         seed: base seed of the random crops.
         speakers: speaker map (default: built from the manifest's train split).
+        text: a symbol set of :mod:`speechgen.data.text` (``chars``, ``phonemes``, ``digits``): items also hold
+            ``"tokens"``, the row's ``text`` column encoded (a row without text, or with text that is not a digit
+            string, raises DataError naming the row); None: no text.
+        text_filter: (with ``text``) keep only the rows whose string :func:`~speechgen.data.text.held_out` puts in
+            (``"held_out"``) or out of (``"trained"``) the held-out fraction ``held_out_fraction``; None: all.
+        held_out_fraction: the share of digit strings held out of training (by a stable hash of the string).
     """
 
     def __init__(
@@ -112,13 +119,24 @@ class ManifestDataset(Dataset):
         paired: bool = False,
         seed: int = 0,
         speakers: Mapping[str, int] | None = None,
+        text: str | None = None,
+        text_filter: str | None = None,
+        held_out_fraction: float = 0.0,
     ) -> None:
         full = _read_manifest(manifest)
         self.manifest = full.select(split=split, labelled=labelled)
+        self.symbols = symbol_set(text) if text is not None else None
+        self.tokens: list[list[int]] = []
+        if self.symbols is not None:
+            self.manifest, self.tokens = _encode_rows(self.manifest, self.symbols, text_filter, held_out_fraction)
+        elif text_filter is not None:
+            raise ConfigError("text_filter: given without text")
         self.split = split
         if len(self.manifest) == 0:
             what = f"split '{split}'" if split else "manifest"
             filt = {True: " (labelled rows)", False: " (unlabelled rows)"}.get(labelled, "")
+            if text_filter is not None:
+                filt += f" ({text_filter.replace('_', ' ')} strings)"
             raise DataError(f"{full.root}: {what} has no rows{filt}" + (
                 "; give it clips (`speechgen corpus import folder ... --valid-fraction F --test-fraction F`, or "
                 "--speaker-from none when the folder has fewer than three speakers)" if split in ("valid", "test")
@@ -195,6 +213,8 @@ class ManifestDataset(Dataset):
             "speaker": self.speakers.get(str(row.get("speaker", "") or ""), -1),
             "index": index,
         }
+        if self.symbols is not None:
+            out["tokens"] = torch.tensor(self.tokens[index], dtype=torch.long)
         if self.paired:
             audio, mel = self._paired(path, gen)
             out["audio"], out["mel"] = torch.from_numpy(audio), torch.from_numpy(mel)
@@ -229,6 +249,28 @@ class ManifestDataset(Dataset):
             a = np.pad(audio, (p * hop, seg - n - p * hop))
             m = self.feature.pad(mel[..., :frames], p, frames - min(avail, frames) - p)
         return np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(m, dtype=np.float32)
+
+
+def _encode_rows(manifest: Manifest, symbols: SymbolSet, text_filter: str | None,
+                 fraction: float) -> tuple[Manifest, list[list[int]]]:
+    """The rows of ``manifest`` kept by ``text_filter`` and their ``text`` encoded with ``symbols``."""
+    if text_filter not in (None, "held_out", "trained"):
+        raise ConfigError(f"text_filter: expected held_out, trained or null, got {text_filter!r}")
+    rows, tokens = [], []
+    for row in manifest.rows:
+        text = str(row.get("text", "") or "")
+        if not text.strip():
+            raise DataError(f"{manifest.root}: row {row['path']} has no text (a text model needs a manifest "
+                            f"whose every row has a 'text' column, e.g. `speechgen corpus digits --strings N`)")
+        try:
+            ids = symbols.encode(text)
+        except DataError as e:
+            raise DataError(f"{manifest.root}: row {row['path']}: {e}") from None
+        if text_filter is not None and held_out(text, fraction) != (text_filter == "held_out"):
+            continue
+        rows.append(row)
+        tokens.append(ids)
+    return Manifest(manifest.root, rows), tokens
 
 
 def _crop(x: np.ndarray, length: int, gen: torch.Generator | None, pad_value: float) -> np.ndarray:
@@ -281,7 +323,8 @@ class EpochSampler(Sampler):
 class PadCollate:
     """Batch items: tensors are padded on their last axis to the longest (``pad_values`` per key, else 0).
 
-    Adds ``"lengths"``: the unpadded length of the main tensor (``key``) of each item.
+    Adds ``"lengths"``: the unpadded length of the main tensor (``key``) of each item, and ``"tokens_lengths"``
+    when items hold ``"tokens"`` (text).
     """
 
     key: str = "audio"
@@ -302,6 +345,8 @@ class PadCollate:
             else:
                 batch[k] = torch.tensor(values, dtype=torch.long)
         batch["lengths"] = torch.tensor([it[self.key].shape[-1] for it in items], dtype=torch.long)
+        if "tokens" in items[0]:
+            batch["tokens_lengths"] = torch.tensor([it["tokens"].shape[-1] for it in items], dtype=torch.long)
         return batch
 
 
@@ -358,6 +403,7 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
         drop_last: drop the last incomplete train batch (ignored when the split is smaller than a batch).
         pin_memory, persistent_workers: passed to the DataLoaders.
         precompute: fill the feature cache in :meth:`prepare_data` (called by the Trainer on one process).
+        text: items also hold ``"tokens"``, the row's text in this symbol set (:class:`ManifestDataset`).
 
     Attributes ``speakers`` (train speaker map), ``num_speakers`` and ``num_labels`` size conditional models.
     """
@@ -381,6 +427,7 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
         pin_memory: bool = False,
         persistent_workers: bool = False,
         precompute: bool = True,
+        text: str | None = None,
     ) -> None:
         super().__init__()
         self.manifest = _read_manifest(manifest)
@@ -410,6 +457,7 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers
         self.precompute = precompute
+        self.text = text
         self.speakers: dict[str, int] = speaker_index(self.manifest)
         self.num_speakers = len(self.speakers)
         self.num_labels = label_count(self.manifest)
@@ -425,7 +473,7 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
                 self.manifest, split=split, labelled=self.labelled, sample_rate=self.sample_rate,
                 segment_length=self.segment_length if train else self.eval_segment_length,  # type: ignore[arg-type]
                 random_crop=train, feature=self.feature, cache_dir=self.cache_dir, paired=self.paired,
-                seed=self.seed, speakers=self.speakers,
+                seed=self.seed, speakers=self.speakers, text=self.text,
             )
         return self.datasets[split]
 

@@ -182,6 +182,22 @@ class HarmonicComb(nn.Module):
         return shaped * (1.0 + torch.matmul(self.spread, ratio - 1.0))
 
 
+def band_average(filterbank: np.ndarray) -> np.ndarray:
+    """``A`` ``[bins, bands]`` of a mel filterbank ``M`` ``[bands, bins]``: ``A · (M · x)`` is, per bin, the mean
+    over the bands that cover it (weighted by ``M``) of each band's flat-spectrum level ``(M · x)_b / Σ_k M_bk``, so
+    ``A · M · c = c`` for a flat magnitude ``c`` and ``A · M · x ≥ 0`` for any ``x ≥ 0``. Unlike the pseudo-inverse
+    it never dips below zero (where the pseudo-inverse undershoots between narrow low bands). A bin no band covers
+    (DC, or above ``fmax``) takes the nearest covered bin's row."""
+    fb = np.asarray(filterbank, dtype=np.float64)
+    cover, width = fb.sum(axis=0), fb.sum(axis=1)  # per bin: the bands' total weight; per band: its area
+    covered = np.flatnonzero(cover > 0)
+    if covered.size == 0:
+        raise ConfigError("prior_fallback: the mel filterbank covers no bin")
+    nearest = covered[np.abs(covered[None, :] - np.arange(fb.shape[1])[:, None]).argmin(axis=1)]
+    weights = fb[:, nearest] / cover[nearest]  # [bands, bins]: each bin's bands, summing to 1
+    return (weights / np.maximum(width, 1e-12)[:, None]).T  # an empty band (zero weights) adds nothing
+
+
 class ConvNeXtBlock(nn.Module):
     """1-D ConvNeXt block: ``x + γ · MLP(LayerNorm(dwconv(x)))`` on ``[B, dim, F]``."""
 
@@ -206,7 +222,7 @@ class ISTFTGenerator(nn.Module):
                  intermediate_dim: int = 1536, layers: int = 8, kernel_size: int = 7, mag_clip: float = 1000.0,
                  head: HeadImpl = "matmul", mel_inverse: np.ndarray | None = None,
                  phase: PhaseMode = "absolute", gl_iters: int = 32, frames_per_step: int = 1,
-                 comb: HarmonicComb | None = None) -> None:
+                 comb: HarmonicComb | None = None, mel_average: np.ndarray | None = None) -> None:
         super().__init__()
         if phase not in PHASE_MODES:
             raise ConfigError(f"phase: expected one of {', '.join(PHASE_MODES)}, got {phase!r}")
@@ -250,6 +266,12 @@ class ISTFTGenerator(nn.Module):
                 raise ConfigError(f"mel_prior: the filterbank inverse is {list(mel_inverse.shape)}, expected "
                                   f"[{n_fft // 2 + 1}, {self.bands}] (a filterbank at the head's n_fft)")
             self.register_buffer("mel_inverse", torch.from_numpy(np.asarray(mel_inverse)).float(), persistent=False)
+        self.fallback = mel_average is not None and mel_inverse is not None
+        if self.fallback:  # [bins, bands]: the envelope's lower bound where the pseudo-inverse dips (prior_fallback)
+            if tuple(mel_average.shape) != (n_fft // 2 + 1, self.bands):
+                raise ConfigError(f"prior_fallback: the band average is {list(mel_average.shape)}, expected "
+                                  f"[{n_fft // 2 + 1}, {self.bands}]")
+            self.register_buffer("mel_average", torch.from_numpy(np.asarray(mel_average)).float(), persistent=False)
         self.comb = comb
         for m in self.modules():
             if isinstance(m, (nn.Conv1d, nn.Linear)):
@@ -268,10 +290,14 @@ class ISTFTGenerator(nn.Module):
 
     def prior(self, features: torch.Tensor) -> torch.Tensor:
         """The magnitude prior ``[B, bins, F · frames_per_step]`` of the input ``[B, n_mels, F]``: the mel
-        pseudo-inverse ``max(pinv(M) · exp(mel), 1e-5)`` at the head's frames, shaped by the harmonic comb
-        (:class:`HarmonicComb`) when the input carries F0 and voicing (``f0_prior``)."""
+        pseudo-inverse ``max(pinv(M) · exp(mel), 1e-5)`` at the head's frames (with ``prior_fallback`` a > 0:
+        ``max(pinv(M) · exp(mel), a · A · exp(mel), 1e-5)``, ``A`` the band average of :func:`band_average`), shaped
+        by the harmonic comb (:class:`HarmonicComb`) when the input carries F0 and voicing (``f0_prior``)."""
         lin = self.at_head_frames(torch.exp(features[:, :self.bands]))
-        envelope = torch.clamp(torch.matmul(self.mel_inverse, lin), min=MEL_FLOOR)
+        envelope = torch.matmul(self.mel_inverse, lin)
+        if self.fallback:
+            envelope = torch.maximum(envelope, torch.matmul(self.mel_average, lin))
+        envelope = torch.clamp(envelope, min=MEL_FLOOR)
         if self.comb is None:
             return envelope
         f0, voicing = self.at_head_frames(features[:, self.bands:self.bands + F0_ROWS]).unbind(1)
@@ -399,6 +425,10 @@ class ISTFTVocoder(GANVocoder):
             residual corrects that prior.
         comb_depth: the comb's initial depth per bin in (0, 1) (learned; 0.5 halves the gap between the envelope
             and the full comb).
+        prior_fallback: (ours; needs ``mel_prior``) a > 0 bounds the pseudo-inverse envelope from below by ``a`` times
+            the band average (:func:`band_average`, never negative): where the pseudo-inverse dips below zero (18 %
+            of the loud voiced bins under 500 Hz at n_fft 512) the prior is otherwise held at 1e-5, below the
+            supervised loss's magnitude floor, so those bins get no gradient. 0 (default): the plain pseudo-inverse.
         mpd_periods, msd_scales, disc_width: discriminators as in :class:`~speechgen.models.hifigan.HiFiGAN`.
         discriminators: build the discriminators (False for inference).
     """
@@ -408,6 +438,7 @@ class ISTFTVocoder(GANVocoder):
                  kernel_size: int = 7, mag_clip: float = 1000.0, head: HeadImpl = "matmul",
                  mel_prior: bool = False, phase: PhaseMode = "absolute", gl_iters: int = 32,
                  head_hop: int | None = None, f0_prior: bool = False, comb_depth: float = 0.5,
+                 prior_fallback: float = 0.0,
                  mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3,
                  disc_width: float = 1.0, discriminators: bool = True) -> None:
         kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft, "head_hop": head_hop,
@@ -418,15 +449,22 @@ class ISTFTVocoder(GANVocoder):
             raise ConfigError("f0_prior: needs mel_prior: true (the comb shapes the pseudo-inverse envelope)")
         head_fft = int(self.feature_params["n_fft"]) if n_fft is None else int(n_fft)
         step = self.hop_length // (self.hop_length if head_hop is None else int(head_hop))
-        inverse, comb = None, None
+        if isinstance(prior_fallback, bool) or not isinstance(prior_fallback, (int, float)) or prior_fallback < 0:
+            raise ConfigError(f"prior_fallback: expected a number >= 0, got {prior_fallback!r}")
+        if prior_fallback and not mel_prior:
+            raise ConfigError("prior_fallback: needs mel_prior: true (it bounds the pseudo-inverse envelope)")
+        inverse, comb, average = None, None, None
         if mel_prior:  # the filterbank at the head's FFT size (its level offset is a constant the head learns)
             fp = self.feature_params
             bank = mel_filterbank(sample_rate, head_fft, int(fp["n_mels"]), fp["fmin"], fp["fmax"])
             inverse = np.linalg.pinv(bank)
             if f0_prior:
                 comb = HarmonicComb(sample_rate, head_fft, bank, comb_depth)
+            if prior_fallback:
+                average = float(prior_fallback) * band_average(bank)
         self.generator = ISTFTGenerator(self.n_mels, self.hop_length, head_fft, dim, intermediate_dim, layers,
-                                        kernel_size, mag_clip, head, inverse, phase, gl_iters, step, comb)
+                                        kernel_size, mag_clip, head, inverse, phase, gl_iters, step, comb,
+                                        average)
         self.whole_input = phase != "absolute"  # speechgen vocode: one piece, not overlapping chunks
         if phase in MAGNITUDE_ONLY:  # many small FFTs: a second torch thread only adds waiting (docs/vocoders.md)
             self.max_threads = 1
