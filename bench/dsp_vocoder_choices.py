@@ -2,8 +2,8 @@
 seeded random subset of the digits corpus's test-split clips (held-out voices) plus the 10 clips of
 src/speechgen/pretrained/classifier/real/, judged with :func:`speechgen.evaluation.speech.compare_pair` (the metrics of
 ``speechgen compare``), for each setting: the synthesis STFT (512/128 vs the features' 1024/256), the magnitude
-(pseudo-inverse, truncated projected-gradient NNLS, exact NNLS by scipy per frame), the Griffin-Lim iterations, the
-initial phase and PGHI's fill, and the true-magnitude ceilings of the same STFT and phase method.
+(pseudo-inverse, the pseudo-inverse with a band-average floor, truncated projected-gradient NNLS, exact NNLS by scipy
+per frame), the Griffin-Lim iterations, the initial phase and PGHI's fill, and the true-magnitude ceilings of the same STFT and phase method.
 
     OMP_NUM_THREADS=1 python bench/dsp_vocoder_choices.py --corpus corpora/digits --n 60 --json out/dsp-choices.json
 
@@ -53,7 +53,7 @@ def clips(corpus: Path, n: int, seed: int) -> list[tuple[str, np.ndarray]]:
     return [(kind, audio_io.load(p, SR)[0].astype(np.float64)) for kind, p in paths]
 
 
-def judge(name: str, make, items, out: list) -> None:
+def judge_row(name: str, make, items, out: list) -> None:
     rows, seconds = {"test": [], "real": []}, 0.0
     for kind, x in items:
         mel = torch.from_numpy(log_mel(x, SR).astype(np.float32))
@@ -80,10 +80,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--exact-nnls", action="store_true", help="also the exact NNLS rows (slow)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--only", default=None, help="run only the rows whose name contains this text")
     args = ap.parse_args()
     torch.set_num_threads(1)
     items = clips(args.corpus, args.n, args.seed)
     out: list = []
+    only = args.only
+
+    def judge(name: str, make, items, out: list) -> None:  # the --only filter around judge_row
+        if only is None or only in name:
+            judge_row(name, make, items, out)
 
     def model(cls=DSPVocoder, **kw):
         m = cls(**kw).eval()
@@ -103,6 +109,9 @@ def main() -> None:
     if args.exact_nnls:
         judge("512/128 exact NNLS, PGHI + 16 GL", model(ExactNNLS), items, out)
         judge("1024/256 exact NNLS, PGHI + 16 GL", model(ExactNNLS, n_fft=None, hop_length=None), items, out)
+    judge("512/128 floor (pinv, band-average floor), PGHI + 16 GL", model(magnitude="floor"), items, out)
+    judge("1024/256 floor (pinv, band-average floor), PGHI + 16 GL", model(magnitude="floor", n_fft=None,
+                                                                           hop_length=None), items, out)
     judge("512/128 pinv, PGHI (zero fill) + 16 GL", model(fill="zeros"), items, out)
     judge("512/128 pinv, RTPGHI + 16 GL", model(phase="rtpghi"), items, out)
     judge("512/128 pinv, zero phase + 16 GL", model(phase="griffin_lim"), items, out)

@@ -53,6 +53,20 @@ def test_resynthesis_of_a_tone_and_a_harmonic_signal(make, bound):
     assert sc(x, y) < 0.6 * sc(x, zero_phase)  # measured 1.01 (tone), 0.90 (harmonic)
 
 
+
+def test_floor_magnitude_keeps_the_level_and_fills_the_pseudo_inverse_dips():
+    """magnitude="floor": never below the band average, so no bin of a loud low harmonic is zero where the
+    pseudo-inverse dips below zero, the level is kept (its own gain) and the harmonic is resynthesised as well."""
+    plain, floor = DSPVocoder(), DSPVocoder(magnitude="floor")
+    x = harmonic()
+    mel = mel_of(x, plain)
+    m0, m1 = plain.linear_magnitude(mel[None]), floor.linear_magnitude(mel[None])
+    low = slice(1, 24)  # bins up to 720 Hz: harmonics of 140 Hz
+    assert (m0[0, low, 4:-4] == 0).any() and (m1[0, low, 4:-4] > 0).all()
+    y = floor.infer(mel).numpy()[:len(x)]
+    assert 0.8 < np.sqrt(np.mean(y ** 2) / np.mean(x ** 2)) < 1.25
+    assert sc(x, y) < 0.45
+
 def test_deterministic_and_batched():
     model = DSPVocoder()
     mels = torch.stack([mel_of(tone(), model), mel_of(harmonic(), model)])

@@ -259,7 +259,7 @@ def test_band_average_restores_flat_spectra_and_never_goes_negative():
     """band_average: A · M · c = c for a flat magnitude c (every bin, the uncovered DC bin through its neighbour), and
     A · M · x >= 0 where the pseudo-inverse dips below zero (narrow low bands at n_fft 512)."""
     from speechgen.audio.spectral import mel_filterbank
-    from speechgen.models.istft_vocoder import band_average
+    from speechgen.audio.spectral import band_average
 
     bank = mel_filterbank(16000, 512, 80, 0.0, 8000.0)
     avg = band_average(bank)

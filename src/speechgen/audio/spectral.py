@@ -228,6 +228,22 @@ def mel_filterbank(
     return weights
 
 
+def band_average(filterbank: np.ndarray) -> np.ndarray:
+    """``A`` ``[bins, bands]`` of a mel filterbank ``M`` ``[bands, bins]``: ``A · (M · x)`` is, per bin, the mean
+    over the bands that cover it (weighted by ``M``) of each band's flat-spectrum level ``(M · x)_b / Σ_k M_bk``, so
+    ``A · M · c = c`` for a flat magnitude ``c`` and ``A · M · x ≥ 0`` for any ``x ≥ 0``. Unlike the pseudo-inverse
+    it never dips below zero (where the pseudo-inverse undershoots between narrow low bands). A bin no band covers
+    (DC, or above ``fmax``) takes the nearest covered bin's row."""
+    fb = np.asarray(filterbank, dtype=np.float64)
+    cover, width = fb.sum(axis=0), fb.sum(axis=1)  # per bin: the bands' total weight; per band: its area
+    covered = np.flatnonzero(cover > 0)
+    if covered.size == 0:
+        raise ConfigError("band_average: the mel filterbank covers no bin")
+    nearest = covered[np.abs(covered[None, :] - np.arange(fb.shape[1])[:, None]).argmin(axis=1)]
+    weights = fb[:, nearest] / cover[nearest]  # [bands, bins]: each bin's bands, summing to 1
+    return (weights / np.maximum(width, 1e-12)[:, None]).T  # an empty band (zero weights) adds nothing
+
+
 def mel_spectrogram(
     audio: np.ndarray,
     sr: float,

@@ -32,16 +32,17 @@ import torch
 from torch import nn
 
 from speechgen.audio.phase import FILLS, PGHI_TOL, griffin_lim, pghi, rtpghi
-from speechgen.audio.spectral import log_mel, mel_filterbank, stft
+from speechgen.audio.spectral import band_average, log_mel, mel_filterbank, stft
 from speechgen.data.features import LogMel
 from speechgen.errors import ConfigError
 from speechgen.models.roles import VOCODER
 from speechgen.models.vocoder import check_mel, log_mel_params, torch_threads
 
-MAGNITUDES = ("pinv", "nnls")
+MAGNITUDES = ("pinv", "floor", "nnls")
 PHASES = ("pghi", "rtpghi", "griffin_lim")
 DEFAULT_GL_ITERS = 16
-#: (filterbank, its pseudo-inverse · gain, gain, Lipschitz constant) per (rate, feature parameters, synthesis STFT)
+#: (filterbank, its pseudo-inverse · gain, band average · gain (None but for "floor"), gain, Lipschitz constant) per
+#: (rate, feature parameters, synthesis STFT, magnitude)
 _MATRICES: dict[tuple, tuple[np.ndarray, np.ndarray, float, float]] = {}
 
 
@@ -68,8 +69,10 @@ class DSPVocoder(nn.Module):
         feature_params: the log-mel input's parameters (defaults: docs/data.md, Features: 1024/256, 80 bands).
         n_fft, hop_length: the synthesis STFT (None: the features'); ``hop_length`` must divide the features' hop
             and ``n_fft`` be even and at least two hops.
-        magnitude: "pinv" (the filterbank's pseudo-inverse, clipped at 0) or "nnls" (that, refined by
-            ``nnls_iters`` projected-gradient steps towards non-negative least squares).
+        magnitude: "pinv" (the filterbank's pseudo-inverse, clipped at 0), "floor" (the pseudo-inverse bounded from
+            below by the band average, :func:`~speechgen.audio.spectral.band_average`, which never dips below
+            zero) or "nnls" (the pseudo-inverse refined by ``nnls_iters`` projected-gradient steps towards
+            non-negative least squares).
         phase: "pghi" (default), "rtpghi" (frame by frame, one frame of look-ahead) or "griffin_lim" (from zero phase).
         gl_iters: fast Griffin-Lim iterations after the initial phase (0: the initial phase alone).
         momentum: fast Griffin-Lim's alpha.
@@ -129,19 +132,22 @@ class DSPVocoder(nn.Module):
         self.nnls_iters = _int("nnls_iters", nnls_iters, 0)
         self.gl_iters = _int("gl_iters", gl_iters, 0)
         self.momentum, self.tol, self.power = float(momentum), float(tol), float(power)
-        key = (sample_rate, tuple(sorted(params.items())), self.n_fft, self.stft_hop)
+        key = (sample_rate, tuple(sorted(params.items())), self.n_fft, self.stft_hop, magnitude == "floor")
         if key not in _MATRICES:  # the SVDs take 2-150 ms (a busy machine): once per process and setting
             fb = mel_filterbank(sample_rate, self.n_fft, self.n_mels, params["fmin"], params["fmax"])
             inverse = np.linalg.pinv(fb)
-            gain = self._level_gain(inverse)
-            _MATRICES[key] = (fb, inverse * gain, gain, float(np.linalg.norm(fb, 2) ** 2))
-        fb, inverse, self.gain, lipschitz = _MATRICES[key]
+            average = band_average(fb) if magnitude == "floor" else None
+            gain = self._level_gain(inverse, average)
+            _MATRICES[key] = (fb, inverse * gain, None if average is None else average * gain, gain,
+                              float(np.linalg.norm(fb, 2) ** 2))
+        fb, inverse, average, self.gain, lipschitz = _MATRICES[key]
         # buffers, not parameters: nothing is learned, and nothing is saved (non-persistent)
         self.register_buffer("filterbank", torch.from_numpy(fb).float(), persistent=False)
         self.register_buffer("inverse", torch.from_numpy(inverse).float(), persistent=False)
+        self.average = None if average is None else torch.from_numpy(average).float()
         self.lipschitz = lipschitz
 
-    def _level_gain(self, inverse: np.ndarray) -> float:
+    def _level_gain(self, inverse: np.ndarray, average: np.ndarray | None = None) -> float:
         """The factor that gives the pseudo-inverse magnitude the energy of the true synthesis STFT's on a
         speech-like reference (1 s of a 140 Hz harmonic tone with vibrato and a little noise): the energy a band's
         pseudo-inverse spreads over its bins depends on how many bins it has at each STFT size, so no closed form
@@ -157,7 +163,8 @@ class DSPVocoder(nn.Module):
         mel = np.exp(log_mel(x, sr, p["n_fft"], p["hop_length"], p["win_length"], self.n_mels, p["fmin"], p["fmax"],
                              p["eps"]))
         lo, hi, frac = _interpolation(mel.shape[-1], self.hop_length // self.stft_hop)
-        est = np.maximum(inverse @ (mel[:, lo] * (1.0 - frac) + mel[:, hi] * frac), 0.0)
+        lin = mel[:, lo] * (1.0 - frac) + mel[:, hi] * frac
+        est = np.maximum(inverse @ lin, 0.0 if average is None else average @ lin)
         true = np.abs(stft(x, self.n_fft, self.stft_hop))
         keep = slice(4, min(est.shape[-1], true.shape[-1]) - 4)  # away from the reflect-padded edges
         return float(np.sqrt(np.sum(true[:, keep] ** 2) / max(np.sum(est[:, keep] ** 2), 1e-30)))
@@ -184,7 +191,10 @@ class DSPVocoder(nn.Module):
         """The synthesis STFT's magnitude ``[B, n_fft / 2 + 1, T·r + 1]`` of a log-mel ``[B, n_mels, T]``."""
         lin = torch.exp(self.upsample(mel))
         inverse = self.inverse.to(lin)
-        mag = torch.clamp(torch.matmul(inverse, lin), min=0.0)
+        mag = torch.matmul(inverse, lin)
+        if self.average is not None:  # "floor": never below the band average (where the pseudo-inverse dips)
+            mag = torch.maximum(mag, torch.matmul(self.average.to(lin), lin))
+        mag = torch.clamp(mag, min=0.0)
         if self.magnitude == "nnls" and self.nnls_iters:
             mag = self._nnls(lin * self.gain, mag)
         if self.power != 1.0:  # sharpen, keeping each item's energy
