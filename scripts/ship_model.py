@@ -14,6 +14,12 @@ A vocoder, judged by copy-synthesis of the test voices (scripts/judge_vocoder.sh
         --compare runs/istft-vocoder-cpu/copy-synthesis/compare.json --bench out/bench-vocoder.json \
         --train-command "speechgen train recipes/vocoder/istft-vocoder-cpu.yaml --out runs/istft-vocoder-cpu"
 
+A text-to-speech model, judged by scripts/judge_tts.sh (its OUT folder: spoken.json, reference.json, runaway.txt,
+tts.log):
+
+    python scripts/ship_model.py runs/tacotron2-cpu tts-default --tts runs/tacotron2-cpu/judged \
+        --train-command "OMP_NUM_THREADS=1 speechgen train recipes/tts/tacotron2-cpu.yaml --out runs/tacotron2-cpu"
+
 Then add NAME to speechgen.pretrained.PRETRAINED.
 """
 
@@ -48,6 +54,18 @@ def _vocoder_figures(compare: Path, bench: Path | None, row_name: str, name: str
     return out
 
 
+def _tts_figures(judged: Path, name: str) -> dict[str, Any]:
+    """The recognizer's figures on the model's held-out strings and on the recordings of the same rows, the runaway
+    check and the speed line, from a scripts/judge_tts.sh folder."""
+    keys = ("n", "string_accuracy", "digit_error_rate", "per_position_accuracy", "recognizer_version")
+    spoken = json.loads((judged / "spoken.json").read_text())["strings"]
+    reference = json.loads((judged / "reference.json").read_text())["strings"]
+    speed = [line for line in (judged / "tts.log").read_text().splitlines() if "real time" in line]
+    return {"strings": {k: spoken[k] for k in keys}, "reference_strings": {k: reference[k] for k in keys},
+            "runaway": (judged / "runaway.txt").read_text().strip(), "speed": speed[-1].strip() if speed else None,
+            "judge_command": f"scripts/judge_tts.sh {name} corpora/strings  # the shipped weights themselves"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="training run folder (uses RUN/final) or one of its checkpoint folders "
@@ -56,6 +74,7 @@ def main() -> None:
     what = ap.add_mutually_exclusive_group(required=True)
     what.add_argument("--eval", type=Path, help="generator: JSON written by `speechgen eval --json`")
     what.add_argument("--compare", type=Path, help="vocoder: JSON written by `speechgen compare --json`")
+    what.add_argument("--tts", type=Path, help="text to speech: the OUT folder of scripts/judge_tts.sh")
     ap.add_argument("--bench", type=Path, default=None, help="vocoder: JSON of `speechgen bench vocoder --json`")
     ap.add_argument("--bench-row", default=None,
                     help="vocoder: the bench row of this configuration (default: the registry name, e.g. "
@@ -80,6 +99,8 @@ def main() -> None:
             "judge": {k: judged[k] for k in METRICS if k in judged},
             "reference": judged.get("reference"),
         })
+    elif args.tts is not None:
+        shipped.update(_tts_figures(args.tts, args.name))
     else:
         shipped.update(_vocoder_figures(args.compare, args.bench, args.bench_row or cfg["model"]["name"], args.name))
     cfg["parameters"] = sum(v.numel() for v in state.values())  # what ships (a vocoder's generator alone)

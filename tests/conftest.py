@@ -50,6 +50,37 @@ def module_toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_toy_manifest(tmp_path_factory.mktemp("toy") / "toy")
 
 
+def write_toy_strings(root: Path, digits=(0, 1, 2), per: int = 6, splits=TOY_SPLITS, seed: int = 0,
+                      sample_rate: int = 16000) -> Path:
+    """Toy digit strings (the recognizer's tests): 1-3 digits, digit ``d`` a 0.15-s tone at ``300 * (d + 1)`` Hz,
+    0.05 s of silence between and around them; ``text`` like ``"2 0 1"``, no label."""
+    rng = np.random.default_rng(seed)
+    tone, gap = int(0.15 * sample_rate), np.zeros(int(0.05 * sample_rate), np.float32)
+    rows = []
+    for split, speakers in splits.items():
+        for spk in speakers:
+            for i in range(per):
+                string = [int(d) for d in rng.choice(digits, size=1 + i % 3)]
+                parts = [gap]
+                for d in string:
+                    t = np.arange(tone) / sample_rate
+                    parts += [(0.5 * np.sin(2 * np.pi * 300 * (d + 1) * t + rng.uniform(0, 6.28))).astype(np.float32),
+                              gap]
+                x = np.concatenate(parts)
+                x = (x + 0.01 * rng.standard_normal(len(x))).astype(np.float32)
+                rel = f"strings/{spk}_{i}.wav"
+                audio_io.save(root / rel, x, sample_rate)
+                rows.append(make_row(rel, label=None, text=" ".join(map(str, string)), speaker=spk, engine="toy",
+                                     split=split, duration=len(x) / sample_rate, sample_rate=sample_rate))
+    Manifest(root, rows).write()
+    return root / "manifest.csv"
+
+
+@pytest.fixture
+def toy_strings(tmp_path: Path) -> Path:
+    return write_toy_strings(tmp_path / "strings")
+
+
 # -- the end of a test run: say loudly when the browser tests did not run -----------------------------------------
 BROWSER_TESTS = "tests/web/test_browser.py"
 BROWSER_SKIPPED = ("BROWSER TESTS SKIPPED: chromium/chromedriver not installed "

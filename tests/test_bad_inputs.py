@@ -72,6 +72,14 @@ CASES = [
      "--chunk-frames"),
     ("vocode-folder-with-a-bad-file", ["vocode", "default", "--in", "{W}/mixed", "--out", "{OUT}"],
      "not a readable audio file"),
+    # tts
+    ("tts-bad-text", ["tts", "{W}/missing", "--text", "four fore", "--out", "{OUT}"], "cannot speak 'fore'"),
+    ("tts-no-text", ["tts", "{W}/missing", "--out", "{OUT}"], "give --text TEXT (repeatable), --text-file FILE or --manifest"),
+    ("tts-missing-model", ["tts", "{W}/missing", "--text", "4 2", "--out", "{OUT}"],
+     "no such run, checkpoint or shipped model"),
+    ("tts-a-vocoder", ["tts", "default", "--text", "4 2", "--out", "{OUT}"], "not a text-to-speech model"),
+    ("tts-missing-text-file", ["tts", "default", "--text-file", "{W}/missing.txt", "--out", "{OUT}"],
+     "missing.txt: cannot read"),
     # transform
     ("transform-a-vocoder", ["transform", "default", "--input", "{W}/tone.wav", "--out", "{OUT}"],
      "not an auto-encoder"),
@@ -97,6 +105,14 @@ CASES = [
     ("classify-not-audio", ["classify", "{W}/notes.txt"], "not a readable audio file"),
     ("classify-label-12", ["classify", "--manifest", "{W}/label12/manifest.csv"], "label 12 is not a digit"),
     ("classify-a-generator", ["classify", "{W}/tone.wav", "--classifier", "digits-default"], "digits-default"),
+    # transcribe
+    ("transcribe-missing", ["transcribe", "{W}/missing.wav"], "no such file or folder"),
+    ("transcribe-not-audio", ["transcribe", "{W}/notes.txt"], "not a readable audio file"),
+    ("transcribe-a-classifier", ["transcribe", "{W}/tone.wav", "--model", "classifier"],
+     "not a digit-string recognizer"),
+    ("transcribe-batch-0", ["transcribe", "{W}/tone.wav", "--batch-size", "0"], "--batch-size"),
+    ("transcribe-json-under-a-file", ["transcribe", "{W}/tone.wav", "--json", "{W}/notes.txt/r.json"],
+     "is a file, not a folder"),
     # compare
     ("compare-missing", ["compare", "{W}/tone.wav", "{W}/missing.wav"], "missing.wav"),
     ("compare-not-audio", ["compare", "{W}/notes.txt", "{W}/tone.wav"], "not a readable audio file"),

@@ -18,7 +18,7 @@ import numpy as np
 from speechgen.errors import ConfigError
 from speechgen.inference.generate import Generated, Generator
 
-__all__ = ["Generated", "Generator", "generate", "judge", "load", "save", "vocode"]
+__all__ = ["Generated", "Generator", "generate", "judge", "load", "save", "speak", "vocode"]
 
 
 def generate(model: str | os.PathLike = "digits-default", digits: list[int] | None = None, n: int = 1,
@@ -57,7 +57,9 @@ def judge(audio: np.ndarray | list[np.ndarray], sample_rate: int = 16000, labels
 
 def load(model: str | os.PathLike = "digits-default", device: str = "cpu") -> Any:
     """A model loaded once for repeated calls, by what it can do: a :class:`Generator` (``.generate(...)``) for a
-    generative model, a :class:`~speechgen.inference.vocode.LoadedVocoder` (``.vocode(...)``) for a vocoder."""
+    generative model, a :class:`~speechgen.inference.vocode.LoadedVocoder` (``.vocode(...)``) for a vocoder, a
+    :class:`~speechgen.inference.speak.LoadedTTS` (``.speak(texts)``, with the shipped vocoder, or the model's own
+    audio for one that makes audio) for a text-to-speech model."""
     from speechgen.inference.loading import describe
     from speechgen.inference.vocode import LoadedVocoder
     from speechgen.models import roles
@@ -67,8 +69,13 @@ def load(model: str | os.PathLike = "digits-default", device: str = "cpu") -> An
         return LoadedVocoder(model, device)
     if roles.SAMPLER in info.roles:
         return Generator(model, device)
-    raise ConfigError(f"{model}: a '{info.model}' model; api.load serves generative models and vocoders "
-                      f"(this one can: {', '.join(info.verbs) or 'nothing this speechgen knows'})")
+    if roles.TEXT_TO_SPEECH in info.roles:
+        from speechgen.inference.speak import LoadedTTS
+
+        return LoadedTTS(model, device=device)
+    raise ConfigError(f"{model}: a '{info.model}' model; api.load serves generative models and vocoders (and "
+                      f"text-to-speech models; this one can: "
+                      f"{', '.join(info.verbs) or 'nothing this speechgen knows'})")
 
 
 def vocode(model: Any, audio: np.ndarray | None = None, sample_rate: int | None = None,
@@ -80,6 +87,19 @@ def vocode(model: Any, audio: np.ndarray | None = None, sample_rate: int | None 
 
     voc = model if isinstance(model, LoadedVocoder) else LoadedVocoder(model)
     return voc.vocode(audio, sample_rate, mel, seed)
+
+
+def speak(model: Any, texts: str | list[str], speaker: str | int | None = None,
+          vocoder: str | os.PathLike | None = None, seed: int = 0, device: str = "cpu") -> Any:
+    """Speak digit strings (``"4 2 7"``, ``"four two seven"``) with a text-to-speech model (a run or checkpoint
+    folder, loaded with ``vocoder`` for this call, None: the model's own audio when it makes audio, else the
+    shipped ``default``; or a loaded model from :func:`load`): a
+    :class:`~speechgen.inference.speak.Spoken` with ``audio`` (one float32 clip per text), ``sample_rate``,
+    ``texts``, ``stopped`` and ``warnings`` (clips whose stop token never fired). ``speaker``: a voice name or
+    index of a multi-speaker model."""
+    from speechgen.inference.speak import speak as speak_texts
+
+    return speak_texts(model, [texts] if isinstance(texts, str) else list(texts), speaker, vocoder, seed, device)
 
 
 def save(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:

@@ -32,7 +32,9 @@ def test_default_configs_cover_every_registered_vocoder():
     assert [n for n in names if "(" not in n] == VOCODERS + ["hifigan-v1"]
     assert [n for n in names if "(" in n] == ["istft_vocoder (istft-vocoder-gl-cpu)",  # the -cpu variants
                                                "istft_vocoder (istft-vocoder-pghi-cpu)",
-                                               "istft_vocoder (istft-vocoder-pghi-f0-cpu)"]
+                                               "istft_vocoder (istft-vocoder-pghi-f0-cpu)",
+                                               "istft_vocoder (istft-vocoder-gl-floor-cpu)",
+                                               "istft_vocoder (istft-vocoder-pghi-floor-cpu)"]
     by = {r["name"]: r for r in rows}
     assert by["istft_vocoder"]["recipe"] == "istft-vocoder-cpu.yaml"
     assert by["istft_vocoder (istft-vocoder-gl-cpu)"]["kwargs"]["phase"] == "griffin_lim"

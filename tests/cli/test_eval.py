@@ -156,3 +156,37 @@ def test_not_digit_share(tmp_path, capsys):
     assert "not a digit" in printed and "0.400" in printed
     assert printed.count("2 of 10 clips are not about one second long") == 1
     assert any("not about one second" in w for w in r["warnings"])
+
+
+def test_digit_strings_get_the_recognizers_metrics(tmp_path, toy_strings, capsys):
+    import torch
+
+    from speechgen.checkpoint import save_checkpoint
+    from speechgen.models.ctc_recognizer import CTCRecognizer
+
+    small = dict(n_mels=32, conv_channels=(16,), rnn_layers=1, rnn_width=16)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "rec", CTCRecognizer(**small), {"name": "ctc_recognizer", "kwargs": small})
+    out = tmp_path / "r.json"
+    assert main(["eval", str(toy_strings), "--recognizer", str(tmp_path / "rec"), "--json", str(out),
+                 "--splits", "2"]) == 0
+    r = json.loads(out.read_text())
+    s = r["strings"]
+    assert s["n"] == r["n"] == 24 and 0.0 <= s["string_accuracy"] <= 1.0 and s["digit_error_rate"] >= 0.0
+    assert len(s["per_position_accuracy"]) == 3 and s["recognizer_version"].startswith("ctc_recognizer-")
+    assert "digit strings, recognizer" in capsys.readouterr().out
+    # a set whose texts are not all digit strings gets none
+    _write(tmp_path / "plain", 12)
+    assert main(["eval", str(tmp_path / "plain"), "--json", str(out), "--splits", "2", "--quiet"]) == 0
+    assert "strings" not in json.loads(out.read_text())
+
+
+def test_digit_strings_without_a_shipped_recognizer_warn(tmp_path, toy_strings, monkeypatch, capsys):
+    from speechgen import pretrained
+
+    monkeypatch.delitem(pretrained.PRETRAINED, "recognizer", raising=False)
+    out = tmp_path / "r.json"
+    assert main(["eval", str(toy_strings), "--json", str(out), "--splits", "2"]) == 0
+    r = json.loads(out.read_text())
+    assert "strings" not in r and any("ships no recognizer" in w for w in r["warnings"])
+    assert "ships no recognizer" in capsys.readouterr().out

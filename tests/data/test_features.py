@@ -52,6 +52,7 @@ def corpus(tmp_path):
         ("log_mel", (80, 1 + 9600 // 256)),
         ("log_mel_f0", (82, 1 + 9600 // 256)),
         ("mfcc_f0", (22, 1 + 9600 // 256)),
+        ("log_magnitude", (513, 1 + 9600 // 256)),
     ],
 )
 def test_feature_shapes_and_dtype(name, shape):
@@ -61,9 +62,33 @@ def test_feature_shapes_and_dtype(name, shape):
 
 
 def test_registry_is_explicit_and_complete():
-    assert set(FEATURES) == {"waveform", "stft_image", "specgan_image", "log_mel", "log_mel_f0", "mfcc_f0"}
+    assert set(FEATURES) == {"waveform", "stft_image", "specgan_image", "log_mel", "log_mel_f0", "mfcc_f0",
+                             "log_magnitude"}
     for name, cls in FEATURES.items():
         assert cls.name == name
+
+
+def test_log_magnitude_is_the_log_mels_stft_and_inverts():
+    """log_magnitude: ln(max(|STFT|, eps)) on the log-mel's frames (the mel is its filterbank image), silence
+    ln(eps), and PGHI + Griffin-Lim bring a tone back."""
+    from speechgen.audio import spectral
+
+    sr = 16000
+    x = _tone(440.0, 0.6, sr)
+    lin = build_feature("log_magnitude")(x, sr)
+    mel = LogMel()(x, sr)
+    assert lin.shape[1] == mel.shape[1]
+    fb = spectral.mel_filterbank(sr, 1024, 80, 0.0, 8000.0)
+    np.testing.assert_allclose(np.log(np.maximum(fb @ np.exp(lin.astype(np.float64)), 1e-5)), mel, atol=2e-3)
+    feature = build_feature("log_magnitude", {"n_fft": 512, "win_length": 512})
+    assert feature.pad_value == pytest.approx(np.log(1e-5)) and feature.channels == 257
+    y = feature.invert(feature(x, sr), length=len(x), n_iter=16)
+    assert y.shape == x.shape and y.dtype == np.float32
+    def spec(a):
+        return np.abs(spectral.stft(a, 512, 256))
+
+    err = np.linalg.norm(spec(y) - spec(x)) / np.linalg.norm(spec(x))
+    assert err < 0.2, err
 
 
 def test_mfcc_f0_rows():
@@ -127,6 +152,8 @@ def test_keys_are_stable_and_parameter_sensitive():
         (lambda: LogMelF0(f0_frame_length=0), "f0_frame_length"),
         (lambda: LogMelF0(eps=0.0), "eps"),
         (lambda: StftImage(n_bins=1000), "n_bins"),
+        (lambda: build_feature("log_magnitude", {"win_length": 2048}), "win_length"),
+        (lambda: build_feature("log_magnitude", {"eps": -1.0}), "eps"),
         (lambda: StftImage(db_floor=10.0), "db_floor"),
         (lambda: Waveform(peak=-1.0), "peak"),
         (lambda: build_feature("log_mel", {"n_melz": 80}), "n_melz"),

@@ -1,5 +1,6 @@
 """End to end in headless Chromium (Debian's ``chromium`` + ``chromium-driver``, driven by selenium): generate a
-digit on the page, copy-synthesise an uploaded WAV, see a non-audio upload refused on the page, and load the audio
+digit on the page, speak a digit string (and see a text that cannot be spoken refused on the page),
+copy-synthesise an uploaded WAV, see a non-audio upload refused on the page, and load the audio
 players and images of ``speechgen report`` pages (a single report and a leaderboard).
 
 Skipped only when Chromium is not installed; CI installs it (.ci/run).
@@ -132,6 +133,47 @@ def test_copy_synthesis_and_refused_upload(browser, base_url, write_tone, tmp_pa
     error = wait_for(browser, "const e = document.getElementById('voc-error'); return !e.hidden && e.textContent;")
     assert "notes.wav: not an audio file that soundfile can decode" in error
     assert "Traceback" not in browser.page_source
+
+
+def test_speak_a_digit_string_and_a_refused_text(browser, serve, vocoder_ckpt, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from speechgen.web.app import App
+
+    from ..text_speech_fixtures import tts_checkpoint
+
+    one = tts_checkpoint(tmp_path / "one", stop_bias=-50.0)
+    voices = tts_checkpoint(tmp_path / "voices", n_speakers=2, speaker_dim=4, stop_bias=-50.0)
+    app = App(vocoders=[str(vocoder_ckpt)], classifier=None, tts=[str(one), str(voices)])
+    with serve(app) as url:
+        browser.get(url)
+        wait_for(browser, "return document.body.dataset.ready === '1';")
+        speaker = Select(browser.find_element(By.ID, "tts-speaker"))
+        model = Select(browser.find_element(By.ID, "tts-model"))
+        model.select_by_value(str(one))  # (the shipped tts-default, when there is one, comes first)
+        assert browser.find_element(By.ID, "tts-speaker").get_attribute("disabled") is not None  # one voice
+        model.select_by_value(str(voices))
+        assert [o.text for o in speaker.options] == ["voice0", "voice1"]
+        speaker.select_by_visible_text("voice1")
+        text = browser.find_element(By.ID, "tts-text")
+        text.clear()
+        text.send_keys("four two seven")
+        browser.find_element(By.ID, "tts-button").click()
+        wait_for(browser, "return !document.getElementById('tts-result').hidden "
+                 "|| !document.getElementById('tts-error').hidden;")
+        assert browser.find_element(By.ID, "tts-error").get_attribute("hidden") is not None
+        # the step cap: "four two seven" is 15 symbols -> 46 frames of 256 samples at 16 kHz
+        assert_playable(media_loaded(browser, "#tts-result"), 1, 2, seconds=46 * 256 / 16000)
+        info = browser.find_element(By.ID, "tts-info").text
+        assert "four two seven" in info and "voice voice1" in info
+        assert "stop token never fired" in browser.find_element(By.ID, "tts-warning").text
+
+        text.clear()
+        text.send_keys("four cat two")
+        browser.find_element(By.ID, "tts-button").click()
+        error = wait_for(browser, "const e = document.getElementById('tts-error'); return !e.hidden && e.textContent;")
+        assert "cannot speak 'cat'" in error and "Traceback" not in browser.page_source
 
 
 def test_the_page_words_sizes_as_the_server(browser, base_url):

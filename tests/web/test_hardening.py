@@ -181,7 +181,8 @@ def test_cross_origin_post_is_refused(base_url, headers):
     _, port = _addr(base_url)
     headers = {k: v.format(port=port) for k, v in headers.items()}
     for path, body in (("/api/generate", b'{"model": "digits-default", "digit": 1}'),
-                       ("/api/vocode?name=a.wav", b"RIFF....")):  # a form can post text/plain cross-site
+                       ("/api/vocode?name=a.wav", b"RIFF...."),  # a form can post text/plain cross-site
+                       ("/api/speak", b'{"model": "tts-default", "text": "1"}')):
         status, _, answer = request(base_url, "POST", path, body, {"Content-Type": "text/plain", **headers})
         assert_one_line_error(status, json.loads(answer), 403, "cross-origin")
 

@@ -42,8 +42,13 @@ def shipped_models() -> list[dict[str, Any]]:
             c = shipped["compare"]
             figures = {k: c.get(k) for k in ("pesq", "stoi", "mcd", "n")}
             figures.update({f"x_realtime_{s['threads']}t": s["x_realtime"] for s in shipped.get("speed") or []})
-        elif "evaluation" in cfg:  # the judge itself: accuracy on held-out voices
-            figures = {f"{split}_accuracy": v.get("accuracy") for split, v in cfg["evaluation"].items()}
+        elif "strings" in shipped:  # text to speech: the recognizer on held-out strings, and on the recordings
+            figures = {"string_accuracy": shipped["strings"].get("string_accuracy"),
+                       "recordings_string_accuracy": shipped.get("reference_strings", {}).get("string_accuracy"),
+                       "n": shipped["strings"].get("n")}
+        elif "evaluation" in cfg:  # a judge: accuracy (the recognizer: string accuracy) on held-out voices
+            figures = {f"{split}_{key}": v[key] for split, v in cfg["evaluation"].items()
+                       for key in ("accuracy", "string_accuracy", "digit_error_rate") if key in v}
         recipe = cfg.get("recipe_path") or (cfg.get("command") or "")
         out.append({
             "name": name, "model": cfg["model"]["name"], "roles": list(info.roles), "commands": info.verbs,

@@ -164,7 +164,10 @@ def _from_run(run: Path, args: argparse.Namespace) -> dict[str, Any]:
     if latest is not None:
         paths, labels = _manifest_clips(latest, args.max_clips)
         clips = judge_clips(paths, labels, args.classifier)
-        images = [latest / "grid.png"] if (latest / "grid.png").is_file() else []
+        from speechgen.models.sampling import ALIGNMENT_NAME, GRID_NAME
+
+        # the spectrogram grid; beside it the attention alignments of text-to-speech runs
+        images = [latest / name for name in (GRID_NAME, ALIGNMENT_NAME) if (latest / name).is_file()]
     return {"title": f"speechgen run report: {run.name}", "metrics": metrics, "reference_rows": {},
             "clips": clips, "images": images, "loss_csv": loss_csv if loss_csv.is_file() else None,
             "real_manifest": _run_manifest(run), "extra_columns": True}

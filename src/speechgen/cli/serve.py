@@ -1,5 +1,5 @@
-"""``speechgen serve``: a small local web app — generate digits, and copy synthesis of uploaded audio with the pair
-metrics (see :mod:`speechgen.web.app`)."""
+"""``speechgen serve``: a small local web app — generate digits, speak digit strings with a text-to-speech model,
+and copy synthesis of uploaded audio with the pair metrics (see :mod:`speechgen.web.app`)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    DEFAULT_REQUEST_TIMEOUT, DEFAULT_WORKERS)
 
     p = sub.add_parser(
-        "serve", help="local web app: generate digits, copy synthesis with metrics",
+        "serve", help="local web app: generate digits, text to speech, copy synthesis with metrics",
         description="Serve a page (standard library HTTP server, works offline) on which you pick a "
-        "generator (the shipped ones and every --model RUN), a digit and a seed and hear and see the clip; and upload "
+        "generator (the shipped ones and every --model RUN), a digit and a seed and hear and see the clip; type a "
+        "digit string and hear it spoken by a text-to-speech model (the shipped ones and every --tts RUN) with its "
+        "spectrogram and attention alignment; and upload "
         "an audio file for copy synthesis with a vocoder (the shipped ones and every --vocoder RUN): input and "
         "output players, spectrograms and PESQ, STOI, MCD, MR-STFT, LSD, F0 RMSE and V/UV error. Models load once, "
         "on first use. A fixed pool of --workers threads answers; up to --queue more connections wait, and beyond "
@@ -37,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a generator's run or checkpoint folder to offer too (repeatable)")
     p.add_argument("--vocoder", action="append", default=[], metavar="RUN", dest="vocoders",
                    help="a vocoder's run or checkpoint folder to offer too (repeatable)")
+    p.add_argument("--tts", action="append", default=[], metavar="RUN", dest="tts",
+                   help="a text-to-speech model's run or checkpoint folder to offer too (repeatable)")
     p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 2**20,
                    help=f"largest upload in MB (default {DEFAULT_MAX_UPLOAD_BYTES / 2**20:g})")
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
@@ -66,18 +70,19 @@ def _serve(args: argparse.Namespace) -> int:
     check_server_options(args.workers, args.queue, args.request_timeout, args.allow_hosts)
     if not args.max_upload_mb > 0:
         raise ConfigError(f"--max-upload-mb: must be > 0, got {args.max_upload_mb:g}")
-    for path in args.models + args.vocoders:
+    for path in args.models + args.vocoders + args.tts:
         if not Path(path).exists():
             raise ConfigError(f"{path}: no such run or checkpoint folder")
     app = App(args.models, args.vocoders, max_upload_bytes=int(args.max_upload_mb * 2**20),
-              max_seconds=args.max_seconds, classifier=args.classifier, device=args.device)
+              max_seconds=args.max_seconds, classifier=args.classifier, device=args.device, tts=args.tts)
     quiet = bool(getattr(args, "quiet", False))
     server = make_server(app, args.host, args.port, quiet=quiet, debug=bool(getattr(args, "debug", False)),
                          workers=args.workers, queue_size=args.queue, request_timeout=args.request_timeout,
                          allow_hosts=args.allow_hosts)
     con = console(args)
-    con.print(f"[bold]speechgen serve[/bold]: {len(app.generators)} generator(s), {len(app.vocoders)} vocoder(s) "
-              f"on [bold]{server_url(server)}[/bold] (Ctrl+C stops)")
+    tts = f", {len(app.tts)} text-to-speech model(s)" if app.tts else ""
+    con.print(f"[bold]speechgen serve[/bold]: {len(app.generators)} generator(s), {len(app.vocoders)} vocoder(s)"
+              f"{tts} on [bold]{server_url(server)}[/bold] (Ctrl+C stops)")
     if not app.vocoders:
         con.print("no vocoder available: copy synthesis needs --vocoder RUN (until a shipped one is registered)")
     _stop_on_signals()

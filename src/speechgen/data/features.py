@@ -2,7 +2,8 @@
 
 Every extractor takes mono float32 audio and its sample rate and returns a float32 array whose *last* axis is
 time: ``waveform`` → ``[samples]`` (hop 1), ``log_mel`` → ``[n_mels, frames]``, ``log_mel_f0`` →
-``[n_mels + 2, frames]`` (the log-mel, log F0, voicing), ``mfcc_f0`` → ``[n_mfcc + 2, frames]``, ``stft_image`` →
+``[n_mels + 2, frames]`` (the log-mel, log F0, voicing), ``mfcc_f0`` → ``[n_mfcc + 2, frames]``, ``log_magnitude`` →
+``[n_fft // 2 + 1, frames]`` (the log linear magnitude), ``stft_image`` →
 a fixed ``[2, n_bins, n_frames]`` image (not croppable), ``specgan_image`` → a fixed ``[1, n_bins, n_frames]``
 log-magnitude image normalised per bin with training-set statistics (which :meth:`Feature.fit` adds to its
 parameters, see :class:`SpecGanImage`). Frame-based features use a centred STFT, so frame ``t`` is centred on
@@ -350,6 +351,58 @@ class LogMelF0(LogMel):
 
 
 @dataclass(frozen=True)
+class LogMagnitude(Feature):
+    """Natural-log linear magnitude spectrogram ``ln(max(|STFT|, eps))`` (Hann window, centred frames, the log-mel's
+    STFT before its filterbank): output ``[n_fft // 2 + 1, frames]``, silence ``ln(eps)``. The target of Tacotron's
+    post-net (:mod:`speechgen.models.tacotron`); with the log-mel's n_fft and hop (the defaults) its frames are the
+    log-mel's. :meth:`invert` estimates the phase by PGHI and fast Griffin-Lim."""
+
+    name: ClassVar[str] = "log_magnitude"
+    n_fft: int = 1024
+    hop_length: int = 256  # type: ignore[assignment]  # a field here, a property on the base
+    win_length: int = 1024
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for f in ("n_fft", "hop_length", "win_length"):
+            object.__setattr__(self, f, _check_int(f, getattr(self, f), minimum=2 if f == "n_fft" else 1))
+        if self.win_length > self.n_fft:
+            raise ConfigError(f"win_length: must be <= n_fft ({self.n_fft}), got {self.win_length}")
+        object.__setattr__(self, "eps", _check_float("eps", self.eps, positive=True))
+
+    @property
+    def channels(self) -> int:
+        """Rows of the output (the frequency bins)."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def pad_value(self) -> float:
+        return float(math.log(self.eps))
+
+    def num_frames(self, num_samples: int) -> int:
+        return 1 + num_samples // self.hop_length
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        x = self._prepare(audio, sr)
+        mag = np.abs(spectral.stft(x, self.n_fft, self.hop_length, self.win_length))
+        return np.log(np.maximum(mag, self.eps)).astype(np.float32)
+
+    def invert(self, x: np.ndarray, length: int | None = None, n_iter: int = 32, seed: int = 0,
+               **options: Any) -> np.ndarray:
+        """Audio ``[..., samples]`` of log-magnitudes ``[..., n_fft // 2 + 1, frames]``: ``exp`` of them, the phase
+        by PGHI then ``n_iter`` fast Griffin-Lim iterations (seeded), the inverse STFT (``length`` samples;
+        default ``hop_length · (frames - 1)``)."""
+        from speechgen.audio import phase
+
+        v = np.asarray(x, dtype=np.float64)
+        if v.ndim < 2 or v.shape[-2] != self.channels:
+            raise AudioError(f"log_magnitude: expected [..., {self.channels}, frames], got {v.shape}")
+        audio = phase.reconstruct(np.exp(v), self.hop_length, self.n_fft, method="pghi", gl_iters=int(n_iter),
+                                  win_length=self.win_length, seed=seed, length=length)
+        return np.asarray(audio, dtype=np.float32)
+
+
+@dataclass(frozen=True)
 class StftImage(Feature):
     """Amplitude + phase image (docs/data.md, Features): ``[2, n_bins, n_frames]`` float32 in [-1, 1] (fixed size;
     the clip is padded or cropped at the end, see :func:`speechgen.audio.spectral.amp_phase_image`)."""
@@ -573,6 +626,7 @@ FEATURES: dict[str, type[Feature]] = {
     LogMel.name: LogMel,
     LogMelF0.name: LogMelF0,
     MfccF0.name: MfccF0,
+    LogMagnitude.name: LogMagnitude,
 }
 
 

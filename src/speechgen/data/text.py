@@ -77,6 +77,19 @@ def digit_words(digits: Sequence[int]) -> str:
     return " ".join(DIGIT_WORDS[int(d)] for d in digits)
 
 
+def edit_distance(reference: Sequence[int], hypothesis: Sequence[int]) -> int:
+    """Levenshtein distance between two digit strings: the fewest substitutions, deletions and insertions that
+    turn ``reference`` into ``hypothesis`` (the digit error rate of :mod:`speechgen.evaluation.strings` counts
+    these)."""
+    ref, hyp = [int(d) for d in reference], [int(d) for d in hypothesis]
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
 def held_out(text: str, fraction: float) -> bool:
     """Whether the digit string ``text`` falls in a held-out ``fraction`` of all strings, by a stable hash of its
     digits (the same answer on every machine and for every spelling): held-out strings are never trained on."""

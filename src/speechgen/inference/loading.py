@@ -27,6 +27,7 @@ ROLE_NOUNS: dict[str, str] = {
     R.SAMPLER: "generative model", R.VOCODER: "vocoder", R.LATENT_CODEC: "auto-encoder", R.CLASSIFIER: "classifier",
     R.TEXT_TO_SPEECH: "text-to-speech model",
     R.CONVERTER: "voice converter", R.SEPARATOR: "separator", R.SPEAKER_ENCODER: "speaker encoder",
+    R.TRANSCRIBER: "digit-string recognizer",
 }
 
 

@@ -4,6 +4,7 @@ these keys)."""
 from __future__ import annotations
 
 from speechgen.models.classifier import DigitClassifier
+from speechgen.models.ctc_recognizer import CTCRecognizer
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.digit_detector import DigitDetector
 from speechgen.models.dsp_vocoder import DSPVocoder
@@ -12,6 +13,8 @@ from speechgen.models.istft_vocoder import ISTFTVocoder
 from speechgen.models.melgan import MelGAN
 from speechgen.models.parallel_wavegan import ParallelWaveGAN
 from speechgen.models.resgan import ResGAN
+from speechgen.models.tacotron import Tacotron
+from speechgen.models.tacotron2 import Tacotron2
 from speechgen.models.vae import ConvVAE
 from speechgen.models.vaegan import VAEGAN
 from speechgen.models.wae import WAE
@@ -22,6 +25,7 @@ from speechgen.models.wavernn import WaveRNN
 MODELS: dict[str, type] = {
     "digit_classifier": DigitClassifier,
     "digit_detector": DigitDetector,  # the judge's "not a digit" outcome (classifier role)
+    "ctc_recognizer": CTCRecognizer,  # the judge of digit strings (transcriber role)
     "dcgan": DCGAN,
     "vae": ConvVAE,
     "wae": WAE,
@@ -35,4 +39,6 @@ MODELS: dict[str, type] = {
     "istft_vocoder": ISTFTVocoder,
     "resgan": ResGAN,
     "dsp": DSPVocoder,  # no weights: mel pseudo-inverse + PGHI + fast Griffin-Lim (shipped as 'dsp')
+    "tacotron2": Tacotron2,  # text-to-speech: symbols → log-mel for a vocoder
+    "tacotron": Tacotron,  # text-to-speech: symbols → log-mel → linear spectrogram, its own audio (Griffin-Lim)
 }

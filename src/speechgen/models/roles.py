@@ -6,14 +6,15 @@ the names below), or a classmethod ``roles_for(kwargs)`` when the role depends o
 with mel conditioning is a vocoder, without it a sampler). The protocols state the methods each role needs; a test
 checks every registered model against the protocols of the roles it declares.
 
-Roles now: :data:`SAMPLER`, :data:`VOCODER`, :data:`LATENT_CODEC`, :data:`CLASSIFIER`. Reserved for the coming
-families: :data:`TEXT_TO_SPEECH`, :data:`CONVERTER`, :data:`SEPARATOR`, :data:`SPEAKER_ENCODER`.
+Roles now: :data:`SAMPLER`, :data:`VOCODER`, :data:`LATENT_CODEC`, :data:`CLASSIFIER`, :data:`TEXT_TO_SPEECH`,
+:data:`TRANSCRIBER`.
+Reserved for the coming families: :data:`CONVERTER`, :data:`SEPARATOR`, :data:`SPEAKER_ENCODER`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 
@@ -25,6 +26,7 @@ TEXT_TO_SPEECH = "text_to_speech"
 CONVERTER = "converter"
 SEPARATOR = "separator"
 SPEAKER_ENCODER = "speaker_encoder"
+TRANSCRIBER = "transcriber"
 
 
 @runtime_checkable
@@ -74,11 +76,51 @@ class Classifier(Protocol):
     def probs_and_features(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
+class Speech(NamedTuple):
+    """What :meth:`TextToSpeech.speak` returns for a batch of ``B`` symbol sequences.
+
+    mel: the vocoder's feature ``[B, n_mels, frames]``, each item padded past its length with the feature's
+    silence value. lengths: ``[B]`` frames of each item. stopped: ``[B]`` bool, True where the model's stop token
+    fired, False where decoding was cut at the step cap (the speech is then likely wrong: say so). alignments:
+    ``[B, steps, L]`` attention weights of each decoder step over the symbols. linear: what a model that makes its
+    own audio (``makes_audio``, see :func:`makes_audio`) voices with its ``to_audio`` (Tacotron: log-magnitudes
+    ``[B, n_bins, frames]``, the same lengths); None for the others.
+    """
+
+    mel: torch.Tensor
+    lengths: torch.Tensor
+    stopped: torch.Tensor
+    alignments: torch.Tensor
+    linear: torch.Tensor | None = None
+
+
 @runtime_checkable
 class TextToSpeech(Protocol):
-    """Reserved: speaks symbol sequences ``[B, L]`` as log-mel frames (the text-to-speech issue)."""
+    """Speaks symbol sequences ``[B, L]`` (indices of the symbol set named ``symbols``, see
+    :mod:`speechgen.data.text`) as frames of the vocoder feature ``feature`` / ``feature_params`` (``n_mels`` rows,
+    one frame per ``hop_length`` samples at ``sample_rate``), for one of ``n_speakers`` voices (0: one voice).
 
-    def speak(self, symbols: torch.Tensor, **options: Any) -> torch.Tensor: ...
+    Optional: a model that also makes its own audio (Tacotron's linear spectrogram and Griffin-Lim) has a class
+    attribute ``makes_audio = True``, fills ``Speech.linear`` and offers ``to_audio(linear [.., frames], seed) ->
+    float32 audio`` for one item; the others need a vocoder of their feature (:func:`makes_audio`)."""
+
+    sample_rate: int
+    hop_length: int
+    n_mels: int
+    feature: str
+    feature_params: dict[str, Any]
+    symbols: str
+    n_speakers: int
+
+    def speak(self, symbols: torch.Tensor, lengths: torch.Tensor | None = None,
+              speakers: torch.Tensor | None = None, generator: torch.Generator | None = None,
+              max_steps: int | None = None) -> Speech: ...
+
+
+def makes_audio(model: Any) -> bool:
+    """Whether a text-to-speech model makes its own audio (``makes_audio`` and ``to_audio``; see
+    :class:`TextToSpeech`), so that it needs no vocoder."""
+    return bool(getattr(model, "makes_audio", False)) and callable(getattr(model, "to_audio", None))
 
 
 @runtime_checkable
@@ -102,15 +144,28 @@ class SpeakerEncoder(Protocol):
     def embed_speaker(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@runtime_checkable
+class Transcriber(Protocol):
+    """Transcribes spoken digit strings: waveforms ``[B, samples]`` at ``sample_rate`` (``lengths``: samples of each
+    clip) → per clip its digits (0-9, possibly none) and a probability."""
+
+    sample_rate: int
+
+    def transcribe(self, wave: torch.Tensor, lengths: torch.Tensor | None = None,
+                   ) -> list[tuple[list[int], float]]: ...
+
+
 #: role name → its protocol
 PROTOCOLS: dict[str, type] = {
     SAMPLER: Sampler, VOCODER: Vocoder, LATENT_CODEC: LatentCodec, CLASSIFIER: Classifier,
     TEXT_TO_SPEECH: TextToSpeech, CONVERTER: Converter, SEPARATOR: Separator, SPEAKER_ENCODER: SpeakerEncoder,
+    TRANSCRIBER: Transcriber,
 }
 #: what each role lets a user do, for listings (``speechgen models``, ``speechgen info``)
 VERBS: dict[str, str] = {
     SAMPLER: "sample", VOCODER: "vocode", LATENT_CODEC: "transform", CLASSIFIER: "classify",
     TEXT_TO_SPEECH: "tts", CONVERTER: "convert", SEPARATOR: "separate", SPEAKER_ENCODER: "embed",
+    TRANSCRIBER: "transcribe",
 }
 
 

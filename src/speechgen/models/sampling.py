@@ -25,6 +25,7 @@ from speechgen.errors import ConfigError, DataError
 CHUNK = 256
 GRID_MAX = 40  # panels of a sample grid (the first clips; the grid's title says so when there are more)
 GRID_NAME = "grid.png"
+ALIGNMENT_NAME = "alignment.png"  # attention alignments of text-to-speech sample rounds
 FEATURES_NAME = "features.npy"
 LABELS_NAME = "labels.npy"
 
@@ -127,12 +128,17 @@ def image_axes(feature: Any, sample_rate: int) -> dict[str, Any]:
             "colorbar": ("level (dB)", [-1.0, 0.0, 1.0], [f"{floor:g}", f"{floor / 2:g}", "0"])}
 
 
-def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int] | None = None,
+def save_grid(path: str | os.PathLike, images: np.ndarray | Sequence[np.ndarray],
+              labels: Sequence[int] | None = None,
               title: str = "", label_names: Sequence[str] | None = None,
               value_range: tuple[float, float] = (-1.0, 1.0), extent: tuple[float, float, float, float] | None = None,
-              colorbar: tuple[str, Sequence[float], Sequence[str]] | None = None) -> Path:
-    """PNG grid of images ``[N, F, T]`` (one panel per sample, titled with its label and, given ``label_names``,
-    the label's name), coloured over ``value_range`` (default [-1, 1], the amplitude image's), atomically.
+              colorbar: tuple[str, Sequence[float], Sequence[str]] | None = None,
+              titles: Sequence[str] | None = None, cols: int = 10,
+              panel_size: tuple[float, float] = (1.3, 1.4)) -> Path:
+    """PNG grid of images ``[N, F, T]`` or a list of 2-D images of any sizes (one panel per sample, each image
+    stretched to its panel, titled with its label and, given ``label_names``, the label's name, or with
+    ``titles[i]``), coloured over ``value_range`` (default [-1, 1], the amplitude image's), ``cols`` panels a row at
+    most, each ``panel_size`` inches (width, height), atomically.
 
     extent: ``(t0, t1, f0, f1)`` in seconds and kHz: the bottom-left panel then carries the time and frequency axes.
     colorbar: ``(label, tick values, tick labels)`` of a colour bar beside the grid (e.g. the image's dB scale).
@@ -145,9 +151,10 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int]
     from speechgen.atomic import atomic_path
 
     n = len(images)
-    cols = min(n, 10)
+    cols = max(1, min(n, cols))
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols + (0.6 if colorbar else 0.0), 1.4 * rows + 0.3),
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size[0] * cols + (0.6 if colorbar else 0.0),
+                                                  panel_size[1] * rows + 0.3),
                              squeeze=False)
     shown = None
     for i, ax in enumerate(axes.flat):
@@ -155,7 +162,9 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, labels: Sequence[int]
         if i < n:
             shown = ax.imshow(images[i], origin="lower", aspect="auto", vmin=value_range[0], vmax=value_range[1],
                               cmap="magma", extent=extent)
-            if labels is not None:
+            if titles is not None and i < len(titles):
+                ax.set_title(str(titles[i]).replace("$", r"\$"), fontsize=8)
+            elif labels is not None:
                 lab = int(labels[i])
                 name = f" {label_names[lab]}" if label_names is not None and 0 <= lab < len(label_names) else ""
                 ax.set_title(f"{lab}{name}", fontsize=8)

@@ -18,6 +18,8 @@ PRETRAINED: dict[str, str] = {
     "digits-default": "digits-default",  # conditional VAE of the amplitude image (recipes/spectrogram/cvae-cpu.yaml)
     "default": "default",  # vocoder: iSTFT vocoder, Griffin-Lim phase (recipes/vocoder/istft-vocoder-gl-cpu.yaml)
     "dsp": "dsp",  # vocoder without weights: mel pseudo-inverse + PGHI + fast Griffin-Lim (scripts/ship_dsp_vocoder.py)
+    "recognizer": "recognizer",  # the judge of digit strings: conv + BiGRU + CTC (recipes/recognizer/ctc-recognizer-cpu.yaml)
+    "tts-default": "tts-default",  # text to speech: Tacotron 2 at CPU size, 26 voices (recipes/tts/tacotron2-cpu.yaml)
 }
 
 

@@ -17,6 +17,8 @@ from speechgen.recipe_files import apply_overrides, read_yaml
 from speechgen.training.schemes.autoencoder import VAEScheme
 from speechgen.training.schemes.learned_similarity import VAEGANScheme
 from speechgen.training.schemes.gan_vocoder import VocoderScheme
+from speechgen.training.schemes.transcription import CTCScheme
+from speechgen.training.schemes.tts import TTSScheme
 
 SCHEMES: dict[str, Any] = {
     "classifier": ClassifierScheme,
@@ -25,6 +27,8 @@ SCHEMES: dict[str, Any] = {
     "vaegan": VAEGANScheme,
     "autoregressive": AutoregressiveScheme,
     "vocoder": VocoderScheme,
+    "ctc": CTCScheme,
+    "tts": TTSScheme,
 }
 
 

@@ -8,10 +8,13 @@ Routes:
 ``POST /api/generate``     JSON ``{model, digit, seed}`` -> ``{audio, spectrogram, judged, ...}`` (data URIs)
 ``POST /api/vocode``       the raw bytes of an audio file, ``?vocoder=ID&name=FILE`` -> copy synthesis: input and
                            output audio, their spectrograms and the pair metrics (PESQ, STOI, MCD, ...)
+``POST /api/speak``        JSON ``{model, text, speaker, seed, vocoder}`` -> text-to-speech: ``{audio, spectrogram,
+                           alignment, text, stopped, ...}`` (data URIs)
 =========================  ==========================================================================================
 
 Errors are JSON ``{"error": "one line"}`` with a 4xx status (bad input, unknown model, oversize upload, a foreign
-Host or Origin, a request not received in time) or 503 (no vocoder available, server busy); an unexpected failure
+Host or Origin, a request not received in time, a text that cannot be spoken) or 503 (no vocoder or no
+text-to-speech model available, server busy); an unexpected failure
 answers 500 with one line and logs its traceback on the server only. Requests name models by the ids listed in
 ``/api/models`` — never by a path — so a page cannot make the server read other files. Loaded models are cached
 (one load per model, guarded by locks).
@@ -46,9 +49,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from speechgen.errors import AudioError, CheckpointError, ConfigError, SpeechgenError
+from speechgen.errors import AudioError, CheckpointError, ConfigError, DataError, SpeechgenError
 from speechgen.inference.vocode import DEFAULT_VOCODER
-from speechgen.web.page import NO_VOCODER, format_size, too_large
+from speechgen.web.page import (MAX_SPOKEN_DIGITS, MAX_TEXT_CHARS, NO_TTS, NO_VOCODER, format_size,
+                                too_large)
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_SECONDS = 30.0
@@ -93,7 +97,8 @@ class RequestError(Exception):
 @dataclass(frozen=True)
 class ModelChoice:
     """A model on offer: ``id`` (what the page sends back), ``label`` (what it shows), ``source`` (shipped name or
-    checkpoint folder), the registered ``model`` name, its ``kind`` and, for generators, its ``n_classes``."""
+    checkpoint folder), the registered ``model`` name, its ``kind`` and, for generators, its ``n_classes``; for
+    text-to-speech models their ``n_speakers`` (0: one voice) and the ``speakers``' names (may be fewer)."""
 
     id: str
     label: str
@@ -101,20 +106,28 @@ class ModelChoice:
     model: str
     kind: str
     n_classes: int = 0
+    n_speakers: int = 0
+    speakers: tuple[str, ...] = ()
+
+
+#: what a refusal of a folder given on the command line calls each kind ("holds a 'vae' model, not a vocoder")
+KIND_NOUNS = {"generator": "a generator", "vocoder": "a vocoder", "tts": "a text-to-speech model"}
 
 
 # ------------------------------------------------------------------------------------------------ models
 def checkpoint_kind(config: dict[str, Any]) -> str:
-    """``"generator"``, ``"vocoder"`` or ``"other"`` for a checkpoint config, by the roles of its model
-    (:func:`speechgen.inference.loading.capabilities`)."""
+    """``"generator"``, ``"vocoder"``, ``"tts"`` (text-to-speech) or ``"other"`` for a checkpoint config, by the
+    roles of its model (:func:`speechgen.inference.loading.capabilities`)."""
     from speechgen.inference.loading import capabilities
-    from speechgen.models.roles import SAMPLER, VOCODER
+    from speechgen.models.roles import SAMPLER, TEXT_TO_SPEECH, VOCODER
 
     roles = capabilities(config)
     if VOCODER in roles:
         return "vocoder"
     if SAMPLER in roles:
         return "generator"
+    if TEXT_TO_SPEECH in roles:
+        return "tts"
     return "other"
 
 
@@ -125,25 +138,40 @@ def _n_classes(config: dict[str, Any]) -> int:
     return int(kwargs.get("n_classes") or 0)
 
 
+def _speakers(config: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
+    """A text-to-speech checkpoint's voice count (its ``n_speakers``) and the voice names it stores."""
+    kwargs = (config.get("model") or {}).get("kwargs") or {}
+    try:
+        n = max(0, int(kwargs.get("n_speakers") or 0))
+    except (TypeError, ValueError):
+        n = 0
+    names = tuple(str(v) for v in config.get("speakers") or [])[:n] if isinstance(config.get("speakers"), list) else ()
+    # a table with more rows than the voices it was trained on offers the trained ones only
+    return (min(n, len(names)) if names else n), names
+
+
 def _choice(source: str, config: dict[str, Any], label: str) -> ModelChoice:
     kind = checkpoint_kind(config)
     name = str(config["model"]["name"])
+    n_speakers, speakers = _speakers(config) if kind == "tts" else (0, ())
     return ModelChoice(id=source, label=f"{label} ({name})", source=source, model=name, kind=kind,
-                       n_classes=_n_classes(config) if kind == "generator" else 0)
+                       n_classes=_n_classes(config) if kind == "generator" else 0, n_speakers=n_speakers,
+                       speakers=speakers)
 
 
 def shipped_choices() -> list[ModelChoice]:
-    """Every shipped model (pretrained registry) whose weights are present, with its kind."""
+    """Every shipped model (pretrained registry) whose weights are present, with its kind (from its roles,
+    :func:`speechgen.inference.loading.describe`)."""
     from speechgen import pretrained
-    from speechgen.checkpoint import read_config
+    from speechgen.inference.loading import describe
 
     out = []
     for name in sorted(pretrained.PRETRAINED):
         try:
-            config = read_config(pretrained.path(name))
+            info = describe(pretrained.path(name))
         except SpeechgenError:  # registered but its files are not (yet) here
             continue
-        out.append(_choice(name, config, name))
+        out.append(_choice(name, info.config, name))
     return out
 
 
@@ -158,7 +186,7 @@ def folder_choice(path: str, kind: str, option: str) -> ModelChoice:
         raise ConfigError(f"{option} {path}: {exc}") from None
     choice = _choice(path, config, Path(path).name or path)
     if choice.kind != kind:
-        raise ConfigError(f"{option} {path}: holds a '{choice.model}' model, not a {kind}")
+        raise ConfigError(f"{option} {path}: holds a '{choice.model}' model, not {KIND_NOUNS.get(kind, kind)}")
     return choice
 
 
@@ -222,8 +250,8 @@ def _metric_rows(metrics: dict[str, float]) -> list[dict[str, Any]]:
 
 
 class App:
-    """What ``speechgen serve`` offers: generators and vocoders (shipped ones plus folders), upload limits, and the
-    cached models.
+    """What ``speechgen serve`` offers: generators, vocoders and text-to-speech models (shipped ones plus folders),
+    upload limits, and the cached models.
 
     Args:
         models: run/checkpoint folders of generators offered beside the shipped ones.
@@ -232,11 +260,12 @@ class App:
         max_seconds: longest upload accepted, in seconds (413 beyond).
         classifier: the judge that names the digit of generated clips (shipped name or folder; None: no judge).
         device: torch device of the models.
+        tts: run/checkpoint folders of text-to-speech models offered beside the shipped ones.
     """
 
     def __init__(self, models: Sequence[str] = (), vocoders: Sequence[str] = (),
                  max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_seconds: float = DEFAULT_MAX_SECONDS,
-                 classifier: str | None = "classifier", device: str = "cpu") -> None:
+                 classifier: str | None = "classifier", device: str = "cpu", tts: Sequence[str] = ()) -> None:
         if max_upload_bytes <= 0:
             raise ConfigError(f"--max-upload-mb: must be > 0, got {max_upload_bytes / 2**20:g}")
         if not max_seconds > 0:
@@ -247,8 +276,10 @@ class App:
         vocs = [c for c in shipped if c.kind == "vocoder"] + [folder_choice(v, "vocoder", "--vocoder")
                                                                for v in vocoders]
         vocs.sort(key=lambda c: c.id != DEFAULT_VOCODER)  # the shipped default first: the page's default choice
+        speakers = [c for c in shipped if c.kind == "tts"] + [folder_choice(t, "tts", "--tts") for t in tts]
         self.generators: dict[str, ModelChoice] = {c.id: c for c in gens}
         self.vocoders: dict[str, ModelChoice] = {c.id: c for c in vocs}
+        self.tts: dict[str, ModelChoice] = {c.id: c for c in speakers}
         self.max_upload_bytes = int(max_upload_bytes)
         self.max_seconds = float(max_seconds)
         self.classifier = classifier
@@ -275,13 +306,25 @@ class App:
 
     def listing(self) -> dict[str, Any]:
         """The models on offer and the limits, as ``GET /api/models`` returns them."""
-        def public(c: ModelChoice) -> dict[str, Any]:  # folders stay on the server
-            return {k: v for k, v in asdict(c).items() if k != "source"}
+        def public(c: ModelChoice) -> dict[str, Any]:  # folders stay on the server; voices only where they exist
+            hidden = {"source"} | (set() if c.kind == "tts" else {"n_speakers", "speakers"})
+            out = {k: v for k, v in asdict(c).items() if k not in hidden}
+            if c.kind == "tts":
+                out["speakers"] = list(c.speakers)
+            return out
 
         return {"generators": [public(c) for c in self.generators.values()],
                 "vocoders": [public(c) for c in self.vocoders.values()],
+                "tts": [public(c) for c in self.tts.values()],
                 "no_vocoder_message": None if self.vocoders else NO_VOCODER,
+                "no_tts_message": self.no_tts_message(),
                 "max_upload_bytes": self.max_upload_bytes, "max_seconds": self.max_seconds}
+
+    def no_tts_message(self) -> str | None:
+        """None, or the line saying why text-to-speech is unavailable (no model on offer, or no vocoder)."""
+        if not self.tts:
+            return NO_TTS
+        return None if self.vocoders else NO_VOCODER
 
     # -- generation ------------------------------------------------------------------------------------------
     def _generator(self, choice: ModelChoice) -> Any:
@@ -377,11 +420,145 @@ class App:
                 "output_spectrogram": png_data_uri(spectrogram_png(y, sr_out, [f"vocoded by {choice.id}"])),
                 "metrics": _metric_rows(metrics), "notes": notes}
 
+    # -- text-to-speech --------------------------------------------------------------------------------------
+    def _tts(self, choice: ModelChoice, vocoder: ModelChoice | None) -> Any:
+        """The text-to-speech model ``choice`` with ``vocoder`` loaded (None: the model's own audio), or an
+        :class:`_Unfit` when the vocoder takes another feature than the model predicts."""
+        from speechgen.inference.speak import LoadedTTS
+
+        try:
+            return LoadedTTS(choice.source, None if vocoder is None else vocoder.source, self.device)
+        except ConfigError as exc:
+            text = str(exc)
+            if not text.startswith("--vocoder "):  # not the pair check (check_pair): the model's own problem
+                raise
+            return _Unfit(f"vocoder {_short(vocoder.id)} does not fit {choice.label}: {text.split(': ', 1)[-1]}")
+
+    def speak(self, model: Any, text: Any, speaker: Any = None, seed: Any = 0, vocoder: Any = None,
+              ) -> dict[str, Any]:
+        """Speak ``text`` (a digit string in any spelling) with text-to-speech model ``model`` in voice ``speaker``
+        (an index or a voice name; None: the first voice), ``seed`` and ``vocoder`` (None: the first on offer):
+        WAV, spectrogram and attention alignment as data URIs, the digit words spoken, whether the stop token
+        fired, timings. Every field is checked before a model is loaded."""
+        from speechgen.data.text import digit_words, digits_text, parse_digits
+        from speechgen.evaluation.pages import png_data_uri, spectrogram_png
+
+        if not self.tts:
+            raise RequestError(503, NO_TTS)
+        choice = self.tts.get(model) if isinstance(model, str) else None
+        if choice is None:
+            raise RequestError(400, f"unknown model {_short(model)} (available: {', '.join(self.tts)})")
+        own = vocoder in (None, "") and _makes_audio(choice)  # Tacotron: its own linear spectrogram → audio
+        voc = None
+        if not own:
+            if not self.vocoders:
+                raise RequestError(503, NO_VOCODER)
+            if vocoder in (None, ""):
+                vocoder = next(iter(self.vocoders))
+            voc = self.vocoders.get(vocoder) if isinstance(vocoder, str) else None
+            if voc is None:
+                raise RequestError(400, f"unknown vocoder {_short(vocoder)} (available: {', '.join(self.vocoders)})")
+        if not isinstance(text, str):
+            raise RequestError(400, f"text: expected a string of digits or digit words, got {_short(text)}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise RequestError(400, f"text: {len(text)} characters, at most {MAX_TEXT_CHARS}")
+        try:
+            digits = parse_digits(text, MAX_SPOKEN_DIGITS)
+        except DataError as exc:  # names the token it cannot speak
+            raise RequestError(400, str(exc)) from None
+        voice = _speaker_field(choice, speaker)
+        seed = _int_field("seed", seed, 0, MAX_SEED)
+        start = time.perf_counter()
+        tts = self.cached(("tts", choice.id, None if voc is None else voc.id), lambda: self._tts(choice, voc))
+        if isinstance(tts, _Unfit):
+            raise RequestError(400, tts.message)
+        spoken = tts.speak([digits_text(digits)], voice, seed)
+        audio, sr = spoken.audio[0].reshape(-1), int(spoken.sample_rate)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > 0.95:  # as written samples: no clipping in the 16-bit WAV
+            audio = audio / peak * 0.95
+        seconds = time.perf_counter() - start
+        words, frames, stopped = digit_words(digits), int(spoken.mels[0].shape[-1]), bool(spoken.stopped[0])
+        name = spoken.speakers[0] or None
+        title = f"{choice.id}: {words}" + (f", voice {name}" if name else "") + f", seed {seed}"
+        alignment = None
+        found = spoken.alignments[0] if spoken.alignments else None
+        if found is not None and found.ndim == 2 and found.shape[0] > 0 and found.shape[1] > 0:
+            alignment = png_data_uri(alignment_png(found, title))
+        return {"model": choice.id, "vocoder": None if voc is None else voc.id, "text": words, "digits": digits_text(digits),
+                "speaker": name, "seed": seed, "sample_rate": sr, "duration": round(audio.size / sr, 4),
+                "frames": frames, "stopped": stopped,
+                "warning": None if stopped else (f"the stop token never fired: the speech was cut at {frames} "
+                                                 "frames (the model's step cap) and is likely garbled"),
+                "speak_seconds": round(seconds, 3), "audio": data_uri(wav_bytes(audio, sr), "audio/wav"),
+                "spectrogram": png_data_uri(spectrogram_png(audio, sr, [title])), "alignment": alignment}
+
+
+# ------------------------------------------------------------------------------------------------ text-to-speech
+def _makes_audio(choice: ModelChoice) -> bool:
+    """Whether the text-to-speech model on offer makes its own audio (its registered class says so)."""
+    from speechgen.models.registry import MODELS
+    from speechgen.models.roles import makes_audio
+
+    cls = MODELS.get(choice.model)
+    return cls is not None and makes_audio(cls)
+
+
+class _Unfit:
+    """A text-to-speech model and vocoder that do not go together (cached, so the pair is not loaded again)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+_PLOT_LOCK = threading.Lock()
+
+
+def alignment_png(alignment: np.ndarray, title: str, dpi: int = 80) -> bytes:
+    """PNG bytes of one utterance's attention alignment ``[decoder steps, symbols]``: symbols up, decoder steps
+    across, weights 0 .. 1."""
+    from matplotlib.figure import Figure
+
+    a = np.asarray(alignment, dtype=np.float32)
+    steps = a.shape[0]
+    with _PLOT_LOCK:
+        fig = Figure(figsize=(min(14.0, 3.6 + 0.04 * steps), 2.6))
+        ax = fig.subplots()
+        image = ax.imshow(a.T, origin="lower", aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0,
+                          interpolation="nearest")
+        fig.colorbar(image, ax=ax, pad=0.01)
+        ax.set_xlabel("decoder step", fontsize=8)
+        ax.set_ylabel("symbol", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_title(title.replace("$", r"\$"), fontsize=8)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
 
 def _short(value: Any) -> str:
     """A request value for an error line (repr, at most 40 characters)."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _speaker_field(choice: ModelChoice, value: Any) -> int | None:
+    """The voice index a request asks of text-to-speech model ``choice``: None for none (the first voice), an index
+    in ``0..n_speakers - 1`` (a JSON number or a decimal string) or a voice name the model stores; RequestError
+    400 otherwise, and for any voice asked of a one-voice model."""
+    if value is None or value == "":
+        return None
+    if not choice.n_speakers:
+        raise RequestError(400, f"speaker: {choice.label} speaks with one voice; leave the speaker empty")
+    if isinstance(value, str) and value in choice.speakers:
+        return choice.speakers.index(value)
+    try:
+        return _int_field("speaker", value, 0, choice.n_speakers - 1)
+    except RequestError:
+        names = ", ".join(choice.speakers[:8]) + (", ..." if len(choice.speakers) > 8 else "")
+        raise RequestError(400, f"speaker: expected an index in 0..{choice.n_speakers - 1}"
+                           + (f" or a voice name ({names})" if names else "") + f", got {_short(value)}") from None
 
 
 def _int_field(name: str, value: Any, lo: int, hi: int) -> int:
@@ -660,7 +837,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, self.app.listing())
         elif path == "/favicon.ico":
             self._send(204, b"", "image/x-icon")
-        elif path in ("/api/generate", "/api/vocode"):
+        elif path in ("/api/generate", "/api/vocode", "/api/speak"):
             raise RequestError(405, f"{path}: use POST")
         else:
             raise RequestError(404, f"{path[:80]}: no such page (try /)")
@@ -679,9 +856,14 @@ class Handler(BaseHTTPRequestHandler):
                 raise RequestError(503, NO_VOCODER)
             data = self._read_body(self.app.max_upload_bytes, name)
             self._json(200, self.app.vocode(vocoder, data, name))
+        elif url.path == "/api/speak":
+            form = self._read_json()
+            self._json(200, self.app.speak(form.get("model"), form.get("text"), form.get("speaker"),
+                                           form.get("seed", 0), form.get("vocoder")))
         else:
             self.close_connection = True
-            raise RequestError(404, f"{url.path[:80]}: no such endpoint (POST /api/generate or /api/vocode)")
+            raise RequestError(404, f"{url.path[:80]}: no such endpoint (POST /api/generate, /api/vocode or "
+                               "/api/speak)")
 
     # -- request bodies ----------------------------------------------------------------------------------------
     def _read_body(self, limit: int, name: str) -> bytes:
@@ -873,5 +1055,5 @@ def server_url(server: Server) -> str:
 
 
 __all__ = ["App", "Handler", "HostPolicy", "ModelChoice", "RequestError", "RequestTimeout", "Server",
-           "check_server_options", "checkpoint_kind", "decode_upload", "format_size", "make_server", "same_origin",
-           "server_url", "shipped_choices", "wav_bytes"]
+           "alignment_png", "check_server_options", "checkpoint_kind", "decode_upload", "format_size", "make_server",
+           "same_origin", "server_url", "shipped_choices", "wav_bytes"]

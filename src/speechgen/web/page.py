@@ -1,17 +1,23 @@
 """The page of ``speechgen serve``: HTML (rendered with the models on offer), style sheet and script.
 
 Everything is served by the app itself (no CDN, no fonts, no external requests), so it works offline; the
-Content-Security-Policy :data:`CSP` enforces that. The script talks to ``/api/generate`` and ``/api/vocode`` and
-shows every answer's ``error`` line on the page.
+Content-Security-Policy :data:`CSP` enforces that. The script talks to ``/api/generate``, ``/api/vocode`` and
+``/api/speak`` and shows every answer's ``error`` line on the page.
 """
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Any
 
+MAX_TEXT_CHARS = 200  # characters of a text to speak (the app refuses longer ones) ...
+MAX_SPOKEN_DIGITS = 20  # ... and digits in it: decoding holds a worker (about 8 s of speech at most)
+
 NO_VOCODER = ("no vocoder available: the shipped 'default' vocoder is missing from this install and none was given; "
               "start the server with --vocoder RUN_FOLDER to use one of yours")
+NO_TTS = ("no text-to-speech model available: none is shipped with this install and none was given; start the "
+          "server with --tts RUN_FOLDER (a text-to-speech run such as tacotron2) to speak text")
 
 #: only this server's script and style; audio and images arrive as data URIs
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' data:; connect-src 'self'; "
@@ -31,6 +37,7 @@ button:disabled{cursor:progress}.status{color:#555;font-size:.9em}.hint{color:#5
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right;
 vertical-align:top}th{background:#f3f3f3}td.l,th.l{text-align:left}audio{width:100%;min-width:260px}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:1em}.ok{color:#17702a}.bad{color:#b00020}
+input.text{min-width:22em}
 """
 
 SCRIPT = r"""
@@ -175,21 +182,92 @@ async function vocode(event) {
   }
 }
 
+// the speaker picker follows the chosen text-to-speech model: its voices by name (else by index), or disabled
+function syncSpeakers() {
+  const option = $("tts-model").selectedOptions[0], picker = $("tts-speaker");
+  const count = option ? Number(option.dataset.speakers || 0) : 0;
+  let names = [];
+  try { names = option ? JSON.parse(option.dataset.voices || "[]") : []; } catch (err) { names = []; }
+  picker.replaceChildren();
+  if (count === 0) {
+    const one = document.createElement("option");
+    one.value = "";
+    one.textContent = "one voice";
+    picker.appendChild(one);
+  }
+  for (let i = 0; i < count; i += 1) {
+    const voice = document.createElement("option");
+    voice.value = String(i);
+    voice.textContent = i < names.length ? names[i] : "voice " + i;
+    picker.appendChild(voice);
+  }
+  picker.disabled = count === 0;
+}
+
+async function speak(event) {
+  event.preventDefault();
+  const button = $("tts-button"), status = $("tts-status"), error = $("tts-error");
+  setError(error, "");
+  const text = $("tts-text").value;
+  if (!text.trim()) { setError(error, "type the digits to speak first, e.g. four two seven"); return; }
+  busy(button, status, "speaking…");
+  try {
+    const speaker = $("tts-speaker").disabled ? "" : $("tts-speaker").value;
+    const answer = await post("/api/speak",
+      JSON.stringify({model: $("tts-model").value, text: text, speaker: speaker, seed: $("tts-seed").value,
+                      vocoder: $("tts-vocoder").value}),
+      {"Content-Type": "application/json"});
+    $("tts-audio").src = answer.audio;
+    $("tts-download").href = answer.audio;
+    $("tts-download").download = "speechgen-" + answer.digits.replace(/ /g, "") + "-seed" + answer.seed + ".wav";
+    $("tts-spec").src = answer.spectrogram;
+    const align = $("tts-align");
+    if (answer.alignment) {
+      align.src = answer.alignment;
+      align.hidden = false;
+    } else {
+      align.removeAttribute("src");
+      align.hidden = true;
+    }
+    $("tts-info").textContent = "“" + answer.text + "” by " + answer.model +
+      (answer.speaker ? ", voice " + answer.speaker : "") + ", seed " + answer.seed + ", vocoder " +
+      answer.vocoder + ": " + answer.duration.toFixed(2) + " s at " + answer.sample_rate + " Hz, spoken in " +
+      answer.speak_seconds.toFixed(2) + " s.";
+    const warning = $("tts-warning");
+    warning.textContent = answer.warning || "";
+    warning.hidden = !answer.warning;
+    $("tts-result").hidden = false;
+  } catch (err) {
+    setError(error, err.message);
+  } finally {
+    busy(button, status, "");
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("gen-form").addEventListener("submit", generate);
   $("gen-model").addEventListener("change", syncDigit);
   syncDigit();
   const form = $("voc-form");
   if (form) form.addEventListener("submit", vocode);
+  const ttsForm = $("tts-form");
+  if (ttsForm) {
+    ttsForm.addEventListener("submit", speak);
+    $("tts-model").addEventListener("change", syncSpeakers);
+    syncSpeakers();
+  }
   document.body.dataset.ready = "1";
 });
 """
 
 
-def _options(choices: Any, with_classes: bool = False) -> str:
+def _options(choices: Any, with_classes: bool = False, with_speakers: bool = False) -> str:
     out = []
     for c in choices:
         extra = f" data-classes='{int(c.n_classes)}'" if with_classes else ""
+        if with_speakers:
+            extra += (f" data-speakers='{int(c.n_speakers)}'"
+                      f" data-voices='{escape(json.dumps(list(c.speakers)), quote=True)}'")
         out.append(f"<option value='{escape(c.id, quote=True)}'{extra}>{escape(c.label)}</option>")
     return "".join(out)
 
@@ -247,6 +325,25 @@ anything soundfile decodes); it is mixed to mono and resampled to the vocoder's 
 re-synthesised and compared with the input.</p>"""
     else:
         voc_form = f"<p class='notice' id='voc-none'>{escape(NO_VOCODER)}.</p>"
+    tts_models = getattr(app, "tts", {})
+    if tts_models and app.vocoders:
+        tts_form = f"""
+<form id="tts-form">
+  <label>Text <input id="tts-text" class="text" name="text" type="text" maxlength="{MAX_TEXT_CHARS}"
+    placeholder="four two seven" value="four two seven" autocomplete="off"></label>
+  <label>Model <select id="tts-model" name="model">{_options(tts_models.values(), with_speakers=True)}</select>
+  </label>
+  <label>Speaker <select id="tts-speaker" name="speaker"></select></label>
+  <label>Seed <input id="tts-seed" name="seed" type="number" min="0" max="2147483647" step="1" value="0"></label>
+  <label>Vocoder <select id="tts-vocoder" name="vocoder">{_options(app.vocoders.values())}</select></label>
+  <button id="tts-button" type="submit">Speak</button>
+  <span id="tts-status" class="status" role="status"></span>
+</form>
+<p class="hint">Digit strings in any spelling: “4 2 7”, “four two seven”, “oh” for zero (at most
+{MAX_SPOKEN_DIGITS} digits). The model predicts a log-mel spectrogram, the vocoder turns it into audio; the
+alignment shows which symbol the model attended to at each decoder step.</p>"""
+    else:
+        tts_form = (f"<p class='notice' id='tts-none'>{escape(NO_TTS if not tts_models else NO_VOCODER)}.</p>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>speechgen</title><link rel="stylesheet" href="/app.css"><script src="/app.js" defer></script></head>
@@ -261,6 +358,19 @@ re-synthesised and compared with the input.</p>"""
   <audio id="gen-audio" controls></audio>
   <p><span id="gen-info"></span><span id="gen-judged"></span> <a id="gen-download" href="#">Download WAV</a></p>
   <img id="gen-spec" alt="spectrogram of the generated clip">
+</div>
+</section>
+
+<section id="speak">
+<h2>Text to speech</h2>
+{tts_form}
+<p id="tts-error" class="error" role="alert" hidden></p>
+<div id="tts-result" class="result" hidden>
+  <audio id="tts-audio" controls></audio>
+  <p><span id="tts-info"></span> <a id="tts-download" href="#">Download WAV</a></p>
+  <p id="tts-warning" class="notice" hidden></p>
+  <img id="tts-spec" alt="spectrogram of the spoken text">
+  <img id="tts-align" alt="attention alignment: symbols up, decoder steps across" hidden>
 </div>
 </section>
 

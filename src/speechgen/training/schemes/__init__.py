@@ -8,6 +8,7 @@
   discriminator's feature space);
 - :mod:`~speechgen.training.schemes.autoregressive` — ``autoregressive``: WaveNet, WaveRNN (teacher forcing);
 - :mod:`~speechgen.training.schemes.gan_vocoder` — ``vocoder``: GAN vocoders and their supervised stages;
+- :mod:`~speechgen.training.schemes.tts` — ``tts``: text-to-speech (Tacotron 2, teacher forcing, guided attention);
 - :mod:`~speechgen.training.schemes.generative` — what the generative schemes share (data/train sections, EMA,
   sample rounds).
 
