@@ -114,3 +114,20 @@ def test_rows_without_speakable_text_are_named(tmp_path):
     manifest = _strings_manifest(tmp_path, ["1 2", ""])
     with pytest.raises(DataError, match="row s1.wav has no text"):
         ManifestDataset(manifest, text="chars")
+
+
+def test_data_module_can_leave_held_out_strings_out_of_training_only(tmp_path):
+    """train_held_out: the train split loses the held-out strings; the other splits keep every row."""
+    texts = [digits_text(np.random.default_rng(i).integers(0, 10, 3)) for i in range(30)]
+    root = tmp_path / "c"
+    root.mkdir()
+    manifest = _strings_manifest(root, texts)
+    rows = [dict(r, split="valid") if i % 3 == 0 else r for i, r in enumerate(manifest.rows)]
+    Manifest(manifest.root, rows).write()
+    dm = ManifestDataModule(root, segment_length=None, text="digits", train_held_out=0.3)
+    train = {r["text"] for r in dm.dataset("train").manifest.rows}
+    assert train and not any(held_out(t, 0.3) for t in train)
+    assert len(dm.dataset("valid")) == 10  # every valid row, held out or not
+    assert len(ManifestDataModule(root, segment_length=None, text="digits").dataset("train")) == 20
+    with pytest.raises(ConfigError, match="train_held_out: given without text"):
+        ManifestDataModule(root, train_held_out=0.3)

@@ -404,6 +404,8 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
         pin_memory, persistent_workers: passed to the DataLoaders.
         precompute: fill the feature cache in :meth:`prepare_data` (called by the Trainer on one process).
         text: items also hold ``"tokens"``, the row's text in this symbol set (:class:`ManifestDataset`).
+        train_held_out: (with ``text``) leave the digit strings of this held-out fraction out of the train split
+            (:func:`~speechgen.data.text.held_out`: e.g. the strings a text-to-speech run is judged on); 0: keep all.
 
     Attributes ``speakers`` (train speaker map), ``num_speakers`` and ``num_labels`` size conditional models.
     """
@@ -428,6 +430,7 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
         persistent_workers: bool = False,
         precompute: bool = True,
         text: str | None = None,
+        train_held_out: float = 0.0,
     ) -> None:
         super().__init__()
         self.manifest = _read_manifest(manifest)
@@ -458,6 +461,9 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
         self.persistent_workers = persistent_workers
         self.precompute = precompute
         self.text = text
+        if train_held_out and text is None:
+            raise ConfigError("train_held_out: given without text")
+        self.train_held_out = float(train_held_out)
         self.speakers: dict[str, int] = speaker_index(self.manifest)
         self.num_speakers = len(self.speakers)
         self.num_labels = label_count(self.manifest)
@@ -474,6 +480,8 @@ class ManifestDataModule(SplitLoaders, L.LightningDataModule):
                 segment_length=self.segment_length if train else self.eval_segment_length,  # type: ignore[arg-type]
                 random_crop=train, feature=self.feature, cache_dir=self.cache_dir, paired=self.paired,
                 seed=self.seed, speakers=self.speakers, text=self.text,
+                text_filter="trained" if train and self.train_held_out else None,
+                held_out_fraction=self.train_held_out,
             )
         return self.datasets[split]
 

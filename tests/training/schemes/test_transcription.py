@@ -51,6 +51,7 @@ def test_scheme_is_registered_and_trains_only_the_recognizer():
                                              ("augment.pad=-1", "augment.pad"),
                                              ("augment.noise_prob=2", "augment.noise_prob"),
                                              ("data.batch_size=0", "data.batch_size"),
+                                             ("data.held_out_fraction=1.0", "data.held_out_fraction"),
                                              ("augment.mixup=0.2", "augment.mixup")])
 def test_bad_sections_name_the_field(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):

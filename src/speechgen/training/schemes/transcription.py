@@ -40,7 +40,9 @@ class TranscriberData:
     """``data:`` section. manifest: CSV (or its folder) whose every row has a digit string in ``text``.
     batch_size: clips per batch per device (whole clips, padded to the longest). num_workers: loader processes.
     sample_rate: clips are loaded at this rate. balance / balance_power: a manifest column (e.g. ``engine``) the
-    training batches are balanced over, as in the classifier scheme (empty = plain shuffling)."""
+    training batches are balanced over, as in the classifier scheme (empty = plain shuffling). held_out_fraction:
+    leave the digit strings of this held-out fraction out of training (the strings a text-to-speech run with the same
+    ``data.held_out_fraction`` is judged on, so the judge has not heard their recordings); 0: train on every row."""
 
     manifest: str
     batch_size: int = 32
@@ -48,6 +50,7 @@ class TranscriberData:
     sample_rate: int = 16000
     balance: str = ""
     balance_power: float = 1.0
+    held_out_fraction: float = 0.0
 
     def validate(self, where: str) -> None:
         for k in ("batch_size", "sample_rate"):
@@ -57,6 +60,8 @@ class TranscriberData:
             raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
         if self.balance_power < 0:
             raise ConfigError(f"{where}.balance_power: must be >= 0, got {self.balance_power}")
+        if not 0.0 <= self.held_out_fraction < 1.0:
+            raise ConfigError(f"{where}.held_out_fraction: expected a share in [0, 1), got {self.held_out_fraction}")
 
 
 @dataclass
@@ -191,7 +196,8 @@ class CTCScheme:
             raise ConfigError(f"recipe.data.sample_rate: {d.sample_rate} differs from the model's {rate}")
         dm = ClassifierDataModule(d.manifest, batch_size=d.batch_size, num_workers=d.num_workers, seed=recipe.seed,
                                   sample_rate=d.sample_rate, segment_length=None, labelled=None, text="digits",
-                                  balance=d.balance, balance_power=d.balance_power)
+                                  balance=d.balance, balance_power=d.balance_power,
+                                  train_held_out=d.held_out_fraction)
         dm.dataset("train")  # fail now, naming the row, when a text is not a digit string
         if d.balance:
             dm.balance_weights()  # fail now, naming the field, when the column is missing
