@@ -2,8 +2,8 @@
 magnitude spectrogram, which PGHI and fast Griffin-Lim turn into audio (no neural vocoder needed).
 
 - **Encoder**: a symbol embedding (``embedding_dim``), a pre-net (two FC-ReLU-dropout layers: ``prenet_dim``, then
-  ``encoder_dim``; its dropout stays on at inference, ``encoder_dropout_at_inference``) and a CBHG (:class:`~speechgen.nn.cbhg.CBHG`: a bank of
-  ``encoder_bank`` = K convolutions of widths 1..K, max-pool, two width-3 projections, residual,
+  ``encoder_dim``; its dropout stays on at inference, ``encoder_dropout_at_inference``) and a CBHG
+  (:class:`~speechgen.nn.cbhg.CBHG`: a bank of ``encoder_bank`` = K convolutions of widths 1..K, max-pool, two width-3 projections, residual,
   ``highway_layers`` highway layers, a bidirectional GRU; all ``encoder_dim`` wide) whose output
   (``2 · encoder_dim``) is the attention's memory. Why the encoder's dropout stays on: the CBHG's batch norm
   learns its running statistics from the pre-net's dropped-out activations, and a pre-net without dropout gives it
@@ -53,8 +53,8 @@ from torch import nn
 
 from speechgen.data.text import SYMBOL_SETS
 from speechgen.errors import ConfigError
+from speechgen.models.attention_tts import TTS_SYMBOLS, AttentionTTS, check_int, check_rate
 from speechgen.models.roles import TEXT_TO_SPEECH, Speech
-from speechgen.models.tacotron2 import TTS_SYMBOLS
 from speechgen.models.vocoder import feature_params_for, log_mel_params
 from speechgen.nn.attention import AdditiveAttention, length_mask
 from speechgen.nn.cbhg import CBHG
@@ -74,19 +74,7 @@ class TacotronOutput(NamedTuple):
     alignments: torch.Tensor
 
 
-def _int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _rate(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
-        raise ConfigError(f"{name}: expected a probability in [0, 1), got {value!r}")
-    return float(value)
-
-
-class Tacotron(nn.Module):
+class Tacotron(AttentionTTS):
     """Tacotron (see the module docstring).
 
     Args:
@@ -160,8 +148,8 @@ class Tacotron(nn.Module):
             raise ConfigError(f"symbols: expected one of {', '.join(TTS_SYMBOLS)}, got {symbols!r}")
         self.symbols = symbols
         self.n_symbols = len(SYMBOL_SETS[symbols])
-        self.n_speakers = _int("n_speakers", n_speakers, 0)
-        self.sample_rate = _int("sample_rate", sample_rate)
+        self.n_speakers = check_int("n_speakers", n_speakers, 0)
+        self.sample_rate = check_int("sample_rate", sample_rate)
         self.feature_params = log_mel_params(feature_params, self.sample_rate, "feature_params")
         self.n_mels = int(self.feature_params["n_mels"])
         self.hop_length = int(self.feature_params["hop_length"])
@@ -179,9 +167,9 @@ class Tacotron(nn.Module):
         #: targets besides the log-mel the training scheme must give (batch key → feature name, parameters)
         self.extra_targets: dict[str, tuple[str, dict[str, Any]]] = {"linear": (LINEAR_FEATURE,
                                                                                  dict(self.linear_params))}
-        self.r = _int("frames_per_step", frames_per_step)
-        self.max_frames_per_symbol = _int("max_frames_per_symbol", max_frames_per_symbol)
-        self.griffin_lim_iters = _int("griffin_lim_iters", griffin_lim_iters, 0)
+        self.r = check_int("frames_per_step", frames_per_step)
+        self.max_frames_per_symbol = check_int("max_frames_per_symbol", max_frames_per_symbol)
+        self.griffin_lim_iters = check_int("griffin_lim_iters", griffin_lim_iters, 0)
         if isinstance(magnitude_power, bool) or not isinstance(magnitude_power, (int, float)) \
                 or not 0.0 < float(magnitude_power) <= 4.0:
             raise ConfigError(f"magnitude_power: expected a value in (0, 4], got {magnitude_power!r}")
@@ -190,32 +178,32 @@ class Tacotron(nn.Module):
             raise ConfigError(f"encoder_dropout_at_inference: expected true or false, got "
                               f"{encoder_dropout_at_inference!r}")
         self.encoder_dropout_at_inference = encoder_dropout_at_inference
-        dropout = _rate("dropout", dropout)
-        embedding_dim = _int("embedding_dim", embedding_dim)
-        prenet_dim = _int("prenet_dim", prenet_dim)
-        encoder_dim = _int("encoder_dim", encoder_dim)
-        highway_layers = _int("highway_layers", highway_layers, 0)
-        self.attention_rnn_dim = _int("attention_rnn_dim", attention_rnn_dim)
-        self.decoder_rnn_dim = _int("decoder_rnn_dim", decoder_rnn_dim)
-        n_layers = _int("decoder_layers", decoder_layers)
-        postnet_dim = _int("postnet_dim", postnet_dim)
+        dropout = check_rate("dropout", dropout)
+        embedding_dim = check_int("embedding_dim", embedding_dim)
+        prenet_dim = check_int("prenet_dim", prenet_dim)
+        encoder_dim = check_int("encoder_dim", encoder_dim)
+        highway_layers = check_int("highway_layers", highway_layers, 0)
+        self.attention_rnn_dim = check_int("attention_rnn_dim", attention_rnn_dim)
+        self.decoder_rnn_dim = check_int("decoder_rnn_dim", decoder_rnn_dim)
+        n_layers = check_int("decoder_layers", decoder_layers)
+        postnet_dim = check_int("postnet_dim", postnet_dim)
 
         # encoder
         self.embedding = nn.Embedding(self.n_symbols, embedding_dim)
         nn.init.normal_(self.embedding.weight, 0.0, 0.3)
         self.encoder_prenet = Prenet(embedding_dim, [prenet_dim, encoder_dim], dropout)
-        self.encoder_cbhg = CBHG(encoder_dim, _int("encoder_bank", encoder_bank), encoder_dim,
+        self.encoder_cbhg = CBHG(encoder_dim, check_int("encoder_bank", encoder_bank), encoder_dim,
                                  (encoder_dim, encoder_dim), highway_layers, encoder_dim, encoder_dim)
-        self.speaker_dim = _int("speaker_dim", speaker_dim) if self.n_speakers else 0
+        self.speaker_dim = check_int("speaker_dim", speaker_dim) if self.n_speakers else 0
         self.speaker_embedding = nn.Embedding(self.n_speakers, self.speaker_dim) if self.n_speakers else None
         self.memory_dim = 2 * encoder_dim + self.speaker_dim
 
         # decoder
-        self.decoder_prenet = Prenet(self.n_mels, [prenet_dim, _int("decoder_prenet_dim", decoder_prenet_dim)],
+        self.decoder_prenet = Prenet(self.n_mels, [prenet_dim, check_int("decoder_prenet_dim", decoder_prenet_dim)],
                                      dropout)
         self.attention_rnn = nn.GRUCell(self.decoder_prenet.out_dim + self.memory_dim, self.attention_rnn_dim)
         self.attention = AdditiveAttention(self.attention_rnn_dim, self.memory_dim,
-                                           _int("attention_dim", attention_dim))
+                                           check_int("attention_dim", attention_dim))
         self.decoder_input = nn.Linear(self.attention_rnn_dim + self.memory_dim, self.decoder_rnn_dim)
         self.decoder_rnns = nn.ModuleList(nn.GRUCell(self.decoder_rnn_dim, self.decoder_rnn_dim)
                                           for _ in range(n_layers))
@@ -223,51 +211,12 @@ class Tacotron(nn.Module):
         self.stop_layer = nn.Linear(self.decoder_rnn_dim, 1)
 
         # post-net
-        self.postnet_cbhg = CBHG(self.n_mels, _int("postnet_bank", postnet_bank), postnet_dim,
-                                 (_int("postnet_projection_dim", postnet_projection_dim), self.n_mels),
+        self.postnet_cbhg = CBHG(self.n_mels, check_int("postnet_bank", postnet_bank), postnet_dim,
+                                 (check_int("postnet_projection_dim", postnet_projection_dim), self.n_mels),
                                  highway_layers, postnet_dim, postnet_dim)
         self.linear_projection = nn.Linear(self.postnet_cbhg.out_dim, self.n_bins)
 
-    # -- facts ---------------------------------------------------------------------------------------------------
-    @property
-    def frames_per_step(self) -> int:
-        """Frames r of one decoder step."""
-        return self.r
-
-    def max_steps_for(self, lengths: torch.Tensor) -> torch.Tensor:
-        """Decoder-step cap ``[B]`` of inputs of ``lengths`` symbols: ``ceil(max_frames_per_symbol · L / r)``."""
-        return torch.div(lengths.to(torch.long) * self.max_frames_per_symbol + self.r - 1, self.r,
-                         rounding_mode="floor")
-
     # -- pieces --------------------------------------------------------------------------------------------------
-    def _check_inputs(self, symbols: torch.Tensor, lengths: torch.Tensor | None,
-                      speakers: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        device = self.embedding.weight.device
-        symbols = torch.as_tensor(symbols, dtype=torch.long, device=device)
-        if symbols.ndim == 1:
-            symbols = symbols[None]
-        if symbols.ndim != 2 or symbols.shape[1] == 0:
-            raise ConfigError(f"symbols: expected [B, L] symbol indices, got shape {list(symbols.shape)}")
-        if bool((symbols < 0).any()) or bool((symbols >= self.n_symbols).any()):
-            raise ConfigError(f"symbols: indices must be in 0..{self.n_symbols - 1} (symbol set '{self.symbols}')")
-        b, n = symbols.shape
-        if lengths is None:
-            lengths = torch.full((b,), n, dtype=torch.long)
-        lengths = torch.as_tensor(lengths, dtype=torch.long).reshape(-1).cpu()
-        if len(lengths) != b or bool((lengths < 1).any()) or bool((lengths > n).any()):
-            raise ConfigError(f"lengths: expected {b} lengths in 1..{n}, got {lengths.tolist()}")
-        if self.speaker_embedding is None:
-            return symbols, lengths, None
-        if speakers is None:
-            raise ConfigError(f"speakers: this model speaks with {self.n_speakers} voices; give one per item")
-        speakers = torch.as_tensor(speakers, dtype=torch.long, device=device).reshape(-1)
-        if len(speakers) == 1 and b > 1:
-            speakers = speakers.expand(b)
-        if len(speakers) != b or bool((speakers < 0).any()) or bool((speakers >= self.n_speakers).any()):
-            raise ConfigError(f"speakers: expected {b} voice indices in 0..{self.n_speakers - 1}, "
-                              f"got {speakers.tolist()}")
-        return symbols, lengths, speakers
-
     def encode(self, symbols: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor | None,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(memory [B, L, memory_dim], padding mask [B, L])`` of symbol indices ``[B, L]`` (pre-net dropout masks
@@ -275,11 +224,7 @@ class Tacotron(nn.Module):
         mask = length_mask(lengths.to(symbols.device), symbols.shape[1])
         x = self.encoder_prenet(self.embedding(symbols), generator, always=self.encoder_dropout_at_inference)
         memory = self.encoder_cbhg(x, lengths)
-        if self.speaker_embedding is not None:
-            assert speakers is not None
-            spk = self.speaker_embedding(speakers)[:, None, :].expand(-1, memory.shape[1], -1)
-            memory = torch.cat([memory, spk], dim=-1)
-        return memory, mask
+        return self._with_speaker(memory, speakers), mask
 
     def _initial_state(self, memory: torch.Tensor) -> list[torch.Tensor]:
         b = memory.shape[0]
@@ -319,27 +264,10 @@ class Tacotron(nn.Module):
         from symbols ``tokens [B, L]`` (``token_lengths``): step ``s`` reads the last true frame of step ``s - 1``;
         the post-net reads the decoder's own frames."""
         tokens, token_lengths, speakers = self._check_inputs(tokens, token_lengths, speakers)
-        if mels.ndim != 3 or mels.shape[1] != self.n_mels or mels.shape[0] != tokens.shape[0]:
-            raise ConfigError(f"mels: expected [{tokens.shape[0]}, {self.n_mels}, frames], got {list(mels.shape)}")
+        self._check_mels(mels, tokens.shape[0])
         memory, mask = self.encode(tokens, token_lengths, speakers)
-        processed = self.attention.process_memory(memory)
-        b, _, t = mels.shape
-        r = self.r
-        steps = -(-t // r)
-        padded = torch.nn.functional.pad(mels, (0, steps * r - t), value=self.pad_value)
-        previous = padded[:, :, r - 1::r].transpose(1, 2)[:, :-1]  # last frame of each step but the final one
-        inputs = torch.cat([padded.new_zeros(b, 1, self.n_mels), previous], dim=1)  # [B, steps, n_mels]
-        pre = self.decoder_prenet(inputs, always=True)
-        state = self._initial_state(memory)
-        frames, stops, aligns = [], [], []
-        for s in range(steps):
-            f, stop, w, state = self.decoder_step(pre[:, s], state, memory, processed, mask)
-            frames.append(f)
-            stops.append(stop)
-            aligns.append(w)
-        mel = torch.cat(frames, dim=1).transpose(1, 2)[:, :, :t]  # [B, n_mels, T]
-        return TacotronOutput(mel, self.apply_postnet(mel, mel_lengths), torch.stack(stops, dim=1),
-                              torch.stack(aligns, dim=1))
+        mel, stops, aligns = self._teacher_forced(mels, memory, mask, lambda x: self.decoder_prenet(x, always=True))
+        return TacotronOutput(mel, self.apply_postnet(mel, mel_lengths), stops, aligns)
 
     # -- inference -----------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -353,39 +281,12 @@ class Tacotron(nn.Module):
         seed, same frames on the CPU). Call in eval mode (batch norm's running statistics)."""
         symbols, lengths, speakers = self._check_inputs(symbols, lengths, speakers)
         memory, mask = self.encode(symbols, lengths, speakers, generator)
-        processed = self.attention.process_memory(memory)
-        b = symbols.shape[0]
-        device = memory.device
-        if max_steps is not None:
-            cap = torch.full((b,), _int("max_steps", max_steps), dtype=torch.long)
-        else:
-            cap = self.max_steps_for(lengths)
-        cap = cap.to(device)
-        steps_taken = cap.clone()
-        stopped = torch.zeros(b, dtype=torch.bool, device=device)
-        done = torch.zeros(b, dtype=torch.bool, device=device)
-        state = self._initial_state(memory)
-        frame = memory.new_zeros(b, self.n_mels)
-        frames, aligns = [], []
-        for s in range(int(cap.max())):
-            pre = self.decoder_prenet(frame, generator, always=True)
-            f, stop, w, state = self.decoder_step(pre, state, memory, processed, mask)
-            frames.append(f)
-            aligns.append(w)
-            fired = (torch.sigmoid(stop) > 0.5) & ~done
-            capped = (cap <= s + 1) & ~done & ~fired
-            steps_taken = torch.where(fired | capped, torch.full_like(steps_taken, s + 1), steps_taken)
-            stopped |= fired
-            done |= fired | capped
-            if bool(done.all()):
-                break
-            frame = f[:, -1]
-        mel = torch.cat(frames, dim=1).transpose(1, 2)  # [B, n_mels, steps · r]
-        n_frames = steps_taken * self.r
+        mel, n_frames, stopped, aligns = self._free_running(
+            memory, mask, lengths, lambda x: self.decoder_prenet(x, generator, always=True), max_steps)
         pad = length_mask(n_frames, mel.shape[-1])[:, None, :]
         mel = mel.masked_fill(pad, self.pad_value)
         linear = self.apply_postnet(mel, n_frames.cpu())
-        return Speech(mel, n_frames, stopped, torch.stack(aligns, dim=1), linear)
+        return Speech(mel, n_frames, stopped, aligns, linear)
 
     def to_audio(self, linear: torch.Tensor | np.ndarray, seed: int = 0) -> np.ndarray:
         """Audio (float32, ``frames · hop_length`` samples) of one clip's log-magnitudes ``[n_bins, frames]``

@@ -30,17 +30,17 @@ import math
 from typing import Any, Literal, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speechgen.data.text import SYMBOL_SETS
 from speechgen.errors import ConfigError
+from speechgen.models.attention_tts import TTS_SYMBOLS, AttentionTTS, check_int, check_rate
 from speechgen.models.roles import TEXT_TO_SPEECH, Speech
 from speechgen.models.vocoder import log_mel_params
 from speechgen.nn.attention import LocationSensitiveAttention, length_mask
+from speechgen.nn.prenet import dropout_layers
 
-TTS_SYMBOLS = ("chars", "phonemes")
 
 
 class Tacotron2Output(NamedTuple):
@@ -54,20 +54,8 @@ class Tacotron2Output(NamedTuple):
     alignments: torch.Tensor
 
 
-def _int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _rate(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
-        raise ConfigError(f"{name}: expected a probability in [0, 1), got {value!r}")
-    return float(value)
-
-
 def _odd(name: str, value: Any) -> int:
-    value = _int(name, value)
+    value = check_int(name, value)
     if value % 2 == 0:
         raise ConfigError(f"{name}: must be odd (a centred convolution), got {value}")
     return value
@@ -86,7 +74,7 @@ class ConvBlock(nn.Sequential):
         super().__init__(*layers)
 
 
-class Tacotron2(nn.Module):
+class Tacotron2(AttentionTTS):
     """Tacotron 2 (see the module docstring).
 
     Args:
@@ -152,36 +140,36 @@ class Tacotron2(nn.Module):
             raise ConfigError(f"symbols: expected one of {', '.join(TTS_SYMBOLS)}, got {symbols!r}")
         self.symbols = symbols
         self.n_symbols = len(SYMBOL_SETS[symbols])
-        self.n_speakers = _int("n_speakers", n_speakers, 0)
-        self.sample_rate = _int("sample_rate", sample_rate)
+        self.n_speakers = check_int("n_speakers", n_speakers, 0)
+        self.sample_rate = check_int("sample_rate", sample_rate)
         self.feature_params = log_mel_params(feature_params, self.sample_rate, "feature_params")
         self.n_mels = int(self.feature_params["n_mels"])
         self.hop_length = int(self.feature_params["hop_length"])
         self.pad_value = float(math.log(self.feature_params["eps"]))  # the feature's silence
-        self.r = _int("frames_per_step", frames_per_step)
-        self.max_frames_per_symbol = _int("max_frames_per_symbol", max_frames_per_symbol)
-        embedding_dim = _int("embedding_dim", embedding_dim)
-        encoder_dim = _int("encoder_dim", encoder_dim, 2)
+        self.r = check_int("frames_per_step", frames_per_step)
+        self.max_frames_per_symbol = check_int("max_frames_per_symbol", max_frames_per_symbol)
+        embedding_dim = check_int("embedding_dim", embedding_dim)
+        encoder_dim = check_int("encoder_dim", encoder_dim, 2)
         if encoder_dim % 2:
             raise ConfigError(f"encoder_dim: must be even (two LSTM directions of half the width), got {encoder_dim}")
-        dropout = _rate("dropout", dropout)
-        self.prenet_dropout = _rate("prenet_dropout", prenet_dropout)
-        self.zoneout = _rate("zoneout", zoneout)
-        prenet_dim = _int("prenet_dim", prenet_dim)
-        self.attention_rnn_dim = _int("attention_rnn_dim", attention_rnn_dim)
-        self.decoder_rnn_dim = _int("decoder_rnn_dim", decoder_rnn_dim)
+        dropout = check_rate("dropout", dropout)
+        self.prenet_dropout = check_rate("prenet_dropout", prenet_dropout)
+        self.zoneout = check_rate("zoneout", zoneout)
+        prenet_dim = check_int("prenet_dim", prenet_dim)
+        self.attention_rnn_dim = check_int("attention_rnn_dim", attention_rnn_dim)
+        self.decoder_rnn_dim = check_int("decoder_rnn_dim", decoder_rnn_dim)
 
         # encoder
         self.embedding = nn.Embedding(self.n_symbols, embedding_dim)
         bound = math.sqrt(3.0) * math.sqrt(2.0 / (self.n_symbols + embedding_dim))
         nn.init.uniform_(self.embedding.weight, -bound, bound)
         k = _odd("encoder_kernel", encoder_kernel)
-        n_conv = _int("encoder_convs", encoder_convs, 0)
+        n_conv = check_int("encoder_convs", encoder_convs, 0)
         self.encoder_convs = nn.ModuleList(
             ConvBlock(embedding_dim if i == 0 else encoder_dim, encoder_dim, k, "relu", dropout) for i in range(n_conv))
         self.encoder_lstm = nn.LSTM(encoder_dim if n_conv else embedding_dim, encoder_dim // 2, batch_first=True,
                                     bidirectional=True)
-        self.speaker_dim = _int("speaker_dim", speaker_dim) if self.n_speakers else 0
+        self.speaker_dim = check_int("speaker_dim", speaker_dim) if self.n_speakers else 0
         self.speaker_embedding = nn.Embedding(self.n_speakers, self.speaker_dim) if self.n_speakers else None
         self.memory_dim = encoder_dim + self.speaker_dim
 
@@ -189,60 +177,21 @@ class Tacotron2(nn.Module):
         self.prenet = nn.ModuleList([nn.Linear(self.n_mels, prenet_dim), nn.Linear(prenet_dim, prenet_dim)])
         self.attention_rnn = nn.LSTMCell(prenet_dim + self.memory_dim, self.attention_rnn_dim)
         self.attention = LocationSensitiveAttention(
-            self.attention_rnn_dim, self.memory_dim, _int("attention_dim", attention_dim),
-            _int("location_filters", location_filters), _odd("location_kernel", location_kernel))
+            self.attention_rnn_dim, self.memory_dim, check_int("attention_dim", attention_dim),
+            check_int("location_filters", location_filters), _odd("location_kernel", location_kernel))
         self.decoder_rnn = nn.LSTMCell(self.attention_rnn_dim + self.memory_dim, self.decoder_rnn_dim)
         self.projection = nn.Linear(self.decoder_rnn_dim + self.memory_dim, self.n_mels * self.r)
         self.stop_layer = nn.Linear(self.decoder_rnn_dim + self.memory_dim, 1)
 
         # post-net
         kp = _odd("postnet_kernel", postnet_kernel)
-        n_post = _int("postnet_convs", postnet_convs, 1)
-        width = _int("postnet_dim", postnet_dim)
+        n_post = check_int("postnet_convs", postnet_convs, 1)
+        width = check_int("postnet_dim", postnet_dim)
         self.postnet = nn.ModuleList(
             ConvBlock(self.n_mels if i == 0 else width, self.n_mels if i == n_post - 1 else width, kp,
                       "tanh" if i < n_post - 1 else "none", dropout) for i in range(n_post))
 
-    # -- facts ---------------------------------------------------------------------------------------------------
-    @property
-    def frames_per_step(self) -> int:
-        """Frames r of one decoder step."""
-        return self.r
-
-    def max_steps_for(self, lengths: torch.Tensor) -> torch.Tensor:
-        """Decoder-step cap ``[B]`` of inputs of ``lengths`` symbols: ``ceil(max_frames_per_symbol · L / r)``."""
-        return torch.div(lengths.to(torch.long) * self.max_frames_per_symbol + self.r - 1, self.r,
-                         rounding_mode="floor")
-
     # -- pieces --------------------------------------------------------------------------------------------------
-    def _check_inputs(self, symbols: torch.Tensor, lengths: torch.Tensor | None,
-                      speakers: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        device = self.embedding.weight.device
-        symbols = torch.as_tensor(symbols, dtype=torch.long, device=device)
-        if symbols.ndim == 1:
-            symbols = symbols[None]
-        if symbols.ndim != 2 or symbols.shape[1] == 0:
-            raise ConfigError(f"symbols: expected [B, L] symbol indices, got shape {list(symbols.shape)}")
-        if bool((symbols < 0).any()) or bool((symbols >= self.n_symbols).any()):
-            raise ConfigError(f"symbols: indices must be in 0..{self.n_symbols - 1} (symbol set '{self.symbols}')")
-        b, n = symbols.shape
-        if lengths is None:
-            lengths = torch.full((b,), n, dtype=torch.long)
-        lengths = torch.as_tensor(lengths, dtype=torch.long).reshape(-1).cpu()
-        if len(lengths) != b or bool((lengths < 1).any()) or bool((lengths > n).any()):
-            raise ConfigError(f"lengths: expected {b} lengths in 1..{n}, got {lengths.tolist()}")
-        if self.speaker_embedding is None:
-            return symbols, lengths, None
-        if speakers is None:
-            raise ConfigError(f"speakers: this model speaks with {self.n_speakers} voices; give one per item")
-        speakers = torch.as_tensor(speakers, dtype=torch.long, device=device).reshape(-1)
-        if len(speakers) == 1 and b > 1:
-            speakers = speakers.expand(b)
-        if len(speakers) != b or bool((speakers < 0).any()) or bool((speakers >= self.n_speakers).any()):
-            raise ConfigError(f"speakers: expected {b} voice indices in 0..{self.n_speakers - 1}, "
-                              f"got {speakers.tolist()}")
-        return symbols, lengths, speakers
-
     def encode(self, symbols: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor | None,
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(memory [B, L, memory_dim], padding mask [B, L])`` of symbol indices ``[B, L]``."""
@@ -253,26 +202,12 @@ class Tacotron2(nn.Module):
         packed = pack_padded_sequence(x.transpose(1, 2), lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.encoder_lstm(packed)
         memory, _ = pad_packed_sequence(out, batch_first=True, total_length=symbols.shape[1])
-        if self.speaker_embedding is not None:
-            assert speakers is not None
-            spk = self.speaker_embedding(speakers)[:, None, :].expand(-1, memory.shape[1], -1)
-            memory = torch.cat([memory, spk], dim=-1)
-        return memory, mask
+        return self._with_speaker(memory, speakers), mask
 
     def prenet_forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The pre-net with its dropout on (training and inference alike); masks drawn from ``generator`` (on the
         CPU) when given, else from torch's global generator."""
-        p = self.prenet_dropout
-        for layer in self.prenet:
-            x = F.relu(layer(x))
-            if p == 0.0:
-                continue
-            if generator is None:
-                x = F.dropout(x, p, training=True)
-            else:
-                keep = torch.rand(x.shape, generator=generator) >= p
-                x = x * keep.to(device=x.device, dtype=x.dtype) / (1.0 - p)
-        return x
+        return dropout_layers(self.prenet, x, self.prenet_dropout, generator)
 
     def _zone(self, prev: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
         p = self.zoneout
@@ -319,28 +254,11 @@ class Tacotron2(nn.Module):
         """Teacher-forced decoding of target frames ``mels [B, n_mels, T]`` (each item's true ``mel_lengths``)
         from symbols ``tokens [B, L]`` (``token_lengths``): step ``s`` reads the last true frame of step ``s - 1``."""
         tokens, token_lengths, speakers = self._check_inputs(tokens, token_lengths, speakers)
-        if mels.ndim != 3 or mels.shape[1] != self.n_mels or mels.shape[0] != tokens.shape[0]:
-            raise ConfigError(f"mels: expected [{tokens.shape[0]}, {self.n_mels}, frames], got {list(mels.shape)}")
+        self._check_mels(mels, tokens.shape[0])
         memory, mask = self.encode(tokens, token_lengths, speakers)
-        processed = self.attention.process_memory(memory)
-        b, _, t = mels.shape
-        r = self.r
-        steps = -(-t // r)
-        padded = F.pad(mels, (0, steps * r - t), value=self.pad_value)
-        previous = padded[:, :, r - 1::r].transpose(1, 2)[:, :-1]  # last frame of each step but the final one
-        inputs = torch.cat([padded.new_zeros(b, 1, self.n_mels), previous], dim=1)  # [B, steps, n_mels]
-        pre = self.prenet_forward(inputs)
-        state = self._initial_state(memory)
-        frames, stops, aligns = [], [], []
-        for s in range(steps):
-            f, stop, w, state = self.decoder_step(pre[:, s], state, memory, processed, mask)
-            frames.append(f)
-            stops.append(stop)
-            aligns.append(w)
-        mel = torch.cat(frames, dim=1).transpose(1, 2)[:, :, :t]  # [B, n_mels, T]
+        mel, stops, aligns = self._teacher_forced(mels, memory, mask, self.prenet_forward)
         mel_lengths = torch.as_tensor(mel_lengths, dtype=torch.long).reshape(-1)
-        return Tacotron2Output(mel, self.apply_postnet(mel, mel_lengths), torch.stack(stops, dim=1),
-                               torch.stack(aligns, dim=1))
+        return Tacotron2Output(mel, self.apply_postnet(mel, mel_lengths), stops, aligns)
 
     # -- inference -----------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -353,35 +271,8 @@ class Tacotron2(nn.Module):
         frames on the CPU). Call in eval mode (batch norm's running statistics, zoneout's expectation)."""
         symbols, lengths, speakers = self._check_inputs(symbols, lengths, speakers)
         memory, mask = self.encode(symbols, lengths, speakers)
-        processed = self.attention.process_memory(memory)
-        b = symbols.shape[0]
-        device = memory.device
-        if max_steps is not None:
-            cap = torch.full((b,), _int("max_steps", max_steps), dtype=torch.long)
-        else:
-            cap = self.max_steps_for(lengths)
-        cap = cap.to(device)
-        steps_taken = cap.clone()
-        stopped = torch.zeros(b, dtype=torch.bool, device=device)
-        done = torch.zeros(b, dtype=torch.bool, device=device)
-        state = self._initial_state(memory)
-        frame = memory.new_zeros(b, self.n_mels)
-        frames, aligns = [], []
-        for s in range(int(cap.max())):
-            f, stop, w, state = self.decoder_step(self.prenet_forward(frame, generator), state, memory, processed,
-                                                  mask)
-            frames.append(f)
-            aligns.append(w)
-            fired = (torch.sigmoid(stop) > 0.5) & ~done
-            capped = (cap <= s + 1) & ~done & ~fired
-            steps_taken = torch.where(fired | capped, torch.full_like(steps_taken, s + 1), steps_taken)
-            stopped |= fired
-            done |= fired | capped
-            if bool(done.all()):
-                break
-            frame = f[:, -1]
-        mel = torch.cat(frames, dim=1).transpose(1, 2)  # [B, n_mels, steps · r]
-        n_frames = steps_taken * self.r
+        mel, n_frames, stopped, aligns = self._free_running(
+            memory, mask, lengths, lambda x: self.prenet_forward(x, generator), max_steps)
         mel = self.apply_postnet(mel, n_frames)
         pad = length_mask(n_frames, mel.shape[-1])[:, None, :]
-        return Speech(mel.masked_fill(pad, self.pad_value), n_frames, stopped, torch.stack(aligns, dim=1))
+        return Speech(mel.masked_fill(pad, self.pad_value), n_frames, stopped, aligns)

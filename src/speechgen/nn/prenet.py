@@ -18,6 +18,22 @@ from torch import nn
 from speechgen.errors import ConfigError
 
 
+def dropout_layers(layers: Sequence[nn.Module], x: torch.Tensor, p: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """``x`` through each of ``layers``, then ReLU and dropout ``p`` (always on; 0: none), its masks from
+    ``generator`` (on the CPU) when given, else from torch's global generator."""
+    for layer in layers:
+        x = F.relu(layer(x))
+        if p == 0.0:
+            continue
+        if generator is None:
+            x = F.dropout(x, p, training=True)
+        else:
+            keep = torch.rand(x.shape, generator=generator) >= p
+            x = x * keep.to(device=x.device, dtype=x.dtype) / (1.0 - p)
+    return x
+
+
 class Prenet(nn.Module):
     """FC-ReLU-dropout layers (module docstring).
 
@@ -45,15 +61,4 @@ class Prenet(nn.Module):
                 ) -> torch.Tensor:
         """``[..., in_dim]`` → ``[..., out_dim]``. Dropout in training, and at inference too with ``always``;
         its masks from ``generator`` (on the CPU) when given, else from torch's global generator."""
-        p = self.dropout
-        on = p > 0.0 and (self.training or always)
-        for layer in self.layers:
-            x = F.relu(layer(x))
-            if not on:
-                continue
-            if generator is None:
-                x = F.dropout(x, p, training=True)
-            else:
-                keep = torch.rand(x.shape, generator=generator) >= p
-                x = x * keep.to(device=x.device, dtype=x.dtype) / (1.0 - p)
-        return x
+        return dropout_layers(self.layers, x, self.dropout if self.training or always else 0.0, generator)
