@@ -1,5 +1,7 @@
 """The common manifest schema: round trip, validation and selection."""
 
+from pathlib import Path
+
 import pytest
 
 from speechgen.data.manifest import COLUMNS, Manifest, make_row
@@ -56,3 +58,13 @@ def test_bad_manifests(tmp_path, text, match):
 def test_missing_manifest(tmp_path):
     with pytest.raises(DataError, match="no such manifest"):
         Manifest.read(tmp_path / "nope.csv")
+
+
+def test_with_train_rows_adds_only_the_other_manifests_train_rows(tmp_path: Path) -> None:
+    a = Manifest(tmp_path / "a", [{"path": "x.wav", "split": "train"}, {"path": "y.wav", "split": "test"}])
+    b = Manifest(tmp_path / "b", [{"path": "p.wav", "split": "train", "speaker": "s"},
+                                  {"path": "q.wav", "split": "valid"}, {"path": "r.wav", "split": "test"}])
+    m = a.with_train_rows([b])
+    assert m.root == a.root and [r["path"] for r in m.rows] == ["x.wav", "y.wav", str(tmp_path / "b" / "p.wav")]
+    assert m.resolve(m.rows[2]) == tmp_path / "b" / "p.wav" and m.rows[2]["speaker"] == "s"
+    assert len(a.rows) == 2 and b.rows[0]["path"] == "p.wav"  # the inputs are left alone

@@ -38,6 +38,21 @@ def test_splits_hold_out_strings_not_voices(manifest):
     assert batch["speaker"].min() >= 0
 
 
+def test_train_strings_keeps_a_fixed_subset_and_leaves_valid_alone(manifest):
+    full = TextSpeechDataModule(manifest, text="chars", held_out_fraction=0.25)
+    rows = full.dataset("train").manifest.rows
+    dms = [TextSpeechDataModule(manifest, text="chars", held_out_fraction=0.25, train_strings=n) for n in (3, 3, 5)]
+    paths = [[r["path"] for r in dm.dataset("train").manifest.rows] for dm in dms]
+    assert len(paths[0]) == 3 and paths[0] == paths[1] and set(paths[0]) < set(paths[2])
+    assert set(paths[2]) < {r["path"] for r in rows}
+    for dm in dms:
+        assert dm.dataset("valid").manifest.rows == full.dataset("valid").manifest.rows
+    big = TextSpeechDataModule(manifest, text="chars", held_out_fraction=0.25, train_strings=10 ** 6)
+    assert big.dataset("train").manifest.rows == rows
+    with pytest.raises(ConfigError, match="train_strings"):
+        TextSpeechDataModule(manifest, text="chars", train_strings=0)
+
+
 def test_without_test_split(manifest):
     dm = TextSpeechDataModule(manifest, text="chars", held_out_fraction=0.25, test=False)
     assert not dm.has_rows("test")

@@ -78,6 +78,14 @@ class Manifest:
         p = Path(str(row["path"]))
         return p if p.is_absolute() else self.root / p
 
+    def with_train_rows(self, others: Iterable[Manifest]) -> Manifest:
+        """This manifest plus the train rows of ``others`` (their paths made absolute; their valid and test rows
+        left out): more training voices without touching the held-out splits this manifest is judged on."""
+        rows = list(self.rows)
+        for other in others:
+            rows += [dict(r, path=str(other.resolve(r))) for r in other.rows if r.get("split") == "train"]
+        return Manifest(self.root, rows)
+
     def select(self, split: str | Iterable[str] | None = None, labelled: bool | None = None) -> Manifest:
         """Rows of the given split(s); ``labelled=True`` keeps rows with a digit label, ``False`` those without."""
         splits = {split} if isinstance(split, str) else (set(split) if split is not None else None)

@@ -19,6 +19,7 @@ frames must be the main feature's (the same hop).
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,13 +102,17 @@ class TextSpeechDataModule(ManifestDataModule):
         feature, feature_params: the frame feature of the targets (default the log-mel of docs/data.md).
         targets: extra frame targets, batch key → (feature name, parameters), e.g. Tacotron's
             ``{"linear": ("log_magnitude", {...})}`` (module docstring); None: none.
+        train_strings: train on at most this many clips of the train split's trained strings, the same ones on every
+            machine (the lowest CRC-32 of their paths: a share of every voice); None: all (a learning curve of how
+            many strings a model needs).
         **kwargs: the other options of :class:`~speechgen.data.datamodule.ManifestDataModule` (batch_size,
             num_workers, seed, sample_rate, cache_dir, ...).
     """
 
     def __init__(self, manifest: Manifest | str | os.PathLike, *, text: str, held_out_fraction: float = 0.05,
                  test: bool = True, feature: str = "log_mel", feature_params: dict[str, Any] | None = None,
-                 targets: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None, **kwargs: Any) -> None:
+                 targets: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None, train_strings: int | None = None,
+                 **kwargs: Any) -> None:
         if not 0.0 < held_out_fraction < 1.0:
             raise ConfigError(f"held_out_fraction: expected a share in (0, 1) (the valid split), got "
                               f"{held_out_fraction!r}")
@@ -119,6 +124,20 @@ class TextSpeechDataModule(ManifestDataModule):
         self.held_out_fraction = float(held_out_fraction)
         self.use_test = bool(test)
         self.targets = build_targets(targets, int(self.sample_rate))
+        if train_strings is not None and (isinstance(train_strings, bool) or int(train_strings) < 1):
+            raise ConfigError(f"train_strings: expected a positive number of clips or null, got {train_strings!r}")
+        self.train_strings = None if train_strings is None else int(train_strings)
+
+    def _source(self, split: str) -> Manifest:
+        """The manifest a split's dataset filters: for ``train`` with ``train_strings``, its first clips by CRC-32
+        of the path (and every held-out row, which the filter drops)."""
+        if split != "train" or self.train_strings is None:
+            return self.manifest
+        rows = self.manifest.select(split="train").rows
+        trained = [r for r in rows if not held_out(str(r.get("text", "") or ""), self.held_out_fraction)]
+        order = sorted(trained, key=lambda r: zlib.crc32(str(r["path"]).encode()))
+        drop = {id(r) for r in order[self.train_strings:]}
+        return Manifest(self.manifest.root, [r for r in rows if id(r) not in drop])
 
     def has_rows(self, split: str) -> bool:
         """Whether ``split`` has items (read from the manifest; no feature is computed)."""
@@ -143,7 +162,7 @@ class TextSpeechDataModule(ManifestDataModule):
         if split not in self.datasets:
             source, filt = SOURCES[split]
             self.datasets[split] = TextSpeechDataset(
-                self.manifest, split=source, sample_rate=self.sample_rate, segment_length=None,
+                self._source(split), split=source, sample_rate=self.sample_rate, segment_length=None,
                 random_crop=False, feature=self.feature, cache_dir=self.cache_dir, seed=self.seed,
                 speakers=self.speakers, text=self.text, text_filter=filt, held_out_fraction=self.held_out_fraction,
                 targets=self.targets,

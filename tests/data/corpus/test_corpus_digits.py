@@ -243,3 +243,41 @@ def test_cli_errors_needing_engines(capsys: pytest.CaptureFixture[str], tmp_path
             _one_line_error(capsys, ["--quiet", "corpus", "digits", "--out", str(tmp_path / "c"), "--engines",
                                      engine], rf"{engine} not installed.*apt-get install -y")
             break
+
+
+def test_accented_voices_respell_digits_and_are_built_only_when_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from speechgen.data.corpus import digits as D
+    from speechgen.data.corpus import engines as E
+    assert E.respell("four two zero", "italian") == "for tu ziro"
+    assert E.respell("five", "czech") == "fajf"
+    assert all(len(set(v)) == 10 and all(w.isascii() and w.isalpha() for w in v) for v in E.ACCENTED.values())
+    with pytest.raises(EngineFailure, match="only digit words, not 'hello'"):
+        E.respell("four hello", "finnish")
+    assert not E.ENGINES["accented"].default and E.ENGINES["accented"].digits_only
+    asked: list[list[str]] = []
+    monkeypatch.setattr(D, "discover", lambda names: asked.append(list(names)) or {n: [] for n in names})
+    with pytest.raises(Exception, match="no speech engine found"):
+        D.resolve_engines(None)
+    assert "accented" not in asked[0] and "festival" in asked[0]
+    voices = [Voice("espeak-ng", f"en-us+v{i}", f"g{i}") for i in range(3)] + [
+        Voice("accented", "lp_diphone", "lp", language="italian")]
+    clips = D.plan(voices, 1, 4, seed=0, words=3)
+    assert sum(c.kind in ("word", "sentence") for c in clips) == 3 * 3
+    assert sum(c.voice.engine == "accented" and c.kind == "digit" for c in clips) == 10
+
+
+@pytest.mark.engines
+@pytest.mark.skipif(not (HAVE_FESTIVAL and HAVE_SOX), reason="festival and sox not installed")
+def test_an_accented_voice_speaks_a_digit(tmp_path: Path) -> None:
+    from speechgen.data.corpus.engines import discover
+    voices = discover(["accented"])["accented"]
+    if not voices:
+        pytest.skip("no accented festival voice installed")
+    synth = Synthesizer(tmp_path)
+    try:
+        x = synth.say(voices[0], "four two", pitch=0.0, rate=1.0)
+        assert x.dtype == np.float32 and 0.3 * 16000 < len(x) < 3 * 16000 and float(np.abs(x).max()) > 0.05
+        with pytest.raises(EngineFailure, match="only digit words"):
+            synth.say(voices[0], "hello", pitch=0.0, rate=1.0)
+    finally:
+        synth.close()

@@ -2,6 +2,7 @@
 checks."""
 
 import csv
+import shutil
 import json
 from pathlib import Path
 
@@ -65,6 +66,21 @@ def test_a_row_that_is_not_a_digit_string_is_refused_when_the_run_builds(toy_str
     recipe = load_recipe(TINY, [f"data.manifest={toy_strings}"])
     with pytest.raises(DataError, match="cannot speak 'hello'"):
         CTCScheme.build(recipe, build_model(recipe))
+
+
+def test_extra_train_manifests_add_train_rows_only(tmp_path, toy_strings):
+    extra = shutil.copytree(Path(toy_strings).parent, tmp_path / "extra") / "manifest.csv"
+    base = load_recipe(TINY, [f"data.manifest={toy_strings}"])
+    recipe = load_recipe(TINY, [f"data.manifest={toy_strings}", f"data.extra_train=[{extra}]"])
+    _, dm0 = CTCScheme.build(base, build_model(base))
+    _, dm = CTCScheme.build(recipe, build_model(recipe))
+    added = len(Manifest.read(extra).select("train"))
+    assert added > 0 and len(dm.dataset("train")) == len(dm0.dataset("train")) + added
+    for split in ("valid", "test"):
+        assert len(dm.dataset(split)) == len(dm0.dataset(split))
+    with pytest.raises(DataError, match="missing"):
+        CTCScheme.build(*(lambda r: (r, build_model(r)))(
+            load_recipe(TINY, [f"data.manifest={toy_strings}", f"data.extra_train=[{tmp_path / 'missing'}]"])))
 
 
 def test_stretch_and_pad_changes_lengths_and_keeps_the_clip():

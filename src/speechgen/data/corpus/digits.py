@@ -59,9 +59,9 @@ from speechgen.data.corpus.engines import (
 )
 from speechgen.data.corpus import words as english
 from speechgen.data.manifest import Manifest, make_row
+from speechgen.data.text import DIGIT_WORDS
 from speechgen.errors import AudioError, ConfigError, DataError, MissingDependencyError
 
-DIGIT_WORDS: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 CLIP_SAMPLES = 16000
 PEAK = 0.95
 MAX_SPEECH = 15200  # longer trimmed speech is time-compressed to this many samples
@@ -214,7 +214,7 @@ def plan(voices: list[Voice], variants: int, strings: int, seed: int, words: int
                                  splits[v.speaker], kind="string"))
     english_clips = []
     for v in voices:
-        for i in range(words):
+        for i in range(0 if ENGINES[v.engine].digits_only else words):
             kind, text = english_text(seed, v.speaker, i)
             pitch, rate = prosody(seed, v.speaker, text, i)
             english_clips.append(Clip(f"{kind}s/{v.speaker}_{i:03d}.wav", v, None, text, i, pitch, rate,
@@ -368,7 +368,7 @@ def resolve_engines(engines: Iterable[str] | None) -> tuple[dict[str, list[Voice
             names.append(c)
         names = list(dict.fromkeys(names))
     else:
-        names = list(ENGINES)
+        names = [n for n, e in ENGINES.items() if e.default]
     found = discover(names)
     if engines is not None:
         missing = [n for n in names if not found[n]]

@@ -11,7 +11,15 @@ flite      kal, kal16, awb, rms, slt             ``duration_stretch`` + ``sox pi
 festival   every English festvox voice           ``Duration_Stretch`` (HTS voices: ``sox tempo``) + ``sox pitch``
 pico2wave  en-US, en-GB                          ``sox pitch`` / ``sox tempo``
 rhvoice    English RHVoice voices                ``sox pitch`` / ``sox tempo``
+accented   Debian's Italian, Finnish, Czech and  as festival
+           Catalan festvox voices (digits only)
 ========== ===================================== ===========================================================
+
+``accented`` is built only when named (``--engines accented``): festival voices recorded from speakers of other
+languages say the ten digit words from a respelling in their own language's spelling (:data:`ACCENTED`; "four" is
+Italian "for", Czech "fajf" is "five"), so they speak English digits with an accent. They add human timbres that the
+English voices (only two humans besides espeak-ng's formant voices) lack, for training judges that must generalise
+to unheard voices (docs/results.md, Digit strings). They speak nothing but digits: no ``--words`` clips.
 
 A :class:`Voice` is one engine/voice set-up and is one *speaker* of the corpus. Its ``group`` names what it
 shares with other set-ups: the human whose recordings the voice was built from (flite ``kal``/``kal16`` and
@@ -48,6 +56,7 @@ import numpy as np
 import soundfile as sf
 
 from speechgen.audio.io import resample
+from speechgen.data.text import DIGIT_WORDS
 
 SAMPLE_RATE = 16000
 TIMEOUT_S = 60.0
@@ -68,6 +77,17 @@ FESTIVAL_VOICE_ROOT = Path("/usr/share/festival/voices")
 MBROLA_ROOT = Path("/usr/share/mbrola")
 RHVOICE_ROOT = Path("/usr/share/RHVoice/voices")
 
+# The accented voices: festival language folder -> the digit words zero..nine respelled so that the language's own
+# letter-to-sound rules come close to the English words (ASCII only: the voices read their text in Latin-1/2).
+ACCENTED: dict[str, tuple[str, ...]] = {
+    "italian": ("ziro", "uan", "tu", "tri", "for", "faiv", "siks", "seven", "eit", "nain"),
+    "finnish": ("siirou", "uan", "tuu", "trii", "foor", "faiv", "siks", "seven", "eit", "nain"),
+    "czech": ("zirou", "uan", "tu", "tri", "for", "fajf", "siks", "sevn", "ejt", "najn"),
+    "catalan": ("ziro", "uan", "tu", "tri", "for", "faiv", "sics", "seven", "eit", "nain"),
+}
+ACCENTED_APT = ("festival festival-czech festvox-italp16k festvox-itapc16k festvox-suopuhe-lj festvox-suopuhe-mv "
+                "festvox-ca-ona-hts festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph")
+
 # Human source speakers behind voices of several engines (name -> group).
 _HUMAN: dict[str, str] = {"kal": "kal", "kal16": "kal", "alan": "awb"}
 
@@ -83,6 +103,7 @@ class Voice:
     engine: str
     name: str
     group: str
+    language: str = "english"  #: the language whose spelling the voice reads (``accented`` voices)
 
     @property
     def speaker(self) -> str:
@@ -98,6 +119,8 @@ class Engine:
     programs: tuple[str, ...]
     apt: str
     discover: Callable[[], list[Voice]]
+    default: bool = True  #: built when no ``--engines`` are named
+    digits_only: bool = False  #: speaks only the ten digit words (no ``--words`` clips)
 
 
 # ------------------------------------------------------------------------------------- dying with the parent
@@ -212,18 +235,23 @@ def _flite_voices() -> list[Voice]:
     return [Voice("flite", n, group=_group_of(n)) for n in names if not n.endswith("_time")]
 
 
-def _festival_voices() -> list[Voice]:
+def _festival_voices(languages: tuple[str, ...] = FESTIVAL_LANGUAGE_DIRS, engine: str = "festival") -> list[Voice]:
     if shutil.which("festival") is None:
         return []
     voices = []
-    for lang in FESTIVAL_LANGUAGE_DIRS:
+    for lang in languages:
         root = FESTIVAL_VOICE_ROOT / lang
         if not root.is_dir():
             continue
         for d in sorted(root.iterdir()):
             if (d / "festvox" / f"{d.name}.scm").exists():
-                voices.append(Voice("festival", d.name, group=_group_of(d.name)))
+                language = lang if engine == "accented" else "english"
+                voices.append(Voice(engine, d.name, group=_group_of(d.name), language=language))
     return voices
+
+
+def _accented_voices() -> list[Voice]:
+    return _festival_voices(tuple(ACCENTED), "accented")
 
 
 def _pico_voices() -> list[Voice]:
@@ -254,6 +282,7 @@ ENGINES: dict[str, Engine] = {
                _mbrola_voices),
         Engine("pico2wave", ("pico2wave",), "libttspico-utils", _pico_voices),
         Engine("rhvoice", ("RHVoice-test",), "rhvoice rhvoice-english", _rhvoice_voices),
+        Engine("accented", ("festival",), ACCENTED_APT, _accented_voices, default=False, digits_only=True),
     )
 }
 ALIASES: dict[str, str] = {"espeak": "espeak-ng", "pico": "pico2wave", "rhvoice-test": "rhvoice"}
@@ -386,6 +415,16 @@ class _Festival:
             raise EngineFailure(f"festival voice {voice} wrote no audio")
 
 
+def respell(words: str, language: str) -> str:
+    """English digit words (``"four two"``) in the spelling of an accented voice's ``language``
+    (:data:`ACCENTED`); EngineFailure for any other word (those voices speak only digits)."""
+    spelling = dict(zip(DIGIT_WORDS, ACCENTED[language]))
+    unknown = [w for w in words.split() if w not in spelling]
+    if unknown:
+        raise EngineFailure(f"accented voices speak only digit words, not '{unknown[0]}'")
+    return " ".join(spelling[w] for w in words.split())
+
+
 class Synthesizer:
     """Synthesises utterances in one process; keeps one festival process alive between calls."""
 
@@ -423,9 +462,10 @@ class Synthesizer:
                 _run(["flite", "-voice", voice.name, "--setf", f"duration_stretch={1.0 / rate:.5f}",
                       "-t", words, "-o", str(tmp)])
                 tempo = 1.0
-            elif voice.engine == "festival":
+            elif voice.engine in ("festival", "accented"):
                 native = "hts" not in voice.name  # Duration_Stretch has no effect on HTS voices
-                self._festival.say(voice.name, words, 1.0 / rate if native else 1.0, tmp)
+                said = respell(words, voice.language) if voice.engine == "accented" else words
+                self._festival.say(voice.name, said, 1.0 / rate if native else 1.0, tmp)
                 tempo = 1.0 if native else rate
             elif voice.engine == "pico2wave":
                 _run(["pico2wave", "-l", voice.name, "-w", str(tmp), words])

@@ -27,6 +27,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from speechgen.data.manifest import Manifest
 from speechgen.data.text import edit_distance
 from speechgen.errors import ConfigError
 from speechgen.models.ctc_recognizer import greedy_decode
@@ -42,7 +43,9 @@ class TranscriberData:
     sample_rate: clips are loaded at this rate. balance / balance_power: a manifest column (e.g. ``engine``) the
     training batches are balanced over, as in the classifier scheme (empty = plain shuffling). held_out_fraction:
     leave the digit strings of this held-out fraction out of training (the strings a text-to-speech run with the same
-    ``data.held_out_fraction`` is judged on, so the judge has not heard their recordings); 0: train on every row."""
+    ``data.held_out_fraction`` is judged on, so the judge has not heard their recordings); 0: train on every row.
+    extra_train: more manifests whose *train* rows join the training set (e.g. ``corpora/strings-accented``, the
+    accented voices); validation and test stay ``manifest``'s."""
 
     manifest: str
     batch_size: int = 32
@@ -51,6 +54,7 @@ class TranscriberData:
     balance: str = ""
     balance_power: float = 1.0
     held_out_fraction: float = 0.0
+    extra_train: tuple[str, ...] = ()
 
     def validate(self, where: str) -> None:
         for k in ("batch_size", "sample_rate"):
@@ -194,7 +198,10 @@ class CTCScheme:
         rate = getattr(model, "sample_rate", d.sample_rate)
         if rate != d.sample_rate:
             raise ConfigError(f"recipe.data.sample_rate: {d.sample_rate} differs from the model's {rate}")
-        dm = ClassifierDataModule(d.manifest, batch_size=d.batch_size, num_workers=d.num_workers, seed=recipe.seed,
+        manifest = Manifest.read(d.manifest)
+        if d.extra_train:
+            manifest = manifest.with_train_rows(Manifest.read(m) for m in d.extra_train)
+        dm = ClassifierDataModule(manifest, batch_size=d.batch_size, num_workers=d.num_workers, seed=recipe.seed,
                                   sample_rate=d.sample_rate, segment_length=None, labelled=None, text="digits",
                                   balance=d.balance, balance_power=d.balance_power,
                                   train_held_out=d.held_out_fraction)

@@ -83,15 +83,20 @@ class TTSData:
     manifest: corpus manifest CSV (or its folder) whose rows have digit strings in ``text`` (``speechgen corpus
     digits --strings N``). held_out_fraction: share of the digit strings never trained on; the train voices saying
     them are the valid split (0.05: about 400 of 8 000 strings). batch_size: clips per batch **per device**.
-    num_workers: loader processes.
+    num_workers: loader processes. train_strings: train on at most this many of the trained strings' clips (a fixed
+    share of every voice; null: all), for a learning curve (docs/tts.md, How many strings).
     """
 
     manifest: str
     held_out_fraction: float = 0.05
     batch_size: int = 32
     num_workers: int = 0
+    train_strings: int | None = None
 
     def validate(self, where: str) -> None:
+        if self.train_strings is not None and self.train_strings < 1:
+            raise ConfigError(f"{where}.train_strings: expected a positive number of clips or null, got "
+                              f"{self.train_strings}")
         if self.batch_size <= 0:
             raise ConfigError(f"{where}.batch_size: must be > 0, got {self.batch_size}")
         if self.num_workers < 0:
@@ -511,7 +516,7 @@ def build_datamodule(data: TTSData, model: TTSModel, seed: int) -> Any:
         data.manifest, text=model.symbols, held_out_fraction=data.held_out_fraction, test=model.n_speakers == 0,
         feature=model.feature, feature_params=model.feature_params, batch_size=data.batch_size,
         num_workers=data.num_workers, seed=seed, sample_rate=model.sample_rate,
-        targets=getattr(model, "extra_targets", None) or None,
+        targets=getattr(model, "extra_targets", None) or None, train_strings=data.train_strings,
     )
 
 
