@@ -11,7 +11,7 @@ from speechgen.training.registry import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1] / "recipes"
 RECIPES = sorted(ROOT.rglob("*.yaml"))
-FAMILIES = {"classifier", "frames", "recognizer", "spectrogram", "tts", "vocoder", "waveform"}
+FAMILIES = {"classifier", "frames", "recognizer", "separation", "spectrogram", "tts", "vocoder", "waveform"}
 
 
 def _keys(value, prefix=""):

@@ -93,6 +93,8 @@ def test_on_the_fly_mixtures_change_every_epoch_and_crop(corpus):
     assert a["mixture"].shape == (8000,) and a["sources"].shape == (2, 8000)
     assert (a["mixture"] == b["mixture"]).all() and not (a["mixture"] == c["mixture"]).all()
     np.testing.assert_allclose(a["mixture"].numpy(), a["sources"].sum(0).numpy(), atol=1e-5)
+    fixed = MixtureDataset(corpus, "train", count=2, segment_length=8000, seed=1, fixed=True)
+    assert (fixed[(5, 3)]["mixture"] == a["mixture"]).all()
     long = MixtureDataset(corpus, "train", count=3, segment_length=20000, size=4)
     assert len(long) == 4 and long[2]["mixture"].shape == (20000,)
     assert MixtureDataset(corpus, "valid", count=2, segment_length=None)[0]["mixture"].shape[0] >= 16000

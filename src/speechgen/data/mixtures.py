@@ -187,13 +187,14 @@ class MixtureDataset(Dataset):
         sample_rate: rate the clips are loaded at.
         seed: seed of the draws (mixture ``j`` of the split is :func:`draw` with ``index = j``).
         gain_db: largest gain of a source, either way.
+        fixed: ignore the epoch (evaluation: the same mixtures every time, whatever a loader's sampler says).
 
     Items: ``"mixture"`` ``[T]`` and ``"sources"`` ``[count, T]`` (float32 tensors) and ``"index"``.
     """
 
     def __init__(self, manifest: Manifest | str | os.PathLike, split: str = "train", count: int = 2,
                  segment_length: int | None = 32000, size: int | None = None, sample_rate: int = 16000,
-                 seed: int = 0, gain_db: float = GAIN_DB) -> None:
+                 seed: int = 0, gain_db: float = GAIN_DB, fixed: bool = False) -> None:
         m = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
         self.manifest = m
         (self.count,) = check_counts([count], "count")
@@ -208,7 +209,7 @@ class MixtureDataset(Dataset):
                             f"{self.count} need {self.count}")
         self.split, self.segment_length, self.sample_rate = split, segment_length, int(sample_rate)
         self.size = int(size) if size is not None else len(self.rows)
-        self.seed, self.gain_db = int(seed), float(gain_db)
+        self.seed, self.gain_db, self.fixed = int(seed), float(gain_db), bool(fixed)
 
     def __len__(self) -> int:
         return self.size
@@ -218,7 +219,7 @@ class MixtureDataset(Dataset):
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
         epoch, i = item if isinstance(item, tuple) else (0, item)
-        index = int(epoch) * self.size + int(i)
+        index = (0 if self.fixed else int(epoch)) * self.size + int(i)
         d = draw(self.speakers, self.lengths, self.count, self.seed, self.split, index, self.gain_db)
         clips = [self._clip(r) for r in d.rows]
         mixture, sources = render(clips, d.gains_db, d.offsets, peak=None)

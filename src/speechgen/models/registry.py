@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from speechgen.models.classifier import DigitClassifier
 from speechgen.models.ctc_recognizer import CTCRecognizer
+from speechgen.models.dprnn import DPRNN
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.digit_detector import DigitDetector
 from speechgen.models.dsp_vocoder import DSPVocoder
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.istft_vocoder import ISTFTVocoder
 from speechgen.models.melgan import MelGAN
+from speechgen.models.mulcat_separator import MulCatSeparator
 from speechgen.models.parallel_wavegan import ParallelWaveGAN
 from speechgen.models.resgan import ResGAN
 from speechgen.models.tacotron import Tacotron
@@ -41,4 +43,6 @@ MODELS: dict[str, type] = {
     "dsp": DSPVocoder,  # no weights: mel pseudo-inverse + PGHI + fast Griffin-Lim (shipped as 'dsp')
     "tacotron2": Tacotron2,  # text-to-speech: symbols → log-mel for a vocoder
     "tacotron": Tacotron,  # text-to-speech: symbols → log-mel → linear spectrogram, its own audio (Griffin-Lim)
+    "mulcat_separator": MulCatSeparator,  # separation: mixture → one waveform per voice (Nachmani et al. 2020)
+    "dprnn": DPRNN,  # separation: the dual-path RNN masking baseline
 }

@@ -53,7 +53,8 @@ from torch import nn
 
 from speechgen.data.text import SYMBOL_SETS
 from speechgen.errors import ConfigError
-from speechgen.models.attention_tts import TTS_SYMBOLS, AttentionTTS, check_int, check_rate
+from speechgen.models.attention_tts import TTS_SYMBOLS, AttentionTTS
+from speechgen.models.checks import check_int, check_rate
 from speechgen.models.roles import TEXT_TO_SPEECH, Speech
 from speechgen.models.vocoder import feature_params_for, log_mel_params
 from speechgen.nn.attention import AdditiveAttention, length_mask

@@ -35,12 +35,12 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speechgen.data.text import SYMBOL_SETS
 from speechgen.errors import ConfigError
-from speechgen.models.attention_tts import TTS_SYMBOLS, AttentionTTS, check_int, check_rate
+from speechgen.models.attention_tts import TTS_SYMBOLS, AttentionTTS
+from speechgen.models.checks import check_int, check_rate
 from speechgen.models.roles import TEXT_TO_SPEECH, Speech
 from speechgen.models.vocoder import log_mel_params
 from speechgen.nn.attention import LocationSensitiveAttention, length_mask
 from speechgen.nn.prenet import dropout_layers
-
 
 
 class Tacotron2Output(NamedTuple):

@@ -18,6 +18,7 @@ from speechgen.training.schemes.autoencoder import VAEScheme
 from speechgen.training.schemes.learned_similarity import VAEGANScheme
 from speechgen.training.schemes.gan_vocoder import VocoderScheme
 from speechgen.training.schemes.transcription import CTCScheme
+from speechgen.training.schemes.separation import SeparationScheme
 from speechgen.training.schemes.tts import TTSScheme
 
 SCHEMES: dict[str, Any] = {
@@ -29,6 +30,7 @@ SCHEMES: dict[str, Any] = {
     "vocoder": VocoderScheme,
     "ctc": CTCScheme,
     "tts": TTSScheme,
+    "separation": SeparationScheme,
 }
 
 
