@@ -11,8 +11,8 @@ from torchmetrics.functional.audio import (permutation_invariant_training,
                                            scale_invariant_signal_noise_ratio)
 
 from speechgen.errors import DataError
-from speechgen.evaluation.separation import (best_permutation, count_confusion, pairwise, reorder,
-                                             separation_scores, si_snr)
+from speechgen.evaluation.separation import count_confusion, separation_scores
+from speechgen.losses.separation import best_permutation, pairwise, reorder, si_snr
 
 
 def test_si_snr_known_answers_and_scale_invariance():

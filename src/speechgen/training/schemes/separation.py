@@ -24,7 +24,7 @@ import torch
 from speechgen.data.datamodule import SplitLoaders
 from speechgen.data.mixtures import GAIN_DB, MAX_SOURCES, MixtureDataset
 from speechgen.errors import ConfigError, DataError
-from speechgen.evaluation.separation import best_permutation, pairwise, si_snr
+from speechgen.losses.separation import best_permutation, pairwise, si_snr
 from speechgen.training.optim import OptimConfig, TrainSection, check_finite
 from speechgen.training.schemes.classification import Augment, ClassifierModule
 
