@@ -18,7 +18,7 @@ import numpy as np
 from speechgen.errors import ConfigError
 from speechgen.inference.generate import Generated, Generator
 
-__all__ = ["Generated", "Generator", "generate", "judge", "load", "save", "speak", "vocode"]
+__all__ = ["Generated", "Generator", "generate", "judge", "load", "save", "separate", "speak", "vocode"]
 
 
 def generate(model: str | os.PathLike = "digits-default", digits: list[int] | None = None, n: int = 1,
@@ -100,6 +100,20 @@ def speak(model: Any, texts: str | list[str], speaker: str | int | None = None,
     from speechgen.inference.speak import speak as speak_texts
 
     return speak_texts(model, [texts] if isinstance(texts, str) else list(texts), speaker, vocoder, seed, device)
+
+
+def separate(model: Any, mixture: np.ndarray, sample_rate: int, device: str = "cpu") -> np.ndarray:
+    """Sources ``[K, samples]`` (float32, at the model's rate, each scaled to the mixture's peak) of a mono
+    mixture at ``sample_rate`` with a separator (a run or checkpoint folder, loaded for this call, or a model loaded
+    with :func:`speechgen.inference.separate.load_separator`); long inputs go in overlapping windows that keep one
+    source order (:func:`speechgen.inference.separate.separate_long`)."""
+    from speechgen.audio.io import resample, validate
+    from speechgen.inference.separate import load_separator, separate_long
+
+    sep = load_separator(model, device)[0] if isinstance(model, (str, os.PathLike)) else model
+    x = validate(mixture, "mixture")
+    x = x.mean(axis=0) if x.ndim == 2 else x
+    return separate_long(sep, resample(x, int(sample_rate), int(sep.sample_rate)))
 
 
 def save(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:

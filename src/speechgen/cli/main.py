@@ -18,13 +18,13 @@ from speechgen import __version__
 from speechgen.cli import bench, classify, compare, corpus, sample, train, transform
 from speechgen.cli import eval as evaluate
 from speechgen.cli import demo, export, info, models, report, serve, vocode
-from speechgen.cli import transcribe
+from speechgen.cli import separate, transcribe
 from speechgen.cli import tts
 from speechgen.errors import ConfigError, SpeechgenError
 
 # Explicit registry of command groups, in the order shown by --help.
-COMMAND_GROUPS = (corpus, train, sample, vocode, tts, transform, evaluate, classify, transcribe, compare, bench,
-                  export, report, demo, models, info, serve)
+COMMAND_GROUPS = (corpus, train, sample, vocode, tts, separate, transform, evaluate, classify, transcribe, compare,
+                  bench, export, report, demo, models, info, serve)
 
 
 class Parser(argparse.ArgumentParser):
