@@ -45,6 +45,21 @@ def test_separates_files_and_folders(run, tmp_path, capsys):
     assert "2 voices" in capsys.readouterr().out
 
 
+def test_scores_a_mixtures_manifest(run, tmp_path, capsys):
+    root = run.parent
+    assert main(["--quiet", "corpus", "mixtures", "--from", str(root / "toy"), "--speakers", "1", "2", "--n", "3",
+                 "--out", str(tmp_path / "mix")]) == 0
+    assert main(["separate", str(run), "--manifest", str(tmp_path / "mix"), "--json", str(tmp_path / "s.json")]) == 0
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["skipped"] == 3 and report["per_count"]["2"]["n"] == 3 and len(report["items"]) == 3
+    for key in ("si_snr", "si_snri", "sdr", "sdri"):
+        assert np.isfinite(report["per_count"]["2"][key])
+    i = report["intelligibility"]
+    assert i["n"] == 6 and 0 <= i["separated_accuracy"] <= 1 and 0 <= i["clean_accuracy"] <= 1
+    out = capsys.readouterr().out
+    assert "SI-SNRi" in out and "skipped 3" in out
+
+
 def test_api_separate(run):
     from speechgen import api
 
@@ -60,7 +75,8 @@ def test_one_line_errors(run, tmp_path, capsys):
                         ([str(run), "--in", str(tmp_path / "nope.wav"), "--out", str(tmp_path / "o")], r"nope\.wav"),
                         ([str(tmp_path), "--in", str(wav), "--out", str(tmp_path / "o")], r"checkpoint|model"),
                         ([str(run), "--in", str(wav), "--out", str(tmp_path / "o"), "--overlap", "0.9", "--window",
-                          "1"], r"--window/--overlap")):
+                          "1"], r"--window/--overlap"),
+                        ([str(run), "--in", str(wav)], r"give --in MIX_OR_DIR --out DIR, or --manifest")):
         assert main(["--quiet", "separate", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and re.search(match, err), err

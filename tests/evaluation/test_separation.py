@@ -70,3 +70,27 @@ def test_count_confusion():
     assert out["matrix"] == [[1, 1, 0, 0], [0, 2, 0, 0], [0, 0, 0, 1]] and out["columns"][-1] == "other"
     with pytest.raises(DataError, match="true count 4"):
         count_confusion([4], [4], [1, 2])
+
+
+def test_score_split_of_an_oracle_and_a_copying_separator(tmp_path):
+    import numpy as np
+
+    from speechgen.audio.io import load
+    from speechgen.data.manifest import Manifest
+    from speechgen.data.mixtures import build_mixtures, source_paths
+    from speechgen.evaluation.separation import score_split
+
+    from ..conftest import write_toy_manifest
+
+    toy = write_toy_manifest(tmp_path / "toy", per=1, splits={"train": ("a",), "valid": ("b", "c"),
+                                                              "test": ("d", "e")})
+    m = build_mixtures(toy, tmp_path / "mix", [2], n=3)
+    truth = {load(m.resolve(r), 16000)[0].tobytes(): np.stack([load(p, 16000)[0] for p in source_paths(m, r)])
+             for r in m.select("test")}
+    oracle = score_split(lambda mix: truth[mix.tobytes()][::-1], m, "test", with_sdr=False)
+    assert oracle["per_count"]["2"]["n"] == 3 and oracle["per_count"]["2"]["si_snri"] > 30
+    copy = score_split(lambda mix: np.stack([mix, mix]), m, "test", with_sdr=False)
+    assert abs(copy["per_count"]["2"]["si_snri"]) < 1e-3 and "intelligibility" not in copy
+    with pytest.raises(DataError, match="no mixture of split 'test' has the separator's source count"):
+        score_split(lambda mix: mix[None], m, "test")
+    assert isinstance(Manifest.read(tmp_path / "mix"), Manifest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -25,16 +26,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "order from start to end. Each source is scaled to the mixture's peak.",
     )
     p.add_argument("model", help="run folder or checkpoint folder of a separator")
-    p.add_argument("--in", dest="inputs", nargs="+", type=Path, required=True, metavar="MIX_OR_DIR",
+    p.add_argument("--in", dest="inputs", nargs="+", type=Path, default=None, metavar="MIX_OR_DIR",
                    help="mixture files or folders")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--out", type=Path, default=None, help="output folder (with --in)")
+    p.add_argument("--manifest", type=Path, default=None,
+                   help="score a split of a mixtures manifest (speechgen corpus mixtures) instead: SI-SNRi, SDRi and "
+                   "the judge's digit accuracy on the separated vs the clean sources")
+    p.add_argument("--split", default="test", help="split of --manifest (default test)")
+    p.add_argument("--no-sdr", action="store_true", help="with --manifest: skip SDR (the slow metric)")
     p.add_argument("--speakers", type=int, default=None, metavar="K",
                    help="voices in every input (must be the model's count)")
     p.add_argument("--window", type=float, default=WINDOW_S,
                    help=f"seconds separated at once; longer inputs go in windows (default {WINDOW_S:g})")
     p.add_argument("--overlap", type=float, default=OVERLAP_S,
                    help=f"seconds shared by consecutive windows, at most half a window (default {OVERLAP_S:g})")
-    p.add_argument("--json", type=Path, default=None, help="write [{path, count, sources}] as JSON")
+    p.add_argument("--json", type=Path, default=None,
+                   help="write [{path, count, sources}] (with --manifest: the scores) as JSON")
     p.set_defaults(func=_separate)
 
 
@@ -45,12 +52,16 @@ def _separate(args: argparse.Namespace) -> int:
     if args.window <= 0 or not 0 <= args.overlap <= args.window / 2:
         raise ConfigError(f"--window/--overlap: expected a window > 0 s and an overlap of 0 to half the window, got "
                           f"{args.window:g} and {args.overlap:g} s")
-    paths = collect_audio(args.inputs)  # every input checked before the model loads
+    if (args.inputs is None) == (args.manifest is None) or (args.inputs is not None and args.out is None):
+        raise ConfigError("separate: give --in MIX_OR_DIR --out DIR, or --manifest MIXTURES")
+    paths = collect_audio(args.inputs) if args.inputs else []  # every input checked before the model loads
     model, info = load_separator(args.model)
     if args.speakers is not None and args.speakers != int(model.n_sources):
         raise ConfigError(f"--speakers: {args.model} separates {model.n_sources} voices, not {args.speakers} (train "
                           f"or pass a model of {args.speakers}: recipes/separation/)")
     con = console(args)
+    if args.manifest is not None:
+        return _score(args, model, info, con)
     with progress_bar(con, "separating", len(paths), minimum=20) as advance:
         records = separate_files(model, paths, args.out, args.window, args.overlap, advance)
     table = Table(title=escape(f"{info.folder}: {model.n_sources} voices"))
@@ -61,4 +72,31 @@ def _separate(args: argparse.Namespace) -> int:
     con.print(table)
     if args.json is not None:
         write_text(args.json, json.dumps(records, indent=2) + "\n")
+    return 0
+
+
+def _score(args: argparse.Namespace, model: Any, info: Any, con: Any) -> int:
+    from speechgen.data.manifest import Manifest
+    from speechgen.evaluation.judge import Judge
+    from speechgen.inference.separate import score_manifest
+
+    m = Manifest.read(args.manifest)
+    with progress_bar(con, "separating", len(m.select(args.split)), minimum=20) as advance:
+        report = score_manifest(model, m, args.split, Judge(), not args.no_sdr, args.window, args.overlap, advance)
+    report = dict(report, model=str(info.folder))
+    table = Table(title=escape(f"{info.folder} on {args.manifest}, split {args.split}"))
+    for c in ("sources", "mixtures", "SI-SNR", "SI-SNRi", "SDRi"):
+        table.add_column(c, justify="right")
+    for k, v in report["per_count"].items():
+        table.add_row(k, str(v["n"]), f"{v['si_snr']:.2f} dB", f"{v['si_snri']:.2f} dB",
+                      f"{v['sdri']:.2f} dB" if "sdri" in v else "-")
+    con.print(table)
+    if "intelligibility" in report:
+        i = report["intelligibility"]
+        con.print(f"the judge hears {i['separated_accuracy']:.1%} of the separated digits and {i['clean_accuracy']:.1%} "
+                  f"of the clean ones (ratio {i['ratio']:.3f}, {i['n']} sources)")
+    if report["skipped"]:
+        con.print(f"skipped {report['skipped']} mixture(s) of another source count")
+    if args.json is not None:
+        write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0

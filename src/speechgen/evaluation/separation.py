@@ -12,8 +12,10 @@ batches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
 from speechgen.errors import DataError
@@ -56,3 +58,62 @@ def count_confusion(true: Sequence[int], predicted: Sequence[int], counts: Seque
     correct = sum(int(t == p) for t, p in zip(true, predicted))
     return {"accuracy": correct / len(true), "counts": list(counts), "matrix": matrix,
             "columns": [str(c) for c in counts] + ["other"]}
+
+
+def score_split(separate: Callable[[np.ndarray], np.ndarray], manifest: Any, split: str | None = "test",
+                sample_rate: int = 16000, judge: Any = None, with_sdr: bool = True,
+                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Separate every mixture of a split of a mixtures manifest (``speechgen corpus mixtures``) with ``separate``
+    (mono mixture at ``sample_rate`` → sources ``[K, T]``) and score it against its sources: per source count the
+    mean SI-SNR, SI-SNRi (and SDR, SDRi), and, with a ``judge`` (:class:`~speechgen.evaluation.judge.Judge`) and
+    labelled sources, the judge's digit accuracy on the separated sources (in the best order) beside its accuracy on
+    the clean sources. Mixtures whose count differs from the separator's output are counted in ``skipped``."""
+    from speechgen.audio.io import load
+    from speechgen.data.manifest import Manifest
+    from speechgen.data.mixtures import source_paths
+
+    m = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
+    rows = list(m.select(split))
+    if not rows:
+        raise DataError(f"{m.root}: split '{split}' has no rows")
+    items, skipped = [], 0
+    heard: list[np.ndarray] = []
+    clean: list[np.ndarray] = []
+    labels: list[int] = []
+    for r in rows:
+        mix = load(m.resolve(r), sample_rate)[0]
+        refs = np.stack([load(p, sample_rate)[0] for p in source_paths(m, r)])
+        est = np.asarray(separate(mix), dtype=np.float32)
+        if progress is not None:
+            progress(1)
+        if est.shape[0] != refs.shape[0]:
+            skipped += 1
+            continue
+        n = min(est.shape[-1], refs.shape[-1], len(mix))
+        t = {k: torch.from_numpy(np.ascontiguousarray(v[..., :n])).double()[None] for k, v in
+             (("est", est), ("ref", refs), ("mix", mix))}
+        s = separation_scores(t["est"], t["ref"], t["mix"], with_sdr)
+        order = s.pop("order")[0].tolist()
+        item = {"path": str(r["path"]), "count": int(refs.shape[0]), **{k: float(v[0]) for k, v in s.items()}}
+        items.append(item)
+        source_labels = str(r.get("source_labels") or "").split(";")
+        if judge is not None and all(x.strip().isdigit() for x in source_labels):
+            heard.extend(est[order][:, :n])
+            clean.extend(refs[:, :n])
+            labels.extend(int(x) for x in source_labels)
+    if not items:
+        raise DataError(f"{m.root}: no mixture of split '{split}' has the separator's source count")
+    per_count: dict[str, dict[str, float]] = {}
+    for k in sorted({i["count"] for i in items}):
+        sel = [i for i in items if i["count"] == k]
+        per_count[str(k)] = {"n": len(sel), **{key: float(np.mean([i[key] for i in sel]))
+                                               for key in sel[0] if key not in ("path", "count")}}
+    out: dict[str, Any] = {"manifest": str(m.root), "split": split, "per_count": per_count, "skipped": skipped,
+                           "items": items}
+    if labels:
+        y = np.asarray(labels)
+        sep_acc = float(np.mean(judge.embed(heard, sample_rate)[0].argmax(axis=1) == y))
+        clean_acc = float(np.mean(judge.embed(clean, sample_rate)[0].argmax(axis=1) == y))
+        out["intelligibility"] = {"n": len(labels), "separated_accuracy": sep_acc, "clean_accuracy": clean_acc,
+                                  "ratio": sep_acc / clean_acc if clean_acc else float("nan")}
+    return out

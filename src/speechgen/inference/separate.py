@@ -105,3 +105,14 @@ def separate_files(model: Any, paths: Sequence[str | os.PathLike], out: str | os
         if progress is not None:
             progress(1)
     return records
+
+
+def score_manifest(model: Any, manifest: Any, split: str = "test", judge: Any = None, with_sdr: bool = True,
+                   window: float = WINDOW_S, overlap: float = OVERLAP_S,
+                   progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """SI-SNRi, SDRi and the judge's digit accuracy on the separated sources of a mixtures manifest split
+    (:func:`speechgen.evaluation.separation.score_split`)."""
+    from speechgen.evaluation.separation import score_split
+
+    return score_split(lambda mix: separate_long(model, mix, window, overlap), manifest, split,
+                       int(model.sample_rate), judge, with_sdr, progress)
