@@ -8,10 +8,11 @@ from typing import Any
 from speechgen.errors import ConfigError
 
 
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int, ConfigError naming ``name`` unless it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+def check_int(name: str, value: Any, minimum: int = 1, even: bool = False) -> int:
+    """``value`` as an int, ConfigError naming ``name`` unless it is an integer >= ``minimum`` (and even, with
+    ``even``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (even and value % 2):
+        raise ConfigError(f"{name}: expected {'an even' if even else 'an'} integer >= {minimum}, got {value!r}")
     return int(value)
 
 

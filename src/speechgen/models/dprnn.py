@@ -45,11 +45,9 @@ class DPRNN(nn.Module):
         self.sample_rate = check_int("sample_rate", sample_rate)
         self.n_sources = check_int("n_sources", n_sources)
         self.enc_dim, self.bottleneck = check_int("enc_dim", enc_dim), check_int("bottleneck", bottleneck)
-        self.chunk_size = check_int("chunk_size", chunk_size, 2)
-        if self.chunk_size % 2:
-            raise ConfigError(f"chunk_size: expected an even number of frames, got {chunk_size}")
+        self.chunk_size = check_int("chunk_size", chunk_size, 2, even=True)
         hidden, blocks = check_int("hidden", hidden), check_int("blocks", blocks)
-        self.codec = WaveCodec(enc_dim, check_int("kernel_size", kernel_size, 2))
+        self.codec = WaveCodec(enc_dim, check_int("kernel_size", kernel_size, 2, even=True))
         self.norm = nn.GroupNorm(1, enc_dim, eps=1e-8)
         self.down = nn.Conv1d(enc_dim, bottleneck, 1)
         self.layers = nn.Sequential(*(DualPathBlock(bottleneck, lambda: BiLSTMRow(bottleneck, hidden))

@@ -47,11 +47,9 @@ class MulCatSeparator(nn.Module):
         self.sample_rate = check_int("sample_rate", sample_rate)
         self.n_sources = check_int("n_sources", n_sources)
         self.enc_dim, self.blocks = check_int("enc_dim", enc_dim), check_int("blocks", blocks)
-        self.chunk_size = check_int("chunk_size", chunk_size, 2)
-        if self.chunk_size % 2:
-            raise ConfigError(f"chunk_size: expected an even number of frames, got {chunk_size}")
+        self.chunk_size = check_int("chunk_size", chunk_size, 2, even=True)
         hidden = check_int("hidden", hidden)
-        self.codec = WaveCodec(self.enc_dim, check_int("kernel_size", kernel_size, 2))
+        self.codec = WaveCodec(self.enc_dim, check_int("kernel_size", kernel_size, 2, even=True))
         self.layers = nn.ModuleList(DualPathBlock(enc_dim, lambda: MulCatRow(enc_dim, hidden)) for _ in range(blocks))
         self.heads = nn.ModuleList(nn.Sequential(nn.PReLU(), nn.Conv2d(enc_dim, n_sources * enc_dim, 1))
                                    for _ in range(blocks))
