@@ -65,7 +65,7 @@ def score_split(separate: Callable[[np.ndarray], np.ndarray], manifest: Any, spl
                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Separate every mixture of a split of a mixtures manifest (``speechgen corpus mixtures``) with ``separate``
     (mono mixture at ``sample_rate`` → sources ``[K, T]``) and score it against its sources: per source count the
-    mean SI-SNR, SI-SNRi (and SDR, SDRi), and, with a ``judge`` (:class:`~speechgen.evaluation.judge.Judge`) and
+    mean SI-SNR, SI-SNRi (and SDR, SDRi, for two or more sources), and, with a ``judge`` (:class:`~speechgen.evaluation.judge.Judge`) and
     labelled sources, the judge's digit accuracy on the separated sources (in the best order) beside its accuracy on
     the clean sources. Mixtures whose count differs from the separator's output are counted in ``skipped``."""
     from speechgen.audio.io import load
@@ -92,7 +92,7 @@ def score_split(separate: Callable[[np.ndarray], np.ndarray], manifest: Any, spl
         n = min(est.shape[-1], refs.shape[-1], len(mix))
         t = {k: torch.from_numpy(np.ascontiguousarray(v[..., :n])).double()[None] for k, v in
              (("est", est), ("ref", refs), ("mix", mix))}
-        s = separation_scores(t["est"], t["ref"], t["mix"], with_sdr)
+        s = separation_scores(t["est"], t["ref"], t["mix"], with_sdr and refs.shape[0] > 1)  # one source: SDR ∞
         order = s.pop("order")[0].tolist()
         item = {"path": str(r["path"]), "count": int(refs.shape[0]), **{k: float(v[0]) for k, v in s.items()}}
         items.append(item)
