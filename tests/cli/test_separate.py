@@ -42,7 +42,8 @@ def test_separates_files_and_folders(run, tmp_path, capsys):
         for k in (1, 2):
             x, sr = sf.read(out / name / f"s{k}.wav")
             assert sr == 16000 and len(x) == n
-    assert "2 voices" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "2 voices" in out_text and "x real time" in out_text and records[1]["seconds"] == 3.0
 
 
 def test_scores_a_mixtures_manifest(run, tmp_path, capsys):

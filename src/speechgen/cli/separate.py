@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +63,19 @@ def _separate(args: argparse.Namespace) -> int:
     con = console(args)
     if args.manifest is not None:
         return _score(args, model, info, con)
+    start = time.perf_counter()
     with progress_bar(con, "separating", len(paths), minimum=20) as advance:
         records = separate_files(model, paths, args.out, args.window, args.overlap, advance)
+    wall = time.perf_counter() - start
+    audio = sum(r["seconds"] for r in records)
     table = Table(title=escape(f"{info.folder}: {model.n_sources} voices"))
     for c in ("input", "count", "sources"):
         table.add_column(c)
     for r in records:
         table.add_row(escape(r["path"]), str(r["count"]), escape(str(Path(r["sources"][0]).parent)))
     con.print(table)
+    con.print(f"{len(records)} input(s), {audio:.1f} s of audio, {audio / max(wall, 1e-9):.1f}x real time (reading, "
+              "separating and writing; loading the model excluded)")
     if args.json is not None:
         write_text(args.json, json.dumps(records, indent=2) + "\n")
     return 0

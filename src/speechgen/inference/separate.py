@@ -84,7 +84,8 @@ def separate_files(model: Any, paths: Sequence[str | os.PathLike], out: str | os
                    window: float = WINDOW_S, overlap: float = OVERLAP_S,
                    progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Separate each file into ``out/<stem>/s1.wav`` .. ``sK.wav`` (a stem used twice gets ``-2``, ``-3``; each
-    input's folder is staged and renamed into place); one record per input: ``path``, ``count``, ``sources``."""
+    input's folder is staged and renamed into place); one record per input: ``path``, ``count``, ``seconds`` (its
+    duration), ``sources``."""
     from speechgen.atomic import staged_dir
     from speechgen.audio.io import load, save
 
@@ -100,7 +101,7 @@ def separate_files(model: Any, paths: Sequence[str | os.PathLike], out: str | os
         with staged_dir(root / name, replace=True) as tmp:
             for i, s in enumerate(sources):
                 save(tmp / f"s{i + 1}.wav", s, int(model.sample_rate))
-        records.append({"path": str(p), "count": len(sources),
+        records.append({"path": str(p), "count": len(sources), "seconds": round(len(audio) / int(model.sample_rate), 4),
                         "sources": [str(root / name / f"s{i + 1}.wav") for i in range(len(sources))]})
         if progress is not None:
             progress(1)
