@@ -7,8 +7,8 @@ with mel conditioning is a vocoder, without it a sampler). The protocols state t
 checks every registered model against the protocols of the roles it declares.
 
 Roles now: :data:`SAMPLER`, :data:`VOCODER`, :data:`LATENT_CODEC`, :data:`CLASSIFIER`, :data:`TEXT_TO_SPEECH`,
-:data:`TRANSCRIBER`.
-Reserved for the coming families: :data:`CONVERTER`, :data:`SEPARATOR`, :data:`SPEAKER_ENCODER`.
+:data:`TRANSCRIBER`, :data:`SEPARATOR`.
+Reserved for the coming families: :data:`CONVERTER`, :data:`SPEAKER_ENCODER`.
 """
 
 from __future__ import annotations
@@ -132,9 +132,13 @@ class Converter(Protocol):
 
 @runtime_checkable
 class Separator(Protocol):
-    """Reserved: splits a mixture ``[B, samples]`` into sources ``[B, S, samples]`` (the separation issue)."""
+    """Splits mixtures ``[B, samples]`` at ``sample_rate`` into ``n_sources`` sources ``[B, n_sources, samples]``
+    (one model per source count; docs/separation.md)."""
 
-    def separate(self, mixture: torch.Tensor, **options: Any) -> torch.Tensor: ...
+    sample_rate: int
+    n_sources: int
+
+    def separate(self, mixture: torch.Tensor) -> torch.Tensor: ...
 
 
 @runtime_checkable
