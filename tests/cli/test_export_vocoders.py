@@ -35,12 +35,18 @@ def test_onnx_matches_torch(name, cls, kwargs, tmp_path):
     assert meta["model"] == name and meta["feature"] == "log_mel" and meta["hop_length"] == 256
 
     reference = load_model(ckpt, MODELS)  # eval mode, weight norm still on (PWG)
+    from speechgen.inference.vocode import load_vocoder
+    from speechgen.nn.vocoder_blocks import has_weight_norm
+
+    loaded = load_vocoder(ckpt)[0]  # what speechgen vocode runs: weight norm folded, like the export
+    assert not has_weight_norm(loaded)
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(1)
     for batch, frames in ((1, 10), (2, 57)):
         mel = rng.normal(-5.0, 2.0, (batch, 80, frames)).astype(np.float32)
         got = sess.run(["audio"], {"mel": mel})[0]
         want = reference.infer(torch.from_numpy(mel)).numpy()
+        np.testing.assert_allclose(loaded.infer(torch.from_numpy(mel)).numpy(), want, atol=1e-5, rtol=0)
         assert got.shape == (batch, frames * 256)
         assert np.abs(got - want).max() < 1e-4
         assert np.abs(want).max() > 1e-3  # not trivially zero

@@ -33,7 +33,8 @@ SILENCE_PEAK = 1e-4  # -80 dBFS
 
 
 def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:
-    """The generator of a vocoder checkpoint (built without discriminators, eval mode), its config and folder.
+    """The generator of a vocoder checkpoint (built without discriminators, eval mode, weight norm folded into plain
+    weights: the output is the exported model's, and a call does not recompute the norms), its config and folder.
 
     CheckpointError (one line) for a missing checkpoint, a model that is not a
     :data:`~speechgen.models.roles.VOCODER` (a GAN vocoder or a mel-conditioned WaveNet/WaveRNN), or weights that do
@@ -43,6 +44,9 @@ def load_vocoder(name_or_path: str | Path, device: str = "cpu") -> tuple[Any, di
     from speechgen.models.roles import VOCODER
 
     model, info = load(name_or_path, VOCODER, device)
+    fold = getattr(model, "remove_weight_norm", None)
+    if callable(fold):  # inference never trains: fold weight norm into plain weights, as bench and export do
+        fold()
     return model, info.config, info.folder
 
 
