@@ -47,7 +47,7 @@ def test_default_configs_cover_every_registered_vocoder():
 
 def test_bench_vocoder_tiny_writes_json(tmp_path, capsys):
     out = tmp_path / "bench" / "vocoder.json"
-    code = main(["bench", "vocoder", "--size", "tiny", "--seconds", "0.1", "--threads", "1", "2", "--repeats", "1",
+    code = main(["bench", "vocoder", "--size", "tiny", "--seconds", "0.1", "--threads", "1", "2", "--repeats", "3",
                  "--json", str(out)])
     assert code == 0
     rows = json.loads(out.read_text())
@@ -57,6 +57,7 @@ def test_bench_vocoder_tiny_writes_json(tmp_path, capsys):
         for key in ("name", "params", "rtf", "x_realtime", "threads", "default"):
             assert key in row, key
         assert row["params"] > 0 and row["rtf"] > 0 and row["x_realtime"] == pytest.approx(1 / row["rtf"])
+        assert row["x_realtime_min"] <= row["x_realtime"] <= row["x_realtime_max"]  # the median of three
     assert {r["threads"] for r in rows} == {1, 2}
     assert {r["name"] for r in rows} == {c["name"] for c in configs} >= set(VOCODERS) | {"hifigan-v1"}
     assert [r["default"] for r in rows if r["name"] == "hifigan-v1"] == [False, False]

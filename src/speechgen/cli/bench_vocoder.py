@@ -8,9 +8,10 @@ constructor defaults), plus a HiFi-GAN V1-size reference (``hifigan-v1.yaml``). 
 
 Input: the model's own feature (log-mel, or MFCC + F0 for ResGAN) of ``--seconds`` of a synthetic voiced signal
 (a harmonic tone with vibrato). Every (model, thread count) pair is timed ``--repeats`` times, the models
-interleaved so that a change of machine load hits them alike, after one warm-up call; the fastest repeat is kept.
-Speed is reported as ``x_realtime``: seconds of audio per second of computation (higher is faster; the JSON also
-keeps its inverse ``rtf``). Timings on
+interleaved so that a change of machine load hits them alike, after one warm-up call; the **median** repeat is
+reported, with the slowest and fastest beside it (a best-of figure overstates what a shared machine gives). Speed
+is reported as ``x_realtime``: seconds of audio per second of computation (higher is faster; the JSON also keeps
+its inverse ``rtf``, and ``x_realtime_min`` / ``x_realtime_max``). Timings on
 shared machines vary several-fold with other load (docs/vocoders.md, Speed): compare rows of one run, not across runs.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import math
 import platform
 import time
@@ -44,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=1.0, help="seconds of audio per call (default 1.0)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], metavar="N",
                    help="torch intra-op thread counts to measure (default 1 2)")
-    p.add_argument("--repeats", type=int, default=3, help="timed calls per model and thread count (default 3)")
+    p.add_argument("--repeats", type=int, default=5, help="timed calls per model and thread count (default 5; the "
+                   "median is reported)")
     p.add_argument("--size", choices=SIZES, default="cpu", help="cpu: the CPU recipes (default); tiny: test recipes")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="registry names to include (default all)")
     p.add_argument("--recipes", type=Path, default=DEFAULT_RECIPES, metavar="DIR",
@@ -145,7 +148,7 @@ def _build(model_name: str, kwargs: dict[str, Any]) -> Any:
     return model.eval()
 
 
-def run_bench(seconds: float = 1.0, threads: list[int] | None = None, repeats: int = 3, size: str = "cpu",
+def run_bench(seconds: float = 1.0, threads: list[int] | None = None, repeats: int = 5, size: str = "cpu",
               recipes: Path = DEFAULT_RECIPES, only: list[str] | None = None) -> list[dict[str, Any]]:
     """Measure every configuration at every thread count; return the rows (see the module docstring)."""
     import torch
@@ -167,7 +170,7 @@ def run_bench(seconds: float = 1.0, threads: list[int] | None = None, repeats: i
         audio_s = x.shape[-1] * model.hop_length / model.sample_rate
         entries.append((cfg, model, x, audio_s))
     before = torch.get_num_threads()
-    best: dict[tuple[int, int], float] = {}
+    taken: dict[tuple[int, int], list[float]] = {}
     try:
         with torch.inference_mode():
             for n in threads:
@@ -179,15 +182,18 @@ def run_bench(seconds: float = 1.0, threads: list[int] | None = None, repeats: i
                         start = time.perf_counter()
                         model.infer(x)
                         took = time.perf_counter() - start
-                        best[(i, n)] = min(best.get((i, n), math.inf), took)
+                        taken.setdefault((i, n), []).append(took)
     finally:
         torch.set_num_threads(before)
     rows = []
     for i, (cfg, model, _, audio_s) in enumerate(entries):
         for n in threads:
-            rtf = best[(i, n)] / audio_s
+            times = sorted(taken[(i, n)])
+            rtf = statistics.median(times) / audio_s
+            speed = [audio_s / t if t > 0 else math.inf for t in (times[-1], times[0])]
             rows.append({"name": cfg["name"], "params": int(model.generator_parameters()), "rtf": rtf,
-                         "x_realtime": 1.0 / rtf if rtf > 0 else math.inf, "threads": n, "default": cfg["default"],
+                         "x_realtime": 1.0 / rtf if rtf > 0 else math.inf, "x_realtime_min": speed[0],
+                         "x_realtime_max": speed[1], "threads": n, "default": cfg["default"],
                          "model": cfg["model"], "recipe": cfg["recipe"], "sample_rate": model.sample_rate,
                          "audio_seconds": audio_s, "repeats": repeats, "size": size,
                          "torch": torch.__version__, "machine": platform.machine()})
@@ -200,13 +206,14 @@ def _bench(args: argparse.Namespace) -> int:
     rows = run_bench(args.seconds, args.threads, args.repeats, args.size, args.recipes, args.only)
     con = console(args)
     table = Table(title=f"Vocoders on {rows[0]['audio_seconds']:.2f} s of audio ({args.size} configurations; "
-                        f"best of {args.repeats}; speed in × real time, higher is faster)" if rows else "Vocoders")
-    for col in ("vocoder", "config", "params", "threads", "× real time"):
+                        f"median of {args.repeats}; speed in × real time, higher is faster)" if rows else "Vocoders")
+    for col in ("vocoder", "config", "params", "threads", "× real time", "slowest-fastest"):
         table.add_column(col, justify="left" if col in ("vocoder", "config") else "right")
     for r in rows:
         config = r["recipe"] or "constructor defaults"
         table.add_row(r["name"] + ("" if r["default"] else " (reference)"), config, f"{r['params']:,}",
-                      str(r["threads"]), f"{r['x_realtime']:.1f}")
+                      str(r["threads"]), f"{r['x_realtime']:.1f}",
+                      f"{r['x_realtime_min']:.1f}-{r['x_realtime_max']:.1f}")
     con.print(table)
     if args.json is not None:
         write_text(args.json, json.dumps(rows, indent=2) + "\n")
