@@ -427,3 +427,20 @@ def test_f0_prior_head_exports_to_onnx(tmp_path):
     got = ort.InferenceSession(str(path)).run(None, {"mel": y.numpy()})[0]
     want = model.export_reference(y).numpy()
     assert got.shape == want.shape and np.allclose(got, want, rtol=1e-3, atol=1e-6)
+
+
+def test_inverse_stft_caches_its_window_envelope_without_changing_a_sample():
+    from speechgen.models.istft_vocoder import InverseSTFT
+
+    torch.manual_seed(0)
+    head, fresh = InverseSTFT(512, 128), InverseSTFT(512, 128)
+    for frames in (30, 7, 30):
+        r, i = torch.randn(2, 257, frames), torch.randn(2, 257, frames)
+        with torch.inference_mode():
+            a = head(r, i)
+        r.requires_grad_(True)
+        b = head(r, i)  # grad mode after an inference-mode call: its own (normal) cached envelope
+        b.sum().backward()
+        assert torch.equal(a, b.detach()) and torch.equal(b.detach(), InverseSTFT(512, 128)(r.detach(), i))
+        assert r.grad is not None and bool(r.grad.abs().sum() > 0)
+    assert len(head._envelopes) == 4 and not fresh._envelopes

@@ -61,6 +61,7 @@ MAGNITUDE_ONLY = ("griffin_lim", "pghi")  # the head predicts the magnitude; the
 MEL_FLOOR = 1e-5  # the log-mel's floor (:func:`speechgen.audio.spectral.log_mel`), also the prior's
 GL_MOMENTUM = 0.99  # fast Griffin-Lim's alpha (Perraudin et al. 2013), as :func:`speechgen.audio.phase.griffin_lim`
 F0_ROWS = 2  # log F0 and voicing, below the mel bands in the log_mel_f0 feature
+ENVELOPE_CACHE = 16  # window envelopes kept per inverse STFT (one per frame count, device and dtype)
 
 
 def check_head(n_fft: Any, hop_length: Any) -> None:
@@ -96,6 +97,7 @@ class InverseSTFT(nn.Module):
         self.register_buffer("basis", torch.from_numpy(np.concatenate([cos, sin], axis=1)).float(), persistent=False)
         self.register_buffer("window", torch.from_numpy(w).float(), persistent=False)
         self.register_buffer("ola", torch.eye(n_fft).unsqueeze(1), persistent=False)  # [n_fft, 1, n_fft]
+        self._envelopes: dict[tuple[int, torch.device, torch.dtype, bool], torch.Tensor] = {}
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
         frames = real.shape[-1]
@@ -107,10 +109,26 @@ class InverseSTFT(nn.Module):
         x = torch.matmul(self.basis.to(real), torch.cat([real, imag], dim=1))  # windowed frames [B, n_fft, F]
         ola = self.ola.to(real)
         y = F.conv_transpose1d(x, ola, stride=self.hop_length)  # [B, 1, n_fft + (F - 1) hop]
-        wsq = (self.window.to(real) ** 2).view(1, -1, 1).expand(1, self.n_fft, frames)
-        env = F.conv_transpose1d(wsq, ola, stride=self.hop_length)
         start = self.n_fft // 2
-        return (y[:, 0, start:start + length] / env[:, 0, start:start + length])
+        return y[:, 0, start:start + length] / self._envelope(frames, ola)
+
+    def _envelope(self, frames: int, ola: torch.Tensor) -> torch.Tensor:
+        """The summed squared window over the output ``[1, frames · hop]``: it depends only on the frame count, so
+        it is computed once per count, device and dtype (not while tracing for export, where it must stay a
+        function of the input's length)."""
+        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        key = (frames, ola.device, ola.dtype, torch.is_inference_mode_enabled())  # inference tensors stay there
+        cached = None if exporting else self._envelopes.get(key)
+        if cached is not None:
+            return cached
+        wsq = (self.window.to(ola) ** 2).view(1, -1, 1).expand(1, self.n_fft, frames)
+        start, length = self.n_fft // 2, frames * self.hop_length
+        env = F.conv_transpose1d(wsq, ola, stride=self.hop_length)[:, 0, start:start + length]
+        if not exporting:
+            if len(self._envelopes) >= ENVELOPE_CACHE:
+                self._envelopes.pop(next(iter(self._envelopes)))
+            self._envelopes[key] = env
+        return env
 
 
 class HarmonicComb(nn.Module):
