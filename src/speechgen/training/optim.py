@@ -83,9 +83,20 @@ class TrainSection:
     precision: Literal["32-true", "bf16-mixed"] = "32-true"
 
     def validate(self, where: str) -> None:
-        for k in ("max_steps", "val_every", "checkpoint_every", "keep_checkpoints", "log_every"):
-            if getattr(self, k) <= 0:
-                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
+        check_fields(self, where, positive=("max_steps", "val_every", "checkpoint_every", "keep_checkpoints",
+                                            "log_every"))
+
+
+def check_fields(section: Any, where: str, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                 ) -> None:
+    """ConfigError naming the first field of a recipe section (``where.field``) among ``positive`` that is not
+    > 0, then among ``non_negative`` that is < 0 (e.g. ``batch_size`` and ``num_workers`` of a data section)."""
+    for k in positive:
+        if getattr(section, k) <= 0:
+            raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(section, k)}")
+    for k in non_negative:
+        if getattr(section, k) < 0:
+            raise ConfigError(f"{where}.{k}: must be >= 0, got {getattr(section, k)}")
 
 
 class NonFiniteLossError(SpeechgenError):

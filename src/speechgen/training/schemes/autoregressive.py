@@ -37,7 +37,7 @@ from speechgen.errors import ConfigError
 from speechgen.models.wavenet import WaveNet
 from speechgen.models.wavernn import WaveRNN
 from speechgen.training.schemes.generative import GenData, GenerativeModule, GenTrain
-from speechgen.training.optim import OptimConfig, build_optimizer
+from speechgen.training.optim import OptimConfig, build_optimizer, check_fields
 
 #: the models this scheme trains (registry name → class; the registry maps the same names)
 AR_MODELS: dict[str, type] = {"wavenet": WaveNet, "wavernn": WaveRNN}
@@ -60,11 +60,7 @@ class ARData(GenData):
     batch_size: int = 8
 
     def validate(self, where: str) -> None:
-        for k in ("batch_size", "sample_rate"):
-            if getattr(self, k) <= 0:
-                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
-        if self.num_workers < 0:
-            raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
+        check_fields(self, where, positive=("batch_size", "sample_rate"), non_negative=("num_workers",))
         if self.feature not in (*RAW_FEATURES, "log_mel"):
             raise ConfigError(f"{where}.feature: the autoregressive scheme takes 'waveform' (or null: raw audio) or "
                               f"'log_mel' (paired audio + mel), got {self.feature!r}")

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from speechgen.data.datamodule import DigitsDataModule, EpochSampler, ManifestDataset
 from speechgen.errors import ConfigError
-from speechgen.training.optim import check_finite
+from speechgen.training.optim import check_fields, check_finite
 from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer
 
 
@@ -75,11 +75,8 @@ class ClassifierData:
                               f"({', '.join(DETECTOR_CLASSES)}) only")
         if self.balance_power < 0:
             raise ConfigError(f"{where}.balance_power: must be >= 0, got {self.balance_power}")
-        for k in ("batch_size", "sample_rate", "segment_length"):
-            if getattr(self, k) <= 0:
-                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
-        if self.num_workers < 0:
-            raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
+        check_fields(self, where, positive=("batch_size", "sample_rate", "segment_length"),
+                     non_negative=("num_workers",))
 
 
 @dataclass

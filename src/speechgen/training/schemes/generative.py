@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from speechgen.errors import ConfigError
-from speechgen.training.optim import TrainSection, check_finite
+from speechgen.training.optim import TrainSection, check_fields, check_finite
 
 
 @dataclass
@@ -64,11 +64,7 @@ class GenData:
     frames: dict[str, Any] | None = None
 
     def validate(self, where: str) -> None:
-        for k in ("batch_size", "sample_rate"):
-            if getattr(self, k) <= 0:
-                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
-        if self.num_workers < 0:
-            raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
+        check_fields(self, where, positive=("batch_size", "sample_rate"), non_negative=("num_workers",))
         for k in ("channels", "condition_channels"):
             v = getattr(self, k)
             if v is not None and (not v or min(v) < 0 or len(set(v)) != len(v)):

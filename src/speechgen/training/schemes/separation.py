@@ -25,7 +25,7 @@ from speechgen.data.datamodule import SplitLoaders
 from speechgen.data.mixtures import GAIN_DB, MAX_SOURCES, MixtureDataset
 from speechgen.errors import ConfigError, DataError
 from speechgen.losses.separation import best_permutation, pairwise, si_snr
-from speechgen.training.optim import OptimConfig, TrainSection, check_finite
+from speechgen.training.optim import OptimConfig, TrainSection, check_fields, check_finite
 from speechgen.training.schemes.classification import Augment, ClassifierModule
 
 
@@ -51,11 +51,7 @@ class SeparationData:
             raise ConfigError(f"{where}.count: expected 1..{MAX_SOURCES}, got {self.count}")
         if not 0.1 <= self.segment_seconds <= 60.0:
             raise ConfigError(f"{where}.segment_seconds: expected 0.1..60 s, got {self.segment_seconds}")
-        for k in ("train_size", "eval_size", "batch_size"):
-            if getattr(self, k) <= 0:
-                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
-        if self.num_workers < 0:
-            raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
+        check_fields(self, where, positive=("train_size", "eval_size", "batch_size"), non_negative=("num_workers",))
         if not 0.0 <= self.gain_db <= 30.0:
             raise ConfigError(f"{where}.gain_db: expected 0..30 dB, got {self.gain_db}")
 

@@ -31,7 +31,7 @@ from speechgen.data.manifest import Manifest
 from speechgen.data.text import edit_distance
 from speechgen.errors import ConfigError
 from speechgen.models.ctc_recognizer import greedy_decode
-from speechgen.training.optim import OptimConfig, TrainSection, check_finite
+from speechgen.training.optim import OptimConfig, TrainSection, check_fields, check_finite
 from speechgen.training.schemes.classification import (Augment, ClassifierDataModule, ClassifierModule, augment_wave,
                                                        spec_augment)
 
@@ -57,11 +57,7 @@ class TranscriberData:
     extra_train: tuple[str, ...] = ()
 
     def validate(self, where: str) -> None:
-        for k in ("batch_size", "sample_rate"):
-            if getattr(self, k) <= 0:
-                raise ConfigError(f"{where}.{k}: must be > 0, got {getattr(self, k)}")
-        if self.num_workers < 0:
-            raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
+        check_fields(self, where, positive=("batch_size", "sample_rate"), non_negative=("num_workers",))
         if self.balance_power < 0:
             raise ConfigError(f"{where}.balance_power: must be >= 0, got {self.balance_power}")
         if not 0.0 <= self.held_out_fraction < 1.0:

@@ -66,7 +66,7 @@ from speechgen.models.tacotron import Tacotron
 from speechgen.models.tacotron2 import Tacotron2
 from speechgen.nn.attention import length_mask
 from speechgen.training.adversarial import weighted_sum
-from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer, check_finite
+from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer, check_fields, check_finite
 
 #: the models this scheme trains (registry name → class; the registry maps the same names)
 TTS_MODELS: dict[str, type] = {"tacotron2": Tacotron2, "tacotron": Tacotron}
@@ -97,10 +97,7 @@ class TTSData:
         if self.train_strings is not None and self.train_strings < 1:
             raise ConfigError(f"{where}.train_strings: expected a positive number of clips or null, got "
                               f"{self.train_strings}")
-        if self.batch_size <= 0:
-            raise ConfigError(f"{where}.batch_size: must be > 0, got {self.batch_size}")
-        if self.num_workers < 0:
-            raise ConfigError(f"{where}.num_workers: must be >= 0, got {self.num_workers}")
+        check_fields(self, where, positive=("batch_size",), non_negative=("num_workers",))
         if not 0.0 < self.held_out_fraction < 1.0:
             raise ConfigError(f"{where}.held_out_fraction: expected a share in (0, 1) (it makes the valid split), "
                               f"got {self.held_out_fraction}")
