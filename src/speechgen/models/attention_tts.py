@@ -5,14 +5,18 @@ free-running (inference: it reads its own last frame and ends at the stop token 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechgen.data.text import SYMBOL_SETS
 from speechgen.errors import ConfigError
 from speechgen.models.checks import check_int
+from speechgen.models.vocoder import log_mel_params
 
 TTS_SYMBOLS = ("chars", "phonemes")
 
@@ -25,6 +29,24 @@ class AttentionTTS(nn.Module):
 
     r: int
     max_frames_per_symbol: int
+
+    def _init_io(self, symbols: str, n_speakers: int, sample_rate: int, feature_params: dict[str, Any] | None,
+                 frames_per_step: int, max_frames_per_symbol: int) -> None:
+        """Check and set what both models take in and put out: the symbol set (``symbols``, ``n_symbols``), the
+        voices (``n_speakers``), the log-mel (``sample_rate``, ``feature_params``, ``n_mels``, ``hop_length``, and
+        ``pad_value``: its silence), ``r`` and ``max_frames_per_symbol``."""
+        if symbols not in TTS_SYMBOLS:
+            raise ConfigError(f"symbols: expected one of {', '.join(TTS_SYMBOLS)}, got {symbols!r}")
+        self.symbols = symbols
+        self.n_symbols = len(SYMBOL_SETS[symbols])
+        self.n_speakers = check_int("n_speakers", n_speakers, 0)
+        self.sample_rate = check_int("sample_rate", sample_rate)
+        self.feature_params = log_mel_params(feature_params, self.sample_rate, "feature_params")
+        self.n_mels = int(self.feature_params["n_mels"])
+        self.hop_length = int(self.feature_params["hop_length"])
+        self.pad_value = float(math.log(self.feature_params["eps"]))  # the log-mel's silence
+        self.r = check_int("frames_per_step", frames_per_step)
+        self.max_frames_per_symbol = check_int("max_frames_per_symbol", max_frames_per_symbol)
 
     @property
     def frames_per_step(self) -> int:

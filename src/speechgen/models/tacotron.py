@@ -51,12 +51,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from speechgen.data.text import SYMBOL_SETS
 from speechgen.errors import ConfigError
-from speechgen.models.attention_tts import TTS_SYMBOLS, AttentionTTS
+from speechgen.models.attention_tts import AttentionTTS
 from speechgen.models.checks import check_int, check_rate
 from speechgen.models.roles import TEXT_TO_SPEECH, Speech
-from speechgen.models.vocoder import feature_params_for, log_mel_params
+from speechgen.models.vocoder import feature_params_for
 from speechgen.nn.attention import AdditiveAttention, length_mask
 from speechgen.nn.cbhg import CBHG
 from speechgen.nn.prenet import Prenet
@@ -145,16 +144,7 @@ class Tacotron(AttentionTTS):
         linear_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if symbols not in TTS_SYMBOLS:
-            raise ConfigError(f"symbols: expected one of {', '.join(TTS_SYMBOLS)}, got {symbols!r}")
-        self.symbols = symbols
-        self.n_symbols = len(SYMBOL_SETS[symbols])
-        self.n_speakers = check_int("n_speakers", n_speakers, 0)
-        self.sample_rate = check_int("sample_rate", sample_rate)
-        self.feature_params = log_mel_params(feature_params, self.sample_rate, "feature_params")
-        self.n_mels = int(self.feature_params["n_mels"])
-        self.hop_length = int(self.feature_params["hop_length"])
-        self.pad_value = float(math.log(self.feature_params["eps"]))  # the log-mel's silence
+        self._init_io(symbols, n_speakers, sample_rate, feature_params, frames_per_step, max_frames_per_symbol)
         linear = dict(linear_params or {})
         if "hop_length" in linear and linear["hop_length"] != self.hop_length:
             raise ConfigError(f"linear_params.hop_length: must be the log-mel's hop_length ({self.hop_length}): one "
@@ -168,8 +158,6 @@ class Tacotron(AttentionTTS):
         #: targets besides the log-mel the training scheme must give (batch key → feature name, parameters)
         self.extra_targets: dict[str, tuple[str, dict[str, Any]]] = {"linear": (LINEAR_FEATURE,
                                                                                  dict(self.linear_params))}
-        self.r = check_int("frames_per_step", frames_per_step)
-        self.max_frames_per_symbol = check_int("max_frames_per_symbol", max_frames_per_symbol)
         self.griffin_lim_iters = check_int("griffin_lim_iters", griffin_lim_iters, 0)
         if isinstance(magnitude_power, bool) or not isinstance(magnitude_power, (int, float)) \
                 or not 0.0 < float(magnitude_power) <= 4.0:

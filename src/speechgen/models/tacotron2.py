@@ -33,12 +33,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from speechgen.data.text import SYMBOL_SETS
 from speechgen.errors import ConfigError
-from speechgen.models.attention_tts import TTS_SYMBOLS, AttentionTTS
+from speechgen.models.attention_tts import AttentionTTS
 from speechgen.models.checks import check_int, check_rate
 from speechgen.models.roles import TEXT_TO_SPEECH, Speech
-from speechgen.models.vocoder import log_mel_params
 from speechgen.nn.attention import LocationSensitiveAttention, length_mask
 from speechgen.nn.prenet import dropout_layers
 
@@ -136,18 +134,7 @@ class Tacotron2(AttentionTTS):
         feature_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if symbols not in TTS_SYMBOLS:
-            raise ConfigError(f"symbols: expected one of {', '.join(TTS_SYMBOLS)}, got {symbols!r}")
-        self.symbols = symbols
-        self.n_symbols = len(SYMBOL_SETS[symbols])
-        self.n_speakers = check_int("n_speakers", n_speakers, 0)
-        self.sample_rate = check_int("sample_rate", sample_rate)
-        self.feature_params = log_mel_params(feature_params, self.sample_rate, "feature_params")
-        self.n_mels = int(self.feature_params["n_mels"])
-        self.hop_length = int(self.feature_params["hop_length"])
-        self.pad_value = float(math.log(self.feature_params["eps"]))  # the feature's silence
-        self.r = check_int("frames_per_step", frames_per_step)
-        self.max_frames_per_symbol = check_int("max_frames_per_symbol", max_frames_per_symbol)
+        self._init_io(symbols, n_speakers, sample_rate, feature_params, frames_per_step, max_frames_per_symbol)
         embedding_dim = check_int("embedding_dim", embedding_dim)
         encoder_dim = check_int("encoder_dim", encoder_dim, 2)
         if encoder_dim % 2:
