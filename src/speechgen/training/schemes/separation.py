@@ -122,13 +122,10 @@ def pit_loss(estimates: list[torch.Tensor], sources: torch.Tensor, cap: float) -
     """Mean over the estimates' list and the batch of ``-SI-SNR`` of the best permutation (per-source SI-SNR capped
     at ``cap`` dB when ``cap`` > 0), and the last estimate's uncapped best SI-SNR per item ``[B]``."""
     losses = []
-    best = sources.new_zeros(sources.shape[0])
     for est in estimates:
         matrix = pairwise(si_snr, est, sources)
-        best, _ = best_permutation(matrix)
-        scored = best_permutation(matrix.clamp(max=cap))[0] if cap > 0 else best
-        losses.append(-scored.mean())
-    return torch.stack(losses).mean(), best.detach()
+        losses.append(-best_permutation(matrix.clamp(max=cap) if cap > 0 else matrix)[0].mean())
+    return torch.stack(losses).mean(), best_permutation(matrix.detach())[0]
 
 
 class SeparationModule(ClassifierModule):
