@@ -120,16 +120,12 @@ def _digits(args: argparse.Namespace) -> int:
 
 def _mixtures(args: argparse.Namespace) -> int:
     from speechgen.cli.common import progress_bar
-    from speechgen.data.mixtures import build_mixtures, check_counts
+    from speechgen.data.mixtures import SOURCE_SEP, build_mixtures
 
-    counts = check_counts(args.speakers, "--speakers")
-    if args.n < 1 or args.train < 0:
-        raise ConfigError(f"--n: expected >= 1 (and --train >= 0), got {args.n} and {args.train}")
-    source = Manifest.read(args.source)
     con = console(args)
-    total = len(counts) * (2 * args.n + args.train)
-    with progress_bar(con, "mixing", total) as advance:
-        manifest = build_mixtures(source, args.out, counts, args.n, n_train=args.train, seed=args.seed,
+    counts = sorted(set(args.speakers))  # build_mixtures checks them, and --n, before it reads anything
+    with progress_bar(con, "mixing", len(counts) * (2 * args.n + args.train)) as advance:
+        manifest = build_mixtures(args.source, args.out, counts, args.n, n_train=args.train, seed=args.seed,
                                   progress=advance)
     table = Table(title=f"{args.out / 'manifest.csv'}")
     for col in ("split", "sources", "mixtures", "voices", "minutes"):
@@ -139,7 +135,7 @@ def _mixtures(args: argparse.Namespace) -> int:
         for k in counts:
             sel = [r for r in rows if int(r["count"]) == k]  # type: ignore[call-overload]
             if sel:
-                voices = {v for r in sel for v in str(r["source_speakers"]).split(";")}
+                voices = {v for r in sel for v in str(r["source_speakers"]).split(SOURCE_SEP)}
                 minutes = sum(float(r["duration"] or 0.0) for r in sel) / 60.0  # type: ignore[arg-type]
                 table.add_row(split, str(k), str(len(sel)), str(len(voices)), f"{minutes:.1f}")
     con.print(table)

@@ -48,11 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _separate(args: argparse.Namespace) -> int:
     from speechgen.cli.classify import collect_audio
-    from speechgen.inference.separate import load_separator, separate_files
+    from speechgen.inference.separate import check_window, load_separator, separate_files
 
-    if args.window <= 0 or not 0 <= args.overlap <= args.window / 2:
-        raise ConfigError(f"--window/--overlap: expected a window > 0 s and an overlap of 0 to half the window, got "
-                          f"{args.window:g} and {args.overlap:g} s")
+    check_window(args.window, args.overlap)  # before any input is read or the model loads
     if (args.inputs is None) == (args.manifest is None) or (args.inputs is not None and args.out is None):
         raise ConfigError("separate: give --in MIX_OR_DIR --out DIR, or --manifest MIXTURES")
     paths = collect_audio(args.inputs) if args.inputs else []  # every input checked before the model loads

@@ -122,12 +122,12 @@ def build_mixtures(source: Manifest | str | os.PathLike, out: str | os.PathLike,
     ``+``/``|``; extra columns ``count``, ``sources``, ``source_speakers``, ``source_labels``, ``source_texts``,
     joined with :data:`SOURCE_SEP`). A split's folder is staged and renamed into place, so a failed build leaves
     no half-written split; the manifest is written last. Returns the manifest."""
-    src = source if isinstance(source, Manifest) else Manifest.read(source)
-    counts = check_counts(counts)
+    counts = check_counts(counts, "--speakers")
     if n < 1 or n_train < 0:
         raise ConfigError(f"--n: expected >= 1 mixtures per count (and --train >= 0), got {n} and {n_train}")
     if not 0.0 <= gain_db <= 30.0:
         raise ConfigError(f"gain_db: expected 0..30 dB, got {gain_db}")
+    src = source if isinstance(source, Manifest) else Manifest.read(source)
     root = Path(out)
     out_rows: list[dict[str, object]] = []
     for split in SPLITS:

@@ -24,6 +24,13 @@ WINDOW_S = 8.0
 OVERLAP_S = 1.0
 
 
+def check_window(window: float, overlap: float) -> None:
+    """ConfigError unless ``window`` > 0 s and ``overlap`` is 0 to half the window."""
+    if window <= 0 or not 0 <= overlap <= window / 2:
+        raise ConfigError(f"--window/--overlap: expected a window > 0 s and an overlap of 0 to half the window, got "
+                          f"{window:g} and {overlap:g} s")
+
+
 def load_separator(name_or_path: str | os.PathLike, device: str = "cpu") -> tuple[Any, Any]:
     """A separator (eval mode) and its :class:`~speechgen.inference.loading.CheckpointInfo`; CheckpointError (one
     line) when it is missing or not a separator."""
@@ -52,9 +59,7 @@ def separate_long(model: Any, mixture: np.ndarray, window: float = WINDOW_S, ove
                   ) -> np.ndarray:
     """Sources ``[K, T]`` (float32) of a mono ``mixture`` at the model's rate (module docstring)."""
     rate = int(model.sample_rate)
-    if window <= 0 or not 0 <= overlap <= window / 2:
-        raise ConfigError(f"--window/--overlap: expected a window > 0 s and an overlap of 0 to half the window, got "
-                          f"{window:g} and {overlap:g} s")
+    check_window(window, overlap)
     x = np.asarray(mixture, dtype=np.float32)
     win, hop = max(1, int(round(window * rate))), max(1, int(round((window - overlap) * rate)))
     if len(x) <= win:
