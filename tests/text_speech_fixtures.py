@@ -25,6 +25,17 @@ STRING_SPLITS = {"train": ("a", "b"), "valid": ("c",), "test": ("d",)}
 NOTE, GAP, EDGE = 0.10, 0.03, 0.05  # seconds: a digit's tone, the gap after it, the silence at each end
 
 
+def padded_tokens(b: int = 3, n: int = 7, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of ``b`` (at most 3) random ``chars`` symbol sequences ``[b, n]`` of lengths n, n - 2 and 3, padded
+    with 0, and the lengths (the model tests' inputs)."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([n, n - 2, 3][:b])
+    tokens = torch.randint(2, 18, (b, n), generator=gen)  # the 18 chars symbols
+    for i, k in enumerate(lengths):
+        tokens[i, k:] = 0
+    return tokens, lengths
+
+
 def strings_for(n: int, fraction: float, seed: int = 0, max_len: int = 3) -> list[str]:
     """``n`` digit strings of 1..``max_len`` digits, at least two of them held out at ``fraction`` and two not."""
     rng = np.random.default_rng(seed)

@@ -11,6 +11,8 @@ from speechgen.errors import ConfigError
 from speechgen.models import roles as R
 from speechgen.models.tacotron import Tacotron
 
+from ..text_speech_fixtures import padded_tokens
+
 SMALL = dict(embedding_dim=16, prenet_dim=16, encoder_dim=8, encoder_bank=4, highway_layers=2,
              decoder_prenet_dim=8, attention_rnn_dim=24, attention_dim=8, decoder_rnn_dim=16, postnet_bank=3,
              postnet_dim=8, postnet_projection_dim=16, max_frames_per_symbol=4, griffin_lim_iters=4,
@@ -22,20 +24,11 @@ def _model(seed=0, **kw) -> Tacotron:
     return Tacotron(**{**SMALL, **kw})
 
 
-def _tokens(b=3, n=7, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    lengths = torch.tensor([n, n - 2, 3][:b])
-    tokens = torch.randint(2, 18, (b, n), generator=gen)  # the 18 chars symbols
-    for i, k in enumerate(lengths):
-        tokens[i, k:] = 0
-    return tokens, lengths
-
-
 @pytest.mark.parametrize("r", [1, 2, 3])
 @pytest.mark.parametrize("frames", [13, 17])
 def test_teacher_forced_shapes(r, frames):
     model = _model(frames_per_step=r)
-    tokens, t_len = _tokens()
+    tokens, t_len = padded_tokens()
     mels = torch.randn(3, 80, frames)
     m_len = torch.tensor([frames, frames - 4, 5])
     out = model(tokens, t_len, mels, m_len)
@@ -52,7 +45,7 @@ def test_teacher_forced_shapes(r, frames):
 
 def test_teacher_forcing_reads_the_last_frame_of_the_previous_step():
     model = _model(frames_per_step=2, dropout=0.0).eval()
-    tokens, t_len = _tokens(b=1)
+    tokens, t_len = padded_tokens(b=1)
     mels = torch.randn(1, 80, 8)
     a = model(tokens, t_len, mels, torch.tensor([8]))
     changed = mels.clone()
@@ -67,7 +60,7 @@ def test_teacher_forcing_reads_the_last_frame_of_the_previous_step():
 
 def test_speak_is_deterministic_per_seed_and_the_same_alone_or_in_a_batch():
     model = _model(frames_per_step=2).eval()
-    tokens, lengths = _tokens()
+    tokens, lengths = padded_tokens()
 
     def run(seed, toks=tokens, lens=lengths):
         return model.speak(toks, lens, generator=torch.Generator().manual_seed(seed))
@@ -104,7 +97,7 @@ def test_stop_never_firing_is_bounded_and_flagged():
     model = _model(frames_per_step=3, max_frames_per_symbol=5).eval()
     with torch.no_grad():
         model.stop_layer.bias.fill_(-50.0)  # the stop token never fires
-    tokens, lengths = _tokens()
+    tokens, lengths = padded_tokens()
     out = model.speak(tokens, lengths, generator=torch.Generator().manual_seed(0))
     assert not bool(out.stopped.any())
     cap = model.max_steps_for(lengths)
@@ -122,7 +115,7 @@ def test_stop_never_firing_is_bounded_and_flagged():
 def test_own_audio_from_the_linear_spectrogram():
     model = _model(frames_per_step=2).eval()
     assert R.makes_audio(model)
-    out = model.speak(*_tokens(), generator=torch.Generator().manual_seed(0))
+    out = model.speak(*padded_tokens(), generator=torch.Generator().manual_seed(0))
     n = int(out.lengths[0])
     a = model.to_audio(out.linear[0, :, :n], seed=0)
     assert a.dtype == np.float32 and a.shape == (n * 256,) and np.isfinite(a).all()
@@ -160,7 +153,7 @@ def test_paper_size_has_about_7_million_parameters():
 
 def test_speakers_are_concatenated_to_the_memory():
     model = _model(n_speakers=3, speaker_dim=4).eval()
-    tokens, lengths = _tokens()
+    tokens, lengths = padded_tokens()
     with pytest.raises(ConfigError, match="speakers"):
         model.speak(tokens, lengths)
     memory, _ = model.encode(tokens, lengths, torch.tensor([0, 1, 2]))

@@ -9,6 +9,8 @@ from speechgen.errors import ConfigError
 from speechgen.models import roles as R
 from speechgen.models.tacotron2 import Tacotron2
 
+from ..text_speech_fixtures import padded_tokens
+
 SMALL = dict(embedding_dim=16, encoder_dim=16, encoder_convs=2, prenet_dim=16, attention_rnn_dim=24,
              decoder_rnn_dim=24, attention_dim=8, location_filters=4, location_kernel=5, postnet_dim=16,
              postnet_convs=3, max_frames_per_symbol=4)
@@ -19,20 +21,11 @@ def _model(seed=0, **kw) -> Tacotron2:
     return Tacotron2(**{**SMALL, **kw})
 
 
-def _tokens(b=3, n=7, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    lengths = torch.tensor([n, n - 2, 3][:b])
-    tokens = torch.randint(2, 18, (b, n), generator=gen)  # the 18 chars symbols
-    for i, k in enumerate(lengths):
-        tokens[i, k:] = 0
-    return tokens, lengths
-
-
 @pytest.mark.parametrize("r", [1, 2, 3])
 @pytest.mark.parametrize("frames", [13, 17])
 def test_teacher_forced_shapes(r, frames):
     model = _model(frames_per_step=r)
-    tokens, t_len = _tokens()
+    tokens, t_len = padded_tokens()
     mels = torch.randn(3, 80, frames)
     m_len = torch.tensor([frames, frames - 4, 5])
     out = model(tokens, t_len, mels, m_len)
@@ -47,7 +40,7 @@ def test_teacher_forced_shapes(r, frames):
 
 def test_teacher_forcing_reads_the_last_frame_of_the_previous_step():
     model = _model(frames_per_step=2, prenet_dropout=0.0, dropout=0.0, zoneout=0.0).eval()
-    tokens, t_len = _tokens(b=1)
+    tokens, t_len = padded_tokens(b=1)
     mels = torch.randn(1, 80, 8)
     a = model(tokens, t_len, mels, torch.tensor([8]))
     changed = mels.clone()
@@ -62,7 +55,7 @@ def test_teacher_forcing_reads_the_last_frame_of_the_previous_step():
 
 def test_speak_is_deterministic_per_seed_and_the_same_alone_or_in_a_batch():
     model = _model(frames_per_step=2).eval()
-    tokens, lengths = _tokens()
+    tokens, lengths = padded_tokens()
 
     def run(seed, toks=tokens, lens=lengths):
         return model.speak(toks, lens, generator=torch.Generator().manual_seed(seed))
@@ -89,7 +82,7 @@ def test_stop_never_firing_is_bounded_and_flagged():
     model = _model(frames_per_step=3, max_frames_per_symbol=5).eval()
     with torch.no_grad():
         model.stop_layer.bias.fill_(-50.0)  # the stop token never fires
-    tokens, lengths = _tokens()
+    tokens, lengths = padded_tokens()
     out = model.speak(tokens, lengths, generator=torch.Generator().manual_seed(0))
     assert not bool(out.stopped.any())
     cap = model.max_steps_for(lengths)
@@ -116,7 +109,7 @@ def test_paper_size_has_about_28_million_parameters():
 
 def test_speakers_are_concatenated_to_the_memory():
     model = _model(n_speakers=3, speaker_dim=4).eval()
-    tokens, lengths = _tokens()
+    tokens, lengths = padded_tokens()
     with pytest.raises(ConfigError, match="speakers"):
         model.speak(tokens, lengths)
     with pytest.raises(ConfigError, match="speakers"):
