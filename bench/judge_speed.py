@@ -1,14 +1,17 @@
 """Judge speed: embed N one-second clips with the shipped classifier and score them against the shipped
 reference statistics (IS, FID, mIS, AM, NDB), on the CPU threads given (default 2).
 
-    python bench/judge_speed.py [--n 10000] [--threads 2] [--files 1000]
+    python bench/judge_speed.py [--n 10000] [--threads 2] [--files 1000] [--cli]
 
-``--files K`` also times reading K clips from WAV files (written to a temporary folder first).
+``--files K`` also times reading K clips from WAV files (written to a temporary folder first). ``--cli`` times what a
+user gets: ``speechgen eval FOLDER`` on N WAV files as a new process, start-up, reading and the report included.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +38,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--cli", action="store_true", help="also time `speechgen eval` on --n WAV files, end to end")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     judge = Judge(batch_size=args.batch_size)
@@ -59,6 +63,25 @@ def main() -> None:
             dt = time.perf_counter() - t3
         print(f"from {args.files} WAV files: {dt:.1f} s ({args.files / dt:.0f} clips/s, "
               f"{args.n / (args.files / dt):.0f} s per {args.n})")
+    if args.cli:
+        cli_time(x, args.threads)
+
+
+def cli_time(x: np.ndarray, threads: int) -> None:
+    """``speechgen --threads T --quiet eval FOLDER`` on the clips as WAV files, timed from outside the process;
+    the start-up alone is timed with ``speechgen --version``."""
+    exe = Path(sys.executable).with_name("speechgen")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, c in enumerate(x):
+            audio_io.save(Path(tmp) / f"{i:05d}.wav", c, 16000)
+        t0 = time.perf_counter()
+        subprocess.run([str(exe), "--version"], check=True, capture_output=True)
+        t1 = time.perf_counter()
+        subprocess.run([str(exe), "--threads", str(threads), "--quiet", "eval", tmp, "--json",
+                        str(Path(tmp) / "scores.json")], check=True, capture_output=True)
+        t2 = time.perf_counter()
+    print(f"speechgen eval on {len(x)} WAV files, end to end: {t2 - t1:.1f} s (start-up alone {t1 - t0:.1f} s; "
+          f"{1000 * (t2 - t1 - (t1 - t0)) / len(x):.1f} ms per clip after it)")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("speechgen", "speechgen.errors", "speechgen.atomic")),
+    ("base", ("speechgen", "speechgen.errors", "speechgen.atomic", "speechgen.allocator")),
     ("audio", ("speechgen.audio",)),
     ("data", ("speechgen.data",)),
     ("models", ("speechgen.nn", "speechgen.losses", "speechgen.models", "speechgen.checkpoint",

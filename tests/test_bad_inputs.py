@@ -134,6 +134,8 @@ CASES = [
     # bench
     ("bench-vocoder-threads-0", ["bench", "vocoder", "--threads", "0"], "--threads"),
     ("bench-vocoder-unknown", ["bench", "vocoder", "--only", "nosuch"], "nosuch"),
+    ("bench-features-clips-0", ["bench", "features", "--clips", "0"], "--clips"),
+    ("bench-features-too-short", ["bench", "features", "--seconds", "0.01"], "--seconds"),
     # export
     ("export-a-generator", ["export", "digits-default", "--out", "{OUT}"], "not a vocoder"),
     ("export-missing", ["export", "{W}/missing", "--out", "{OUT}"], "no such run"),

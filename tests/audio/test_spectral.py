@@ -113,6 +113,20 @@ def test_torch_modules_match_numpy(dtype, tol):
     assert np.all(lm >= np.log(1e-5) - 1e-6)
 
 
+def test_batched_mel_runs_in_chunks_with_the_same_numbers(monkeypatch):
+    x = torch.randn(2, 7, 3000, dtype=torch.float64)
+    whole = sp.LogMelSpectrogram(SR)._mel  # one call over the whole batch
+    monkeypatch.setattr(sp, "CHUNK_SAMPLES", 2 * 3000)  # two signals per chunk: 7 chunks, the last one short
+    op = sp.LogMelSpectrogram(SR)
+    calls = []
+    monkeypatch.setattr(op, "_mel", lambda chunk: calls.append(chunk.shape[0]) or whole(chunk))
+    got = op(x)
+    assert calls == [2] * 7 and got.shape == (2, 7, 80, 12)
+    want = torch.log(torch.clamp(whole(x), min=1e-5))
+    assert torch.allclose(got, want, rtol=0, atol=1e-12)
+    assert op(x[0, 0]).shape == (80, 12) and calls[-1] == 3000  # one signal: no chunking
+
+
 def test_torch_stft_inverse_and_state():
     x = torch.tensor(speechlike(4000), dtype=torch.float64)[None]
     op = sp.STFT(512, 128, 400)

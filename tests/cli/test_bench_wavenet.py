@@ -22,7 +22,7 @@ def _restore_threads():
 def test_bench_wavenet_tiny_writes_json(tmp_path, capsys):
     out = tmp_path / "bench" / "wavenet.json"
     code = main(["bench", "wavenet", "--config", "tiny", "--seconds", "0.01", "--naive-samples", "6",
-                 "--threads", "1", "--json", str(out)])
+                 "--threads", "1", "--batch", "3", "--json", str(out)])
     assert code == 0
     res = json.loads(out.read_text())
     for key in ("naive_samples_per_s", "cached_samples_per_s", "speedup", "identical", "config",
@@ -33,8 +33,10 @@ def test_bench_wavenet_tiny_writes_json(tmp_path, capsys):
     assert res["receptive_field"] == 32 and res["config"]["layers"] == 4 and res["config"]["stacks"] == 2
     assert res["naive_samples_per_s"] > 0 and res["cached_samples_per_s"] > 0
     assert res["speedup"] == pytest.approx(res["cached_samples_per_s"] / res["naive_samples_per_s"])
+    [row] = res["batched"]
+    assert row["batch"] == 3 and row["audio_seconds_per_s"] == pytest.approx(3 * 160 / 16000 / row["seconds"])
     text = capsys.readouterr().out
-    assert "extrapolated" in text and "speed-up" in text
+    assert "extrapolated" in text and "speed-up" in text and "cached x3" in text
 
 
 def test_bench_wavenet_bad_option_is_one_line(capsys):

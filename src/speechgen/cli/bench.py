@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 
-from speechgen.cli import bench_vocoder, bench_wavenet
+from speechgen.cli import bench_features, bench_vocoder, bench_wavenet
 
 #: benchmark modules, in the order shown by --help (each adds one sub-command)
-BENCHES: tuple = (bench_wavenet, bench_vocoder)
+BENCHES: tuple = (bench_wavenet, bench_vocoder, bench_features)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

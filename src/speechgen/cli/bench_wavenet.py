@@ -9,7 +9,9 @@ primer of one receptive field of random classes, and extrapolated per sample to 
 stretch from scratch. Both run in ``--dtype`` (float64 by default, the models' generation dtype). Cached generation
 always runs its tiny per-step operations on one thread; naive generation runs on ``--threads``, one by default, so
 the speed-up compares like with like (with ``--threads 2`` the naive side gets a second thread the cached side
-does not use, and the row says so).
+does not use, and the row says so). ``--batch`` adds cached rows that generate that many clips at once, as
+``speechgen sample`` does (256 per call): the per-step work is a few small matrix products whose cost is mostly
+fixed overhead, so a batch multiplies the audio made per second of compute.
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--naive-samples", type=int, default=24,
                    help="samples timed for naive generation after a full receptive field (default 24)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="arithmetic (default float64)")
+    p.add_argument("--batch", type=int, nargs="+", default=[16, 256], metavar="N",
+                   help="also time cached generation of N clips at once (default 16 256)")
     add_seed(p)
     p.set_defaults(func=_bench)
 
 
 def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 24, dtype: str = "float64",
-              seed: int = 0, threads: int | None = 1) -> dict[str, Any]:
+              seed: int = 0, threads: int | None = 1, batches: list[int] | None = None) -> dict[str, Any]:
     """Measure and return the result mapping (see the module docstring)."""
     import torch
 
@@ -62,6 +66,9 @@ def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 
         raise ConfigError(f"--seconds: must be > 0, got {seconds}")
     if naive_samples <= 0:
         raise ConfigError(f"--naive-samples: must be > 0, got {naive_samples}")
+    batches = list(batches or [])
+    if any(b <= 0 for b in batches):
+        raise ConfigError(f"--batch: need clip counts > 0, got {batches}")
     if threads is not None:
         if threads <= 0:
             raise ConfigError(f"--threads: must be > 0, got {threads}")
@@ -72,10 +79,11 @@ def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 
     rf = model.receptive_field
     length = max(1, round(seconds * model.sample_rate))
 
-    def gen(method: str, n_samples: int, prefix: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+    def gen(method: str, n_samples: int, prefix: torch.Tensor | None = None, n: int = 1
+            ) -> tuple[torch.Tensor, float]:
         g = torch.Generator().manual_seed(seed)
         start = time.perf_counter()
-        out = model.generate(1, generator=g, length=n_samples, method=method, prefix=prefix,  # type: ignore[arg-type]
+        out = model.generate(n, generator=g, length=n_samples, method=method, prefix=prefix,  # type: ignore[arg-type]
                              dtype=tdtype)
         return out, time.perf_counter() - start
 
@@ -88,6 +96,10 @@ def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 
     identical = bool(torch.equal(naive, cached_same) and torch.equal(naive0, cached_1s[:, :short]))
     naive_sps = naive_samples / naive_s
     cached_sps = length / cached_s
+    batched = []
+    for b in batches:
+        took = gen("cached", length, n=b)[1]
+        batched.append({"batch": b, "seconds": took, "audio_seconds_per_s": b * length / model.sample_rate / took})
     return {
         "model": "wavenet", "config_name": config, "config": _kwargs(model),
         "parameters": int(sum(p.numel() for p in model.parameters())), "receptive_field": rf,
@@ -97,7 +109,7 @@ def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 
         "naive_after_full_receptive_field": True, "naive_extrapolated": True,
         "naive_seconds_estimate": length / naive_sps,
         "cached_samples_per_s": cached_sps, "cached_seconds": cached_s,
-        "speedup": cached_sps / naive_sps, "identical": identical,
+        "speedup": cached_sps / naive_sps, "identical": identical, "batched": batched,
         "identical_checked_samples": naive_samples + short,
         "torch": torch.__version__, "machine": platform.machine(), "device": "cpu",
     }
@@ -114,7 +126,7 @@ def _kwargs(model: Any) -> dict[str, Any]:
 def _bench(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    res = run_bench(args.config, args.seconds, args.naive_samples, args.dtype, args.seed, args.threads)
+    res = run_bench(args.config, args.seconds, args.naive_samples, args.dtype, args.seed, args.threads, args.batch)
     con = console(args)
     table = Table(title=f"WaveNet generation ({args.config}: {res['parameters']:,} parameters, receptive field "
                         f"{res['receptive_field']} samples, {res['dtype']})")
@@ -124,6 +136,10 @@ def _bench(args: argparse.Namespace) -> int:
                   f"{res['naive_samples_timed']} samples after a full receptive field, {res['threads']} thread(s)")
     table.add_row("cached", f"{res['cached_samples_per_s']:.1f}", f"{res['cached_seconds']:.1f} s",
                   f"{res['samples']} samples from scratch, 1 thread")
+    for row in res["batched"]:
+        table.add_row(f"cached x{row['batch']}", f"{row['batch'] * res['samples'] / row['seconds']:.0f}",
+                      f"{row['seconds']:.1f} s ({row['audio_seconds_per_s']:.2f}x real time in all)",
+                      f"{row['batch']} clips of {res['samples']} samples at once, 1 thread")
     con.print(table)
     con.print(f"speed-up {res['speedup']:.0f}x; same samples for the same seed: "
               f"{'yes' if res['identical'] else 'NO'} ({res['identical_checked_samples']} samples compared)")

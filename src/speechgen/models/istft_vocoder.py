@@ -16,10 +16,10 @@ Generator (``[B, n_mels, F]`` → ``[B, 1, F · hop]``), all at the frame rate u
   squared window; the ``F · hop`` samples from the first frame's centre are kept. This is the least-squares inverse
   of :func:`speechgen.audio.spectral.stft`: a real STFT goes through unchanged.
 
-The head has two implementations that agree to float rounding (tested): ``"matmul"`` (default) — the inverse real
-DFT as one fixed matrix product and the overlap-add as a ``conv_transpose1d`` with an identity kernel, which
-exports to ONNX (``torch.istft`` does not: the TorchScript exporter has no ``aten::istft``) — and ``"torch"``,
-``torch.istft`` (``center=True``, ``length = F · hop``).
+The head runs ``torch.istft`` (``center=True``, ``length = F · hop``). For export it has a second form that agrees
+to float rounding (tested), ``"matmul"`` (default): the inverse real DFT as one fixed matrix product and the
+overlap-add as a ``conv_transpose1d`` with an identity kernel, which exports to ONNX (``torch.istft`` does not: the
+TorchScript exporter has no ``aten::istft``); ``head: torch`` keeps ``torch.istft`` in export too.
 
 Priors (ours): with ``mel_prior`` the head predicts the log-magnitude as a residual on the mel filterbank's
 pseudo-inverse of its input; with ``f0_prior`` too, the input is the ``log_mel_f0`` feature (the log-mel, log F0 and
@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechgen.audio.phase import HANN_GAMMA
-from speechgen.audio.spectral import band_average, fft_window, mel_filterbank
+from speechgen.audio.spectral import band_average, exporting, fft_window, mel_filterbank
 from speechgen.data.features import LogMel, LogMelF0
 from speechgen.errors import ConfigError
 from speechgen.losses.stft import MAG_FLOOR, magnitude_distances
@@ -61,7 +61,6 @@ MAGNITUDE_ONLY = ("griffin_lim", "pghi")  # the head predicts the magnitude; the
 MEL_FLOOR = 1e-5  # the log-mel's floor (:func:`speechgen.audio.spectral.log_mel`), also the prior's
 GL_MOMENTUM = 0.99  # fast Griffin-Lim's alpha (Perraudin et al. 2013), as :func:`speechgen.audio.phase.griffin_lim`
 F0_ROWS = 2  # log F0 and voicing, below the mel bands in the log_mel_f0 feature
-ENVELOPE_CACHE = 16  # window envelopes kept per inverse STFT (one per frame count, device and dtype)
 
 
 def check_head(n_fft: Any, hop_length: Any) -> None:
@@ -97,38 +96,24 @@ class InverseSTFT(nn.Module):
         self.register_buffer("basis", torch.from_numpy(np.concatenate([cos, sin], axis=1)).float(), persistent=False)
         self.register_buffer("window", torch.from_numpy(w).float(), persistent=False)
         self.register_buffer("ola", torch.eye(n_fft).unsqueeze(1), persistent=False)  # [n_fft, 1, n_fft]
-        self._envelopes: dict[tuple[int, torch.device, torch.dtype, bool], torch.Tensor] = {}
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        if self.impl == "matmul" and exporting():
+            return self.matmul_form(real, imag)
+        length = real.shape[-1] * self.hop_length  # torch.istft: the same sum, 5x faster than the matmul form
+        return torch.istft(torch.complex(real, imag), self.n_fft, self.hop_length, window=self.window.to(real),
+                           center=True, length=length)
+
+    def matmul_form(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """The same inverse as one matrix product and an overlap-add by ``conv_transpose1d``: what ONNX exports."""
         frames = real.shape[-1]
-        length = frames * self.hop_length
-        if self.impl == "torch":
-            spec = torch.complex(real, imag)
-            return torch.istft(spec, self.n_fft, self.hop_length, window=self.window.to(real), center=True,
-                               length=length)
         x = torch.matmul(self.basis.to(real), torch.cat([real, imag], dim=1))  # windowed frames [B, n_fft, F]
         ola = self.ola.to(real)
         y = F.conv_transpose1d(x, ola, stride=self.hop_length)  # [B, 1, n_fft + (F - 1) hop]
-        start = self.n_fft // 2
-        return y[:, 0, start:start + length] / self._envelope(frames, ola)
-
-    def _envelope(self, frames: int, ola: torch.Tensor) -> torch.Tensor:
-        """The summed squared window over the output ``[1, frames · hop]``: it depends only on the frame count, so
-        it is computed once per count, device and dtype (not while tracing for export, where it must stay a
-        function of the input's length)."""
-        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        key = (frames, ola.device, ola.dtype, torch.is_inference_mode_enabled())  # inference tensors stay there
-        cached = None if exporting else self._envelopes.get(key)
-        if cached is not None:
-            return cached
-        wsq = (self.window.to(ola) ** 2).view(1, -1, 1).expand(1, self.n_fft, frames)
         start, length = self.n_fft // 2, frames * self.hop_length
+        wsq = (self.window.to(ola) ** 2).view(1, -1, 1).expand(1, self.n_fft, frames)
         env = F.conv_transpose1d(wsq, ola, stride=self.hop_length)[:, 0, start:start + length]
-        if not exporting:
-            if len(self._envelopes) >= ENVELOPE_CACHE:
-                self._envelopes.pop(next(iter(self._envelopes)))
-            self._envelopes[key] = env
-        return env
+        return y[:, 0, start:start + length] / env
 
 
 class HarmonicComb(nn.Module):
