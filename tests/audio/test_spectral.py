@@ -127,6 +127,19 @@ def test_batched_mel_runs_in_chunks_with_the_same_numbers(monkeypatch):
     assert op(x[0, 0]).shape == (80, 12) and calls[-1] == 3000  # one signal: no chunking
 
 
+@pytest.mark.parametrize("power", [1.0, 2.0, 1.5])
+def test_mel_magnitude_paths_agree_and_silence_has_a_finite_gradient(power):
+    x = torch.randn(3, 4000, dtype=torch.float64)
+    x[1] = 0.0  # digital silence: every bin exactly zero
+    op = sp.MelSpectrogram(SR, power=power)
+    fast = op(x)  # no gradient wanted: magnitude from the squared parts
+    xg = x.clone().requires_grad_(True)
+    slow = op(xg)  # complex abs, whose gradient at a zero bin is 0
+    assert torch.allclose(fast, slow.detach(), rtol=1e-12, atol=1e-12)
+    slow.sum().backward()
+    assert torch.isfinite(xg.grad).all() and bool(xg.grad[0].abs().sum() > 0)
+
+
 def test_torch_stft_inverse_and_state():
     x = torch.tensor(speechlike(4000), dtype=torch.float64)[None]
     op = sp.STFT(512, 128, 400)

@@ -434,9 +434,9 @@ def image_to_audio(
 # ---------------------------------------------------------------------------------------------------------------
 # torch: batched, any device
 
-#: batched mel features run over this many samples at a time (16 one-second clips at 16 kHz): the complex spectra
-#: of a chunk fit the cache, which made 256 clips 2.2x faster on one thread (``speechgen bench features``)
-CHUNK_SAMPLES = 1 << 18
+#: batched mel features run over this many samples at a time (8 one-second clips at 16 kHz): the complex spectra
+#: of a chunk stay in the cache (``speechgen bench features``, docs/performance.md)
+CHUNK_SAMPLES = 1 << 17
 
 
 def exporting() -> bool:
@@ -503,10 +503,17 @@ class MelSpectrogram(torch.nn.Module):
         return out.reshape(x.shape[:-1] + out.shape[-2:])
 
     def _mel(self, x: torch.Tensor) -> torch.Tensor:
-        mag = self.stft(x).abs()
-        if self.power != 1.0:
-            mag = mag.pow(self.power)
-        return torch.matmul(self.filterbank.to(mag), mag)
+        spec = self.stft(x)
+        if torch.is_grad_enabled() and x.requires_grad:
+            mag = spec.abs()  # its gradient is 0 at a zero bin, where sqrt(re^2 + im^2)'s is not a number
+            mag = mag.pow(self.power) if self.power != 1.0 else mag
+        else:  # the same magnitude 2.7x faster than the complex abs (issue 25, docs/performance.md)
+            parts = torch.view_as_real(spec)
+            power = parts[..., 0].square() + parts[..., 1].square()
+            mag = power.sqrt() if self.power == 1.0 else power if self.power == 2.0 else power.pow(self.power / 2)
+        # frames as rows: one matrix product over all of them (not one small product per signal)
+        mel = torch.matmul(mag.transpose(-1, -2), self.filterbank.to(mag).T)
+        return mel.transpose(-1, -2).contiguous()
 
 
 class LogMelSpectrogram(MelSpectrogram):

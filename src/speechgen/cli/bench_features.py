@@ -3,10 +3,12 @@ librosa's batched call when librosa is installed (the ``dev`` extra).
 
 ``--clips`` clips of ``--seconds`` of noise (float32, 16 kHz) → 80-band log-mel (n_fft 1024, hop 256, 0–8 kHz; the
 corpus feature of docs/data.md). Methods: ``speechgen`` (:class:`~speechgen.audio.spectral.LogMelSpectrogram`, which
-runs a large batch a few clips at a time), ``speechgen, one call`` (the whole batch in one STFT: what it did
-before), ``speechgen, per clip`` (a Python loop) and ``librosa`` (``feature.melspectrogram`` on the batch,
+runs a large batch a few clips at a time and takes the magnitude from the squared parts), ``speechgen before #25``
+(the whole batch in one STFT, complex ``abs``, one matrix product per clip: what it did before issue 25),
+``speechgen, per clip`` (a Python loop) and ``librosa`` (``feature.melspectrogram`` on the batch,
 ``pad_mode="reflect"`` as ours, then the same log). Every (method, thread count) is timed ``--repeats`` times,
-methods interleaved, after one warm-up; the median is reported with the slowest–fastest spread. The process's
+methods interleaved, after one warm-up, torch and (with threadpoolctl) numpy's BLAS held to that many threads; the
+median is reported with the slowest–fastest spread. The process's
 allocator is tuned as every ``speechgen`` command tunes it (:mod:`speechgen.allocator`); run the command with
 ``SPEECHGEN_MALLOC=default`` to measure glibc's defaults.
 """
@@ -26,11 +28,16 @@ from typing import Any
 import numpy as np
 
 from speechgen.atomic import write_text
-from speechgen.cli.common import console
+from speechgen.cli.common import console, thread_count
 from speechgen.errors import ConfigError
 
 SAMPLE_RATE = 16000
 MEL = {"n_fft": 1024, "hop_length": 256, "n_mels": 80, "fmax": 8000.0}
+#: seconds of rest before each timed call: the thread pool of the previous call (numpy's OpenBLAS under librosa)
+#: spins for 0.1-0.2 s after it returns and takes a core from the next call (measured: our two-thread time right
+#: after a librosa call was 75-121 ms, 65-72 ms after 0.05 s of rest, 35 ms after 0.2 s or more)
+SETTLE = 0.25
+BEFORE = "speechgen before #25"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,10 +62,10 @@ def methods(x: np.ndarray) -> dict[str, Callable[[], Any]]:
                                     0.0, MEL["fmax"])
     xt = torch.from_numpy(x)
 
-    def one_call() -> torch.Tensor:
-        return torch.log(torch.clamp(op._mel(xt), min=op.eps))
+    def before() -> torch.Tensor:  # what LogMelSpectrogram computed until issue 25
+        return torch.log(torch.clamp(torch.matmul(op.filterbank.to(xt), op.stft(xt).abs()), min=op.eps))
 
-    calls: dict[str, Callable[[], Any]] = {"speechgen": lambda: op(xt), "speechgen, one call": one_call,
+    calls: dict[str, Callable[[], Any]] = {"speechgen": lambda: op(xt), BEFORE: before,
                                            "speechgen, per clip": lambda: [op(clip) for clip in xt]}
     try:
         import librosa
@@ -91,21 +98,18 @@ def run_bench(clips: int = 256, seconds: float = 1.0, threads: list[int] | None 
     rng = np.random.default_rng(0)
     x = (0.1 * rng.standard_normal((clips, round(seconds * SAMPLE_RATE)))).astype(np.float32)
     calls = methods(x)
-    before = torch.get_num_threads()
     taken: dict[tuple[str, int], list[float]] = {}
-    try:
-        with torch.inference_mode():
-            for n in threads:
-                torch.set_num_threads(n)
+    with torch.inference_mode():
+        for n in threads:
+            with thread_count(n):
                 for call in calls.values():
                     call()
                 for _ in range(repeats):
                     for name, call in calls.items():
+                        time.sleep(SETTLE)
                         start = time.perf_counter()
                         call()
                         taken.setdefault((name, n), []).append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(before)
     rows = []
     for n in threads:
         reference = statistics.median(taken[("librosa", n)]) if "librosa" in calls else None

@@ -44,3 +44,23 @@ def progress_bar(con: Console, description: str, total: int, minimum: int = 100,
                   console=con, transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def thread_count(n: int) -> Iterator[None]:
+    """torch — and, through threadpoolctl when it is installed, the BLAS under numpy — held to ``n`` threads
+    inside the block (for benchmarks that compare with numpy code; the previous torch count restored)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            yield
+        else:
+            with threadpool_limits(n):
+                yield
+    finally:
+        torch.set_num_threads(before)
