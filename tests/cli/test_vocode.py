@@ -250,3 +250,20 @@ def test_gl_iters_needs_an_iterative_phase(ckpt, tmp_path, capsys):
                  "--gl-iters", "4"]) == 2
     _one_line_error(capsys, "has no iterative phase")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv, want", [([], 1), (["--threads", "2"], 2)])
+def test_a_small_fft_vocoder_runs_the_command_on_one_thread_unless_told(tmp_path, monkeypatch, argv, want):
+    """The shipped default's phase loop is faster on one thread: vocode sets one thread for the whole command
+    (switching per call cost ~5 %) unless `speechgen --threads N` says otherwise."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sf.write(tmp_path / "a.wav", (0.3 * np.sin(np.arange(4000) / 10)).astype(np.float32), 16000)
+        assert main(argv + ["--quiet", "vocode", "dsp", "--in", str(tmp_path / "a.wav"), "--out",
+                            str(tmp_path / "o")]) == 0
+        assert torch.get_num_threads() == want
+    finally:
+        torch.set_num_threads(before)

@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "vocode", help="audio from audio (copy synthesis) or from log-mel .npy files with a trained vocoder",
         description="Run a vocoder (run folder or checkpoint folder of a hifigan/melgan/... model) on a WAV, a "
         ".npy log-mel [n_mels, frames] or a folder of them; write OUT/NAME.wav for each input. Audio at another "
-        "rate is resampled; features are computed with the checkpoint's parameters, exactly as in training.",
+        "rate is resampled; features are computed with the checkpoint's parameters, exactly as in training. "
+        "Threads: vocoders whose work is many small FFTs (the shipped default, pghi, dsp) run the command on one "
+        "torch thread, the faster choice there; others use torch's count. `speechgen --threads N vocode ...` "
+        "overrides both.",
     )
     p.add_argument("model", metavar="MODEL", help="run folder or checkpoint folder of a vocoder (a GAN vocoder, "
                    "or a WaveNet/WaveRNN with mel conditioning), or a shipped name ('default')")
@@ -53,6 +56,9 @@ def _vocode(args: argparse.Namespace) -> int:
     if args.chunk_frames < 1 or args.overlap_frames < 0:
         raise ConfigError("--chunk-frames must be >= 1 and --overlap-frames >= 0")
     model, cfg, folder = load_vocoder(args.model, args.device)
+    limit = getattr(model, "max_threads", None)
+    if limit and getattr(args, "torch_threads", None) is None and torch.get_num_threads() > limit:
+        torch.set_num_threads(limit)  # the whole command, not only each call: switching costs ~5 % (docs/performance.md)
     if args.gl_iters is not None:
         set_phase_iterations(model, args.gl_iters, cfg["model"]["name"])
     for src, _ in pairs:  # every input is checked before the first is vocoded
