@@ -135,6 +135,7 @@ CASES = [
     ("bench-vocoder-threads-0", ["bench", "vocoder", "--threads", "0"], "--threads"),
     ("bench-vocoder-unknown", ["bench", "vocoder", "--only", "nosuch"], "nosuch"),
     ("bench-features-clips-0", ["bench", "features", "--clips", "0"], "--clips"),
+    ("bench-wavenet-repeats-0", ["bench", "wavenet", "--repeats", "0"], "--repeats"),
     ("bench-features-too-short", ["bench", "features", "--seconds", "0.01"], "--seconds"),
     # export
     ("export-a-generator", ["export", "digits-default", "--out", "{OUT}"], "not a vocoder"),

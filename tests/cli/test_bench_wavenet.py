@@ -22,13 +22,13 @@ def _restore_threads():
 def test_bench_wavenet_tiny_writes_json(tmp_path, capsys):
     out = tmp_path / "bench" / "wavenet.json"
     code = main(["bench", "wavenet", "--config", "tiny", "--seconds", "0.01", "--naive-samples", "6",
-                 "--threads", "1", "--batch", "3", "--json", str(out)])
+                 "--threads", "1", "--batch", "3", "--repeats", "2", "--json", str(out)])
     assert code == 0
     res = json.loads(out.read_text())
     for key in ("naive_samples_per_s", "cached_samples_per_s", "speedup", "identical", "config",
                 "receptive_field", "parameters", "naive_extrapolated", "dtype"):
         assert key in res, key
-    assert res["identical"] is True and res["naive_extrapolated"] is True
+    assert res["identical"] is True and res["naive_extrapolated"] is True and res["repeats"] == 2
     assert res["samples"] == 160 and res["naive_samples_timed"] == 6 and res["threads"] == 1
     assert res["receptive_field"] == 32 and res["config"]["layers"] == 4 and res["config"]["stacks"] == 2
     assert res["naive_samples_per_s"] > 0 and res["cached_samples_per_s"] > 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -47,14 +48,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--naive-samples", type=int, default=24,
                    help="samples timed for naive generation after a full receptive field (default 24)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="arithmetic (default float64)")
-    p.add_argument("--batch", type=int, nargs="+", default=[16, 256], metavar="N",
-                   help="also time cached generation of N clips at once (default 16 256)")
+    p.add_argument("--batch", type=int, nargs="+", default=[16], metavar="N",
+                   help="also time cached generation of N clips at once (default 16; 256 is what speechgen sample "
+                   "uses, about 5 minutes per repeat at --seconds 1)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per row (default 3; the median is reported)")
     add_seed(p)
     p.set_defaults(func=_bench)
 
 
 def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 24, dtype: str = "float64",
-              seed: int = 0, threads: int | None = 1, batches: list[int] | None = None) -> dict[str, Any]:
+              seed: int = 0, threads: int | None = 1, batches: list[int] | None = None, repeats: int = 3
+              ) -> dict[str, Any]:
     """Measure and return the result mapping (see the module docstring)."""
     import torch
 
@@ -66,6 +70,8 @@ def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 
         raise ConfigError(f"--seconds: must be > 0, got {seconds}")
     if naive_samples <= 0:
         raise ConfigError(f"--naive-samples: must be > 0, got {naive_samples}")
+    if repeats <= 0:
+        raise ConfigError(f"--repeats: must be > 0, got {repeats}")
     batches = list(batches or [])
     if any(b <= 0 for b in batches):
         raise ConfigError(f"--batch: need clip counts > 0, got {batches}")
@@ -79,17 +85,21 @@ def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 
     rf = model.receptive_field
     length = max(1, round(seconds * model.sample_rate))
 
-    def gen(method: str, n_samples: int, prefix: torch.Tensor | None = None, n: int = 1
+    def gen(method: str, n_samples: int, prefix: torch.Tensor | None = None, n: int = 1, times: int = 1
             ) -> tuple[torch.Tensor, float]:
-        g = torch.Generator().manual_seed(seed)
-        start = time.perf_counter()
-        out = model.generate(n, generator=g, length=n_samples, method=method, prefix=prefix,  # type: ignore[arg-type]
-                             dtype=tdtype)
-        return out, time.perf_counter() - start
+        """The classes and the median seconds of ``times`` runs (the same seed: the same classes each time)."""
+        taken = []
+        for _ in range(times):
+            g = torch.Generator().manual_seed(seed)
+            start = time.perf_counter()
+            out = model.generate(n, generator=g, length=n_samples, method=method, prefix=prefix,  # type: ignore[arg-type]
+                                 dtype=tdtype)
+            taken.append(time.perf_counter() - start)
+        return out, statistics.median(taken)
 
     primer = torch.randint(0, model.n_quant, (1, rf), generator=torch.Generator().manual_seed(seed + 1))
-    cached_1s, cached_s = gen("cached", length)
-    naive, naive_s = gen("naive", naive_samples, primer)
+    cached_1s, cached_s = gen("cached", length, times=repeats)
+    naive, naive_s = gen("naive", naive_samples, primer, times=repeats)
     cached_same, _ = gen("cached", naive_samples, primer)
     short = min(naive_samples, 32)
     naive0, _ = gen("naive", short)
@@ -98,13 +108,13 @@ def run_bench(config: str = "paper", seconds: float = 1.0, naive_samples: int = 
     cached_sps = length / cached_s
     batched = []
     for b in batches:
-        took = gen("cached", length, n=b)[1]
+        took = gen("cached", length, n=b, times=repeats)[1]
         batched.append({"batch": b, "seconds": took, "audio_seconds_per_s": b * length / model.sample_rate / took})
     return {
         "model": "wavenet", "config_name": config, "config": _kwargs(model),
         "parameters": int(sum(p.numel() for p in model.parameters())), "receptive_field": rf,
         "sample_rate": model.sample_rate, "seconds": seconds, "samples": length, "dtype": dtype,
-        "threads": torch.get_num_threads(), "cached_threads": 1, "seed": seed,
+        "threads": torch.get_num_threads(), "cached_threads": 1, "seed": seed, "repeats": repeats,
         "naive_samples_per_s": naive_sps, "naive_samples_timed": naive_samples,
         "naive_after_full_receptive_field": True, "naive_extrapolated": True,
         "naive_seconds_estimate": length / naive_sps,
@@ -126,10 +136,11 @@ def _kwargs(model: Any) -> dict[str, Any]:
 def _bench(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    res = run_bench(args.config, args.seconds, args.naive_samples, args.dtype, args.seed, args.threads, args.batch)
+    res = run_bench(args.config, args.seconds, args.naive_samples, args.dtype, args.seed, args.threads, args.batch,
+                    args.repeats)
     con = console(args)
     table = Table(title=f"WaveNet generation ({args.config}: {res['parameters']:,} parameters, receptive field "
-                        f"{res['receptive_field']} samples, {res['dtype']})")
+                        f"{res['receptive_field']} samples, {res['dtype']}; median of {res['repeats']})")
     for col in ("method", "samples/s", f"time for {res['seconds']:g} s", "measured on"):
         table.add_column(col, justify="right" if col != "method" else "left")
     table.add_row("naive", f"{res['naive_samples_per_s']:.2f}", f"{res['naive_seconds_estimate']:.1f} s (extrapolated)",
