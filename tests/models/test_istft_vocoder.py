@@ -427,3 +427,25 @@ def test_f0_prior_head_exports_to_onnx(tmp_path):
     got = ort.InferenceSession(str(path)).run(None, {"mel": y.numpy()})[0]
     want = model.export_reference(y).numpy()
     assert got.shape == want.shape and np.allclose(got, want, rtol=1e-3, atol=1e-6)
+
+
+def test_the_magnitude_critic_judges_the_heads_magnitude_and_needs_a_magnitude_only_phase():
+    from speechgen.nn.vocoder_discriminators import SpectrogramDiscriminator
+
+    model = ISTFTVocoder(**TINY, n_fft=512, head_hop=128, phase="pghi", mel_prior=True, magnitude_critic=True,
+                         critic_channels=4)
+    assert isinstance(model.discriminator, SpectrogramDiscriminator) and model.supervised_stage
+    x = torch.randn(2, 4096) * 0.1
+    mel = torch.randn(2, 80, 16) - 4
+    mag, target = model.magnitudes(x, mel)
+    assert mag.shape == target.shape and mag.shape[1] == 257
+    loss, parts = model.supervised_loss(x, mel)
+    assert torch.allclose(loss, model.magnitude_loss(mag, target)[0]) and set(parts) == {"sc", "log_mag"}
+    logits, feats = model.discriminator(mag)
+    assert len(logits) == 1 and logits[0].shape[0] == 2 and len(feats[0]) == 6  # five layers and the logits
+    assert ISTFTVocoder(**TINY, phase="pghi", n_fft=512, head_hop=128, magnitude_critic=True,
+                        discriminators=False).discriminator is None
+    with pytest.raises(ConfigError, match="magnitude_critic: needs a magnitude-only phase"):
+        ISTFTVocoder(**TINY, magnitude_critic=True)
+    with pytest.raises(ConfigError, match="critic_channels"):
+        ISTFTVocoder(**TINY, phase="pghi", n_fft=512, head_hop=128, magnitude_critic=True, critic_channels=0)

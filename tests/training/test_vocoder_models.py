@@ -185,3 +185,19 @@ def test_recipe_feature_params_must_match_the_model_feature():
         load_recipe(RECIPES["resgan-tiny"], ["data.feature_params={n_mfcc: 13}"])
     with pytest.raises(ConfigError, match=r"^recipe\.model\.kwargs\.n_fft: 512 must be at least three times"):
         load_recipe(RECIPES["istft-vocoder-tiny"], ["model.kwargs.n_fft=512"])
+
+
+def test_the_magnitude_critic_recipe_fine_tunes_a_trained_head_and_vocodes(toy_manifest, tmp_path):
+    """istft-vocoder-pghi-critic-tiny from the weights of a PGHI head (train.init_from): the critic trains from
+    step 0, the head's loss gains adv + fm, and the result vocodes like any PGHI head (the critic is not loaded)."""
+    base = tmp_path / "base"
+    train(load_recipe(RECIPES["istft-vocoder-pghi-tiny"], [f"data.manifest={toy_manifest}"]), base, quiet=True)
+    run = tmp_path / "run"
+    metrics = train(load_recipe(RECIPES["istft-vocoder-pghi-critic-tiny"],
+                                [f"data.manifest={toy_manifest}", f"train.init_from={base}"]), run, quiet=True)
+    assert metrics["steps"] == 4 and all(metrics[k] == metrics[k] for k in ("train/d_loss", "train/adv", "train/fm"))
+    assert metrics["train/g_loss"] > metrics["train/sc"] + metrics["train/log_mag"]
+    wav = Path(toy_manifest).parent / "wav" / "c_0_0.wav"
+    assert main(["--quiet", "vocode", str(run), "--in", str(wav), "--out", str(tmp_path / "voc")]) == 0
+    audio, sr = sf.read(tmp_path / "voc" / "c_0_0.wav")
+    assert sr == 16000 and len(audio) == 16000 and abs(audio).max() > 0

@@ -52,7 +52,7 @@ from speechgen.data.features import LogMel, LogMelF0
 from speechgen.errors import ConfigError
 from speechgen.losses.stft import MAG_FLOOR, magnitude_distances
 from speechgen.models.vocoder import GANVocoder
-from speechgen.nn.vocoder_discriminators import hifigan_discriminator
+from speechgen.nn.vocoder_discriminators import SpectrogramDiscriminator, hifigan_discriminator
 
 HeadImpl = Literal["matmul", "torch"]
 PhaseMode = Literal["absolute", "integrated", "griffin_lim", "pghi"]
@@ -416,7 +416,15 @@ class ISTFTVocoder(GANVocoder):
             the band average (:func:`band_average`, never negative): where the pseudo-inverse dips below zero (18 %
             of the loud voiced bins under 500 Hz at n_fft 512) the prior is otherwise held at 1e-5, below the
             supervised loss's magnitude floor, so those bins get no gradient. 0 (default): the plain pseudo-inverse.
-        mpd_periods, msd_scales, disc_width: discriminators as in :class:`~speechgen.models.hifigan.HiFiGAN`.
+        magnitude_critic: (ours; a magnitude-only phase mode) the supervised stage adds an adversarial term: a
+            :class:`~speechgen.nn.vocoder_discriminators.SpectrogramDiscriminator` judges the head's magnitude
+            against the target's (at the head's resolution; no phase, no waveform), with feature matching — the
+            adversarial sharpening of the harmonics that the L1 losses smooth out. Starts at the ``vocoder``
+            scheme's ``losses.disc_start_step``; weights ``adv_weight`` and ``fm_weight``. Usually a fine-tune of a
+            trained head (``train.init_from``).
+        critic_channels: the spectrogram discriminator's width (UnivNet: 32).
+        mpd_periods, msd_scales, disc_width: discriminators as in :class:`~speechgen.models.hifigan.HiFiGAN`
+            (built, unused, without ``magnitude_critic`` in a magnitude-only phase mode).
         discriminators: build the discriminators (False for inference).
     """
 
@@ -425,7 +433,7 @@ class ISTFTVocoder(GANVocoder):
                  kernel_size: int = 7, mag_clip: float = 1000.0, head: HeadImpl = "matmul",
                  mel_prior: bool = False, phase: PhaseMode = "absolute", gl_iters: int = 32,
                  head_hop: int | None = None, f0_prior: bool = False, comb_depth: float = 0.5,
-                 prior_fallback: float = 0.0,
+                 prior_fallback: float = 0.0, magnitude_critic: bool = False, critic_channels: int = 32,
                  mpd_periods: Sequence[int] = (2, 3, 5, 7, 11), msd_scales: int = 3,
                  disc_width: float = 1.0, discriminators: bool = True) -> None:
         kwargs = {"sample_rate": sample_rate, "feature_params": feature_params, "n_fft": n_fft, "head_hop": head_hop,
@@ -455,8 +463,16 @@ class ISTFTVocoder(GANVocoder):
         self.whole_input = phase != "absolute"  # speechgen vocode: one piece, not overlapping chunks
         if phase in MAGNITUDE_ONLY:  # many small FFTs: a second torch thread only adds waiting (docs/vocoders.md)
             self.max_threads = 1
+        if not isinstance(magnitude_critic, bool):
+            raise ConfigError(f"magnitude_critic: expected true or false, got {magnitude_critic!r}")
+        if magnitude_critic and phase not in MAGNITUDE_ONLY:
+            raise ConfigError(f"magnitude_critic: needs a magnitude-only phase ({' or '.join(MAGNITUDE_ONLY)}), "
+                              f"got phase {phase!r}")
+        self.magnitude_critic = magnitude_critic
         self.discriminator = None
-        if discriminators:  # built but unused by the supervised stage of phase="griffin_lim" (as ResGAN's pulse stage)
+        if discriminators and magnitude_critic:
+            self.discriminator = SpectrogramDiscriminator(critic_channels)
+        elif discriminators:  # built but unused by a plain supervised stage (as ResGAN's pulse stage)
             self.discriminator = hifigan_discriminator(mpd_periods, msd_scales, disc_width, "the iSTFT vocoder")
 
     @classmethod
@@ -516,9 +532,15 @@ class ISTFTVocoder(GANVocoder):
     def supervised_loss(self, audio: torch.Tensor, features: torch.Tensor,
                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Spectral convergence + log-magnitude L1 between the head's magnitude of the log-mel ``features``
-        ``[B, n_mels, F]`` and the STFT magnitude of ``audio`` ``[B, F · hop]`` at the head's resolution (frame
-        ``j`` centred on sample ``j · hop``). The frames whose window reaches past the segment's edges are left
-        out: there the segment's reflect padding differs from the clip around it, which the features saw."""
+        ``[B, n_mels, F]`` and the STFT magnitude of ``audio`` ``[B, F · hop]`` at the head's resolution (see
+        :meth:`magnitudes`)."""
+        return self.magnitude_loss(*self.magnitudes(audio, features))
+
+    def magnitudes(self, audio: torch.Tensor, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's magnitude of ``features`` and the target's, ``[B, bins, frames]`` each, at least
+        ``sqrt(MAG_FLOOR)``, frame ``j`` centred on sample ``j · hop``. The frames whose window reaches past the
+        segment's edges are left out: there the segment's reflect padding differs from the clip around it, which
+        the features saw."""
         if audio.ndim == 3:
             audio = audio[:, 0]
         g = self.generator
@@ -529,5 +551,10 @@ class ISTFTVocoder(GANVocoder):
         target = torch.sqrt(torch.clamp(target.real.pow(2) + target.imag.pow(2), min=MAG_FLOOR))
         mag = torch.sqrt(torch.clamp(mag.pow(2), min=MAG_FLOOR))
         keep = slice(edge, frames - edge)
-        sc, log_mag = magnitude_distances(target[..., keep], mag[..., keep])
+        return mag[..., keep], target[..., keep]
+
+    @staticmethod
+    def magnitude_loss(mag: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Spectral convergence + log-magnitude L1 of ``mag`` against ``target``, and the two parts."""
+        sc, log_mag = magnitude_distances(target, mag)
         return sc + log_mag, {"sc": sc.detach(), "log_mag": log_mag.detach()}

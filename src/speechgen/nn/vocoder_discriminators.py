@@ -1,6 +1,8 @@
-"""Waveform discriminators of GAN vocoders: multi-period (HiFi-GAN) and multi-scale (MelGAN, HiFi-GAN).
+"""Discriminators of GAN vocoders: on the waveform, multi-period (HiFi-GAN) and multi-scale (MelGAN, HiFi-GAN); on a
+magnitude spectrogram, :class:`SpectrogramDiscriminator` (the per-resolution network of UnivNet's multi-resolution
+discriminator, Jang et al. 2021).
 
-Every discriminator takes audio ``[B, 1, T]`` and returns ``(logits, features)``: for a single one a logit map
+Every waveform discriminator takes audio ``[B, 1, T]`` and returns ``(logits, features)``: for a single one a logit map
 ``[B, ...]`` and the list of its intermediate feature maps (used by the feature-matching loss); for a
 ``Multi*`` one, lists over its sub-discriminators (``logits[i]``, ``features[i]``).
 """
@@ -203,3 +205,46 @@ def hifigan_discriminator(mpd_periods: Sequence[int], msd_scales: int, disc_widt
     if not parts:
         raise ConfigError(f"mpd_periods / msd_scales: {owner} needs at least one discriminator")
     return CombinedDiscriminator(**parts)
+
+
+#: UnivNet's per-resolution discriminator: (kernel, stride) of each 2-D layer over (time, frequency); the last is the
+#: logit layer
+SPECTROGRAM_LAYERS: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
+    ((3, 9), (1, 1)), ((3, 9), (1, 2)), ((3, 9), (1, 2)), ((3, 9), (1, 2)), ((3, 3), (1, 1)),
+)
+
+
+class SpectrogramDiscriminator(nn.Module):
+    """A magnitude spectrogram ``[B, bins, frames]`` → ``([logits [B, frames · bins']], [[features]])``, the output
+    format of the ``Multi*`` discriminators (one sub-discriminator). The magnitude enters as ``ln max(mag, floor)``,
+    time × frequency as a 2-D image, through UnivNet's five 2-D convolutions (kernels 3 × 9, frequency strides
+    1, 2, 2, 2, then 3 × 3) with leaky ReLUs, and a 3 × 3 logit convolution.
+
+    Args:
+        channels: width of every hidden layer (UnivNet: 32).
+        floor: the smallest magnitude before the log.
+        norm: "weight", "spectral" or "none".
+    """
+
+    def __init__(self, channels: int = 32, floor: float = 1e-5, norm: Norm = "weight",
+                 slope: float = LRELU_SLOPE) -> None:
+        super().__init__()
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ConfigError(f"critic_channels: expected an integer >= 1, got {channels!r}")
+        self.floor, self.slope = float(floor), float(slope)
+        convs, cin = [], 1
+        for kernel, stride in SPECTROGRAM_LAYERS:
+            convs.append(conv2d(cin, channels, kernel, stride, norm=norm))
+            cin = channels
+        self.convs = nn.ModuleList(convs)
+        self.post = conv2d(channels, 1, (3, 3), norm=norm)
+
+    def forward(self, magnitude: torch.Tensor) -> Output:
+        x = torch.log(torch.clamp(magnitude, min=self.floor)).transpose(1, 2).unsqueeze(1)  # [B, 1, frames, bins]
+        feats = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), self.slope)
+            feats.append(x)
+        x = self.post(x)
+        feats.append(x)
+        return [x.flatten(1)], [feats]

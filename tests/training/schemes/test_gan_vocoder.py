@@ -137,3 +137,25 @@ def test_resume_continues_exactly(toy_manifest, tmp_path):
             "train.checkpoint_every=2"]
     a = assert_resumes_exactly(RECIPES["hifigan-v3-tiny"], sets, tmp_path, stop=2, steps=4, max_steps=4)
     assert any("_u" in k for k in a)  # spectral-norm state travels too
+
+
+@pytest.mark.parametrize("start", [0, 10])
+def test_a_magnitude_critic_trains_beside_the_supervised_loss_from_its_start_step(fixed_batch, tmp_path, start):
+    """The iSTFT vocoder's magnitude critic: from disc_start_step the critic is updated every step and the head's
+    loss gains its adversarial and feature-matching terms; before, the plain supervised stage runs."""
+    from speechgen.models.istft_vocoder import ISTFTVocoder
+
+    torch.manual_seed(0)
+    model = ISTFTVocoder(dim=16, intermediate_dim=32, layers=2, n_fft=512, head_hop=128, phase="pghi", gl_iters=1,
+                         mel_prior=True, magnitude_critic=True, critic_channels=4)
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    optim = OptimConfig(name="adam", lr=2e-3, weight_decay=0.0, betas=(0.8, 0.99), schedule="constant")
+    losses = VocoderLosses(adversarial="lsgan", adv_weight=0.4, fm_weight=0.4, disc_start_step=start)
+    module = VocoderModule(model, {"name": "istft_vocoder", "kwargs": {}}, VocoderData(manifest="unused"),
+                           VocoderTrain(max_steps=3, sample_every=0), optim, optim, losses)
+    trainer, _ = fit_fixed_batch(module, fixed_batch, 3, tmp_path)
+    assert trainer.global_step == 3
+    changed = any(not torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
+    metrics = trainer.callback_metrics
+    assert changed == (start == 0) and ("train/d_loss" in metrics) == (start == 0)
+    assert ("train/adv" in metrics) == ("train/fm" in metrics) == (start == 0) and "train/sc" in metrics

@@ -23,7 +23,9 @@ long enough for the spectral losses.
 **A supervised stage** (a model whose :attr:`~speechgen.models.vocoder.GANVocoder.supervised_stage` is True, e.g.
 ResGAN built with ``stage: pulse``) replaces steps 1-3 by one generator-optimiser update on the model's own
 :meth:`~speechgen.models.vocoder.GANVocoder.supervised_loss` (logged as ``train/g_loss`` and ``train/<part>``); the
-discriminator is not used. ``train.init_from`` starts a run from the weights of an earlier checkpoint (every tensor
+discriminator is not used — unless the model has a magnitude critic (the iSTFT vocoder's ``magnitude_critic``): from
+``disc_start_step`` each step first updates that critic on the target's and the head's magnitudes, then adds its
+``adv_weight · L_adv + fm_weight · L_fm`` to the supervised loss. ``train.init_from`` starts a run from the weights of an earlier checkpoint (every tensor
 whose name and shape match), which chains such a stage to the GAN stage that follows it.
 
 The conditioning input is the model's feature (:attr:`~speechgen.models.vocoder.GANVocoder.feature`: log-mel for
@@ -192,10 +194,12 @@ class VocoderModule(L.LightningModule):
         self._val_seen = 0
 
     # -- pieces --------------------------------------------------------------------------------------------------
-    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """Adversarial loss of the discriminator on real and (detached) generated audio ``[B, 1, T]``."""
-        real_logits, _ = self.model.discriminate(real)
-        fake_logits, _ = self.model.discriminate(fake.detach())
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, critic: Any = None) -> torch.Tensor:
+        """Adversarial loss of the discriminator on real and (detached) generated audio ``[B, 1, T]`` (or of
+        ``critic`` on whatever it judges, e.g. magnitudes)."""
+        judge = critic or self.model.discriminate
+        real_logits, _ = judge(real)
+        fake_logits, _ = judge(fake.detach())
         kind = self.loss_cfg.adversarial
         return torch.stack([adv.d_loss(kind, r, f) for r, f in zip(real_logits, fake_logits)]).sum()
 
@@ -231,11 +235,33 @@ class VocoderModule(L.LightningModule):
             return fake.new_zeros(()), parts
         return weighted_sum(parts, weights), parts
 
+    def critic_terms(self, target: torch.Tensor, mag: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The magnitude loss plus the magnitude critic's adversarial and feature-matching terms (critic frozen by
+        the caller)."""
+        cfg, critic = self.loss_cfg, self.model.discriminator
+        loss, parts = self.model.magnitude_loss(mag, target)
+        with torch.no_grad():
+            _, real_feats = critic(target)
+        fake_logits, fake_feats = critic(mag)
+        parts["adv"] = torch.stack([adv.g_loss(cfg.adversarial, f) for f in fake_logits]).sum()
+        parts["fm"] = adv.feature_matching_loss(real_feats, fake_feats, cfg.fm_reduction)
+        return loss + weighted_sum(parts, {"adv": cfg.adv_weight, "fm": cfg.fm_weight}), parts
+
     # -- training ------------------------------------------------------------------------------------------------
     def supervised_step(self, batch: dict[str, torch.Tensor]) -> None:
-        """One update of a supervised stage: the model's own loss, the generator's optimiser, no discriminator."""
-        loss, parts = self.update.generator_step(
-            lambda: self.model.supervised_loss(batch["audio"], batch["mel"]), name="g_loss")
+        """One update of a supervised stage: the model's own loss, the generator's optimiser; with a magnitude
+        critic (from ``disc_start_step``) first a critic update on the target's and the head's magnitudes, then
+        the adversarial and feature-matching terms added to the generator's loss."""
+        model, cfg = self.model, self.loss_cfg
+        if not getattr(model, "magnitude_critic", False) or int(self.global_step) < cfg.disc_start_step:
+            loss, parts = self.update.generator_step(
+                lambda: model.supervised_loss(batch["audio"], batch["mel"]), name="g_loss")
+        else:
+            mag, target = model.magnitudes(batch["audio"], batch["mel"])
+            d_loss = self.discriminator_loss(target, mag, model.discriminator)
+            self.update.critic_step(d_loss, name="d_loss")
+            self.log("train/d_loss", d_loss.detach(), batch_size=len(batch["audio"]))
+            loss, parts = self.update.generator_step(lambda: self.critic_terms(target, mag), name="g_loss")
         self.update.step_schedules()
         self.log("train/g_loss", loss.detach(), prog_bar=True, batch_size=len(batch["audio"]))
         if parts:
