@@ -72,7 +72,7 @@ def test_one_line_errors(run, tmp_path, capsys):
     wav = tmp_path / "m.wav"
     sf.write(wav, np.zeros(1600, np.float32), 16000)
     for argv, match in (([str(run), "--in", str(wav), "--out", str(tmp_path / "o"), "--speakers", "3"],
-                         r"--speakers: .* separates 2 voices, not 3"),
+                         r"--speakers: no separator of 3 voices given \(they separate 2;"),
                         ([str(run), "--in", str(tmp_path / "nope.wav"), "--out", str(tmp_path / "o")], r"nope\.wav"),
                         ([str(tmp_path), "--in", str(wav), "--out", str(tmp_path / "o")], r"checkpoint|model"),
                         ([str(run), "--in", str(wav), "--out", str(tmp_path / "o"), "--overlap", "0.9", "--window",
@@ -82,3 +82,32 @@ def test_one_line_errors(run, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and re.search(match, err), err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_counter_picks_the_separator_and_one_voice_comes_back_whole(run, tmp_path, capsys):
+    """--counter: each mixture is counted; the count's accuracy and confusion matrix are reported, a mixture counted
+    as one voice comes back as itself, two voices go to the 2-voice separator."""
+    root = run.parent
+    counter_recipe = Path(__file__).parents[2] / "recipes" / "classifier" / "counter-tiny.yaml"
+    assert main(["--quiet", "train", str(counter_recipe), "--out", str(tmp_path / "counter"), "--set",
+                 f"data.manifest={root / 'toy'}"]) == 0
+    assert main(["--quiet", "corpus", "mixtures", "--from", str(root / "toy"), "--speakers", "1", "2", "--n", "3",
+                 "--out", str(tmp_path / "mix")]) == 0
+    assert main(["separate", str(run), "--counter", str(tmp_path / "counter"), "--manifest", str(tmp_path / "mix"),
+                 "--json", str(tmp_path / "s.json"), "--no-sdr"]) == 0
+    report = json.loads((tmp_path / "s.json").read_text())
+    c = report["count"]
+    assert c["counts"] == [1, 2] and sum(map(sum, c["matrix"])) == 6 and c["columns"] == ["1", "2", "other"]
+    assert c["accuracy"] == (c["matrix"][0][0] + c["matrix"][1][1]) / 6
+    assert report["skipped"] == 6 - round(6 * c["accuracy"]) and "count accuracy" in capsys.readouterr().out
+    ones = [i for i in report["items"] if i["count"] == 1]
+    assert all(abs(i["si_snri"]) < 1e-6 for i in ones)  # the mixture itself: no improvement, no harm
+    wav = tmp_path / "one.wav"
+    sf.write(wav, 0.3 * np.random.default_rng(3).standard_normal(8000).astype(np.float32), 16000)
+    assert main(["--quiet", "separate", str(run), "--counter", str(tmp_path / "counter"), "--in", str(wav), "--out",
+                 str(tmp_path / "o"), "--json", str(tmp_path / "r.json")]) == 0
+    [record] = json.loads((tmp_path / "r.json").read_text())
+    assert record["count"] in (1, 2) and len(record["sources"]) == record["count"]
+    assert main(["--quiet", "separate", str(run), "--counter", str(tmp_path / "counter"), "--speakers", "2", "--in",
+                 str(wav), "--out", str(tmp_path / "o2")]) == 2
+    assert "--speakers and --counter" in capsys.readouterr().err

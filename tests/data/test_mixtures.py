@@ -114,3 +114,18 @@ def test_cli_builds_and_refuses_bad_options(corpus, tmp_path, capsys):
                      *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and re.search(match, err), err
+
+
+def test_count_items_cycle_through_the_counts_with_their_labels(corpus):
+    from speechgen.data.mixtures import CountDataset
+
+    ds = CountDataset(corpus, "train", counts=(1, 2, 3), segment_length=4000, size=6)
+    items = [ds[(0, i)] for i in range(6)]
+    assert [it["label"] for it in items] == [0, 1, 2, 0, 1, 2] and all(it["speaker"] == -1 for it in items)
+    assert all(it["audio"].shape == (4000,) for it in items)
+    assert [ds[(1, i)]["label"] for i in range(3)] == [1, 2, 0]  # each clip index moves to the next count
+    fixed = CountDataset(corpus, "valid", counts=(1, 2), segment_length=4000, size=4, fixed=True)
+    assert [fixed[(5, i)]["label"] for i in range(4)] == [0, 1, 0, 1]
+    assert np.array_equal(fixed[(5, 1)]["audio"].numpy(), fixed[(0, 1)]["audio"].numpy())
+    with pytest.raises(ConfigError, match="counts"):
+        CountDataset(corpus, "train", counts=(0, 2))

@@ -30,3 +30,19 @@ def test_registered_as_a_small_classifier():
 def test_bad_arguments(kwargs):
     with pytest.raises(ConfigError):
         DigitDetector(**kwargs)
+
+
+def test_the_speaker_counter_maps_its_classes_to_counts():
+    import torch
+
+    from speechgen.models.speaker_counter import SpeakerCounter
+
+    torch.manual_seed(0)
+    m = SpeakerCounter(counts=(1, 3), widths=(4, 8), blocks=(1, 1)).eval()
+    assert m.n_classes == 2 and m.classes == ("1 voice", "3 voices")
+    got = m.count(torch.randn(4, 8000) * 0.1)
+    assert got.dtype == torch.long and set(got.tolist()) <= {1, 3}
+    with pytest.raises(ConfigError, match="counts: a counter tells at least two"):
+        SpeakerCounter(counts=(2,))
+    with pytest.raises(ConfigError, match="counts"):
+        SpeakerCounter(counts=(1, 9))

@@ -22,11 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "separate", help="separate mixtures of voices into one file per voice",
         description="Write OUT/<input-stem>/s1.wav .. sK.wav for each input (folders are searched recursively) with "
-        "a trained separator (one model per speaker count; docs/separation.md). Inputs are mixed to mono and "
-        "resampled to the model's rate; long ones are separated in overlapping windows whose sources keep one "
-        "order from start to end. Each source is scaled to the mixture's peak.",
+        "a trained separator (one model per speaker count; docs/separation.md). With separators of several counts "
+        "and --counter, each input is counted first: one voice comes back as the input itself, K voices go to the "
+        "separator of K. Inputs are mixed to mono and resampled to the model's rate; long ones are separated in "
+        "overlapping windows whose sources keep one order from start to end. Each source is scaled to the "
+        "mixture's peak.",
     )
-    p.add_argument("model", help="run folder or checkpoint folder of a separator")
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="run folder or checkpoint folder of a separator; several (one per voice count) with --counter")
+    p.add_argument("--counter", default=None, metavar="RUN",
+                   help="a speaker counter (recipes/classifier/counter.yaml) that picks the separator per input")
     p.add_argument("--in", dest="inputs", nargs="+", type=Path, default=None, metavar="MIX_OR_DIR",
                    help="mixture files or folders")
     p.add_argument("--out", type=Path, default=None, help="output folder (with --in)")
@@ -36,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="split of --manifest (default test)")
     p.add_argument("--no-sdr", action="store_true", help="with --manifest: skip SDR (the slow metric)")
     p.add_argument("--speakers", type=int, default=None, metavar="K",
-                   help="voices in every input (must be the model's count)")
+                   help="voices in every input: the separator of K is used, no counting")
     p.add_argument("--window", type=float, default=WINDOW_S,
                    help=f"seconds separated at once; longer inputs go in windows (default {WINDOW_S:g})")
     p.add_argument("--overlap", type=float, default=OVERLAP_S,
@@ -48,25 +53,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _separate(args: argparse.Namespace) -> int:
     from speechgen.cli.classify import collect_audio
-    from speechgen.inference.separate import check_window, load_separator, separate_files
+    from speechgen.inference.separate import Separators, check_window, load_counter, load_separator, separate_files
 
     check_window(args.window, args.overlap)  # before any input is read or the model loads
     if (args.inputs is None) == (args.manifest is None) or (args.inputs is not None and args.out is None):
         raise ConfigError("separate: give --in MIX_OR_DIR --out DIR, or --manifest MIXTURES")
+    if args.speakers is not None and args.counter is not None:
+        raise ConfigError("--speakers and --counter: give one (a known count, or counting)")
     paths = collect_audio(args.inputs) if args.inputs else []  # every input checked before the model loads
-    model, info = load_separator(args.model)
-    if args.speakers is not None and args.speakers != int(model.n_sources):
-        raise ConfigError(f"--speakers: {args.model} separates {model.n_sources} voices, not {args.speakers} (train "
-                          f"or pass a model of {args.speakers}: recipes/separation/)")
+    loaded = [load_separator(m) for m in args.models]
+    models = [m for m, _ in loaded]
+    if args.speakers is not None:
+        chosen = [m for m in models if int(m.n_sources) == args.speakers]
+        if not chosen:
+            raise ConfigError(f"--speakers: no separator of {args.speakers} voices given (they separate "
+                              f"{', '.join(str(m.n_sources) for m in models)}; train one: recipes/separation/)")
+        models = chosen[:1]
+    counter = load_counter(args.counter)[0] if args.counter is not None else None
+    run = Separators(models, counter)
+    folders = ", ".join(str(i.folder) for _, i in loaded)
     con = console(args)
     if args.manifest is not None:
-        return _score(args, model, info, con)
+        return _score(args, run, folders, con)
     start = time.perf_counter()
     with progress_bar(con, "separating", len(paths), minimum=20) as advance:
-        records = separate_files(model, paths, args.out, args.window, args.overlap, advance)
+        records = separate_files(run, paths, args.out, args.window, args.overlap, advance)
     wall = time.perf_counter() - start
     audio = sum(r["seconds"] for r in records)
-    table = Table(title=escape(f"{info.folder}: {model.n_sources} voices"))
+    counts = "counted" if counter is not None else f"{next(iter(run.models))} voices"
+    table = Table(title=escape(f"{folders}: {counts}"))
     for c in ("input", "count", "sources"):
         table.add_column(c)
     for r in records:
@@ -79,16 +94,16 @@ def _separate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score(args: argparse.Namespace, model: Any, info: Any, con: Any) -> int:
+def _score(args: argparse.Namespace, run: Any, folders: str, con: Any) -> int:
     from speechgen.data.manifest import Manifest
     from speechgen.evaluation.judge import Judge
     from speechgen.inference.separate import score_manifest
 
     m = Manifest.read(args.manifest)
     with progress_bar(con, "separating", len(m.select(args.split)), minimum=20) as advance:
-        report = score_manifest(model, m, args.split, Judge(), not args.no_sdr, args.window, args.overlap, advance)
-    report = dict(report, model=str(info.folder))
-    table = Table(title=escape(f"{info.folder} on {args.manifest}, split {args.split}"))
+        report = score_manifest(run, m, args.split, Judge(), not args.no_sdr, args.window, args.overlap, advance)
+    report = dict(report, model=folders, counter=args.counter)
+    table = Table(title=escape(f"{folders} on {args.manifest}, split {args.split}"))
     for c in ("sources", "mixtures", "SI-SNR", "SI-SNRi", "SDRi"):
         table.add_column(c, justify="right")
     for k, v in report["per_count"].items():
@@ -99,6 +114,11 @@ def _score(args: argparse.Namespace, model: Any, info: Any, con: Any) -> int:
         i = report["intelligibility"]
         con.print(f"the judge hears {i['separated_accuracy']:.1%} of the separated digits and {i['clean_accuracy']:.1%} "
                   f"of the clean ones (ratio {i['ratio']:.3f}, {i['n']} sources)")
+    c = report["count"]
+    if run.counter is not None:
+        rows = "; ".join(f"{k}: " + " ".join(str(n) for n in row) for k, row in zip(c["counts"], c["matrix"]))
+        con.print(f"count accuracy {c['accuracy']:.1%} (rows: true count; columns: {' '.join(c['columns'])} "
+                  f"returned) {rows}")
     if report["skipped"]:
         con.print(f"skipped {report['skipped']} mixture(s) of another source count")
     if args.json is not None:

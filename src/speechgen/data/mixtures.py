@@ -234,3 +234,36 @@ class MixtureDataset(Dataset):
                 sources = np.pad(sources, ((0, 0), (0, seg - n)))
         return {"mixture": torch.from_numpy(np.ascontiguousarray(mixture)),
                 "sources": torch.from_numpy(np.ascontiguousarray(sources)), "index": index}
+
+
+class CountDataset(Dataset):
+    """Mixtures of a varying number of voices labelled with that number, for a speaker counter: item ``(epoch, i)``
+    holds ``counts[(epoch + i) % len(counts)]`` voices (equal shares, each clip index cycling through the counts
+    over epochs) drawn as :class:`MixtureDataset` draws them, cropped or padded to ``segment_length``.
+
+    Args:
+        manifest, split, segment_length, size, sample_rate, seed, gain_db, fixed: as :class:`MixtureDataset`.
+        counts: the voice counts (label ``j`` is ``counts[j]``).
+
+    Items: ``"audio"`` ``[T]`` (the mixture), ``"label"`` (the count's index), ``"speaker"`` (-1), ``"index"``.
+    """
+
+    output_key = "audio"
+
+    def __init__(self, manifest: Manifest | str | os.PathLike, split: str = "train",
+                 counts: Iterable[int] = (1, 2, 3), segment_length: int = 16000, size: int | None = None,
+                 sample_rate: int = 16000, seed: int = 0, gain_db: float = GAIN_DB, fixed: bool = False) -> None:
+        self.counts = check_counts(counts, "counts")
+        m = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
+        self.by_count = [MixtureDataset(m, split, k, segment_length, size, sample_rate, seed, gain_db, fixed)
+                         for k in self.counts]
+        self.manifest, self.fixed = m, bool(fixed)
+
+    def __len__(self) -> int:
+        return len(self.by_count[0])
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
+        epoch, i = item if isinstance(item, tuple) else (0, item)
+        label = ((0 if self.fixed else int(epoch)) + int(i)) % len(self.counts)
+        out = self.by_count[label][(epoch, i)]
+        return {"audio": out["mixture"], "label": label, "speaker": -1, "index": out["index"]}

@@ -67,7 +67,9 @@ def score_split(separate: Callable[[np.ndarray], np.ndarray], manifest: Any, spl
     (mono mixture at ``sample_rate`` → sources ``[K, T]``) and score it against its sources: per source count the
     mean SI-SNR, SI-SNRi (and SDR, SDRi, for two or more sources), and, with a ``judge`` (:class:`~speechgen.evaluation.judge.Judge`) and
     labelled sources, the judge's digit accuracy on the separated sources (in the best order) beside its accuracy on
-    the clean sources. Mixtures whose count differs from the separator's output are counted in ``skipped``."""
+    the clean sources; ``count``: the accuracy and confusion matrix of the number of sources returned against the
+    true count. Mixtures whose count differs from the separator's output are counted in ``skipped`` and left out
+    of the other scores."""
     from speechgen.audio.io import load
     from speechgen.data.manifest import Manifest
     from speechgen.data.mixtures import source_paths
@@ -80,12 +82,16 @@ def score_split(separate: Callable[[np.ndarray], np.ndarray], manifest: Any, spl
     heard: list[np.ndarray] = []
     clean: list[np.ndarray] = []
     labels: list[int] = []
+    true_counts: list[int] = []
+    got_counts: list[int] = []
     for r in rows:
         mix = load(m.resolve(r), sample_rate)[0]
         refs = np.stack([load(p, sample_rate)[0] for p in source_paths(m, r)])
         est = np.asarray(separate(mix), dtype=np.float32)
         if progress is not None:
             progress(1)
+        true_counts.append(int(refs.shape[0]))
+        got_counts.append(int(est.shape[0]))
         if est.shape[0] != refs.shape[0]:
             skipped += 1
             continue
@@ -109,6 +115,7 @@ def score_split(separate: Callable[[np.ndarray], np.ndarray], manifest: Any, spl
         per_count[str(k)] = {"n": len(sel), **{key: float(np.mean([i[key] for i in sel]))
                                                for key in sel[0] if key not in ("path", "count")}}
     out: dict[str, Any] = {"manifest": str(m.root), "split": split, "per_count": per_count, "skipped": skipped,
+                           "count": count_confusion(true_counts, got_counts, sorted(set(true_counts))),
                            "items": items}
     if labels:
         y = np.asarray(labels)

@@ -6,6 +6,9 @@ separated in windows that overlap by ``overlap`` seconds: each window's sources 
 previous window's by the best permutation of their SI-SNR on the shared stretch (so source 1 stays the same voice
 from start to end), and the shared stretches are cross-faded. Each source comes out scaled to the mixture's peak
 (the SI-SNR loss leaves the scale free).
+
+With separators of several counts and a speaker counter (:class:`Separators`), each mixture is first counted; one
+voice comes back as the mixture itself, ``k`` voices go to the separator of ``k``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,61 @@ def load_separator(name_or_path: str | os.PathLike, device: str = "cpu") -> tupl
     from speechgen.models.roles import SEPARATOR
 
     return load(name_or_path, SEPARATOR, device)
+
+
+def load_counter(name_or_path: str | os.PathLike, device: str = "cpu") -> tuple[Any, Any]:
+    """A speaker counter (eval mode) and its :class:`~speechgen.inference.loading.CheckpointInfo`."""
+    from speechgen.inference.loading import load
+    from speechgen.models.roles import COUNTER
+
+    return load(name_or_path, COUNTER, device)
+
+
+class Separators:
+    """What ``speechgen separate`` runs: separators of distinct voice counts and, to choose among them, a speaker
+    counter (see the module docstring).
+
+    Args:
+        models: separators (each its ``n_sources``); without a counter exactly one.
+        counter: a speaker counter whose every count above 1 has a separator here (None: no counting).
+    """
+
+    def __init__(self, models: Sequence[Any], counter: Any = None) -> None:
+        self.models: dict[int, Any] = {}
+        for m in models:
+            k = int(m.n_sources)
+            if k in self.models:
+                raise ConfigError(f"separators: two of {k} voices given; give one per count")
+            self.models[k] = m
+        if not self.models:
+            raise ConfigError("separators: give at least one")
+        if counter is None and len(self.models) > 1:
+            raise ConfigError(f"separators of {sorted(self.models)} voices: give --counter to choose among them")
+        rates = {int(m.sample_rate) for m in [*models, *([counter] if counter is not None else [])]}
+        if len(rates) > 1:
+            raise ConfigError(f"separators and counter: sample rates differ ({sorted(rates)} Hz)")
+        if counter is not None:
+            missing = [k for k in counter.counts if k > 1 and k not in self.models]
+            if missing:
+                raise ConfigError(f"--counter tells {', '.join(map(str, counter.counts))} voices apart; give a "
+                                  f"separator of {', '.join(map(str, missing))} voices too")
+        self.counter = counter
+        self.sample_rate = rates.pop()
+
+    def count(self, mixture: np.ndarray) -> int:
+        """The voices in ``mixture`` by the counter (the one separator's count without one)."""
+        if self.counter is None:
+            return next(iter(self.models))
+        device = next(self.counter.parameters()).device
+        x = torch.from_numpy(np.ascontiguousarray(mixture, dtype=np.float32))[None].to(device)
+        return int(self.counter.count(x)[0])
+
+    def __call__(self, mixture: np.ndarray, window: float = WINDOW_S, overlap: float = OVERLAP_S) -> np.ndarray:
+        """Sources ``[K, T]`` of a mono mixture at :attr:`sample_rate`, ``K`` its count."""
+        k = self.count(mixture)
+        if k == 1 and 1 not in self.models:
+            return np.asarray(mixture, dtype=np.float32)[None].copy()
+        return separate_long(self.models[k], mixture, window, overlap)
 
 
 def _run(model: Any, x: np.ndarray) -> np.ndarray:
@@ -88,16 +146,17 @@ def separate_long(model: Any, mixture: np.ndarray, window: float = WINDOW_S, ove
 def separate_files(model: Any, paths: Sequence[str | os.PathLike], out: str | os.PathLike,
                    window: float = WINDOW_S, overlap: float = OVERLAP_S,
                    progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Separate each file into ``out/<stem>/s1.wav`` .. ``sK.wav`` (a stem used twice gets ``-2``, ``-3``; each
-    input's folder is staged and renamed into place); one record per input: ``path``, ``count``, ``seconds`` (its
-    duration), ``sources``."""
+    """Separate each file (``model``: a separator or :class:`Separators`) into ``out/<stem>/s1.wav`` .. ``sK.wav``
+    (a stem used twice gets ``-2``, ``-3``; each input's folder is staged and renamed into place); one record per
+    input: ``path``, ``count``, ``seconds`` (its duration), ``sources``."""
     from speechgen.atomic import staged_dir
     from speechgen.audio.io import load, save
 
+    run = model if isinstance(model, Separators) else Separators([model])
     root, records, used = Path(out), [], set()
     for p in paths:
-        audio, _ = load(p, int(model.sample_rate))
-        sources = separate_long(model, audio, window, overlap)
+        audio, _ = load(p, run.sample_rate)
+        sources = run(audio, window, overlap)
         stem, k = Path(p).stem, 2
         name = stem
         while name in used:
@@ -105,8 +164,8 @@ def separate_files(model: Any, paths: Sequence[str | os.PathLike], out: str | os
         used.add(name)
         with staged_dir(root / name, replace=True) as tmp:
             for i, s in enumerate(sources):
-                save(tmp / f"s{i + 1}.wav", s, int(model.sample_rate))
-        records.append({"path": str(p), "count": len(sources), "seconds": round(len(audio) / int(model.sample_rate), 4),
+                save(tmp / f"s{i + 1}.wav", s, run.sample_rate)
+        records.append({"path": str(p), "count": len(sources), "seconds": round(len(audio) / run.sample_rate, 4),
                         "sources": [str(root / name / f"s{i + 1}.wav") for i in range(len(sources))]})
         if progress is not None:
             progress(1)
@@ -116,9 +175,11 @@ def separate_files(model: Any, paths: Sequence[str | os.PathLike], out: str | os
 def score_manifest(model: Any, manifest: Any, split: str = "test", judge: Any = None, with_sdr: bool = True,
                    window: float = WINDOW_S, overlap: float = OVERLAP_S,
                    progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """SI-SNRi, SDRi and the judge's digit accuracy on the separated sources of a mixtures manifest split
-    (:func:`speechgen.evaluation.separation.score_split`)."""
+    """SI-SNRi, SDRi, the count accuracy and the judge's digit accuracy on the separated sources of a mixtures
+    manifest split (:func:`speechgen.evaluation.separation.score_split`; ``model``: a separator or
+    :class:`Separators`)."""
     from speechgen.evaluation.separation import score_split
 
-    return score_split(lambda mix: separate_long(model, mix, window, overlap), manifest, split,
-                       int(model.sample_rate), judge, with_sdr, progress)
+    run = model if isinstance(model, Separators) else Separators([model])
+    return score_split(lambda mix: run(mix, window, overlap), manifest, split, run.sample_rate, judge, with_sdr,
+                       progress)

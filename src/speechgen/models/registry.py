@@ -8,6 +8,7 @@ from speechgen.models.ctc_recognizer import CTCRecognizer
 from speechgen.models.dprnn import DPRNN
 from speechgen.models.dcgan import DCGAN
 from speechgen.models.digit_detector import DigitDetector
+from speechgen.models.speaker_counter import SpeakerCounter
 from speechgen.models.dsp_vocoder import DSPVocoder
 from speechgen.models.hifigan import HiFiGAN
 from speechgen.models.istft_vocoder import ISTFTVocoder
@@ -27,6 +28,7 @@ from speechgen.models.wavernn import WaveRNN
 MODELS: dict[str, type] = {
     "digit_classifier": DigitClassifier,
     "digit_detector": DigitDetector,  # the judge's "not a digit" outcome (classifier role)
+    "speaker_counter": SpeakerCounter,  # how many voices a mixture holds (speechgen separate --counter)
     "ctc_recognizer": CTCRecognizer,  # the judge of digit strings (transcriber role)
     "dcgan": DCGAN,
     "vae": ConvVAE,

@@ -7,7 +7,7 @@ with mel conditioning is a vocoder, without it a sampler). The protocols state t
 checks every registered model against the protocols of the roles it declares.
 
 Roles now: :data:`SAMPLER`, :data:`VOCODER`, :data:`LATENT_CODEC`, :data:`CLASSIFIER`, :data:`TEXT_TO_SPEECH`,
-:data:`TRANSCRIBER`, :data:`SEPARATOR`.
+:data:`TRANSCRIBER`, :data:`SEPARATOR`, :data:`COUNTER`.
 Reserved for the coming families: :data:`CONVERTER`, :data:`SPEAKER_ENCODER`.
 """
 
@@ -27,6 +27,7 @@ CONVERTER = "converter"
 SEPARATOR = "separator"
 SPEAKER_ENCODER = "speaker_encoder"
 TRANSCRIBER = "transcriber"
+COUNTER = "counter"
 
 
 @runtime_checkable
@@ -159,17 +160,28 @@ class Transcriber(Protocol):
                    ) -> list[tuple[list[int], float]]: ...
 
 
+@runtime_checkable
+class Counter(Protocol):
+    """Counts the voices in mixtures ``[B, samples]`` at ``sample_rate``: one of ``counts`` per mixture (how
+    ``speechgen separate`` picks the separator of that count)."""
+
+    sample_rate: int
+    counts: tuple[int, ...]
+
+    def count(self, mixture: torch.Tensor) -> torch.Tensor: ...
+
+
 #: role name → its protocol
 PROTOCOLS: dict[str, type] = {
     SAMPLER: Sampler, VOCODER: Vocoder, LATENT_CODEC: LatentCodec, CLASSIFIER: Classifier,
     TEXT_TO_SPEECH: TextToSpeech, CONVERTER: Converter, SEPARATOR: Separator, SPEAKER_ENCODER: SpeakerEncoder,
-    TRANSCRIBER: Transcriber,
+    TRANSCRIBER: Transcriber, COUNTER: Counter,
 }
 #: what each role lets a user do, for listings (``speechgen models``, ``speechgen info``)
 VERBS: dict[str, str] = {
     SAMPLER: "sample", VOCODER: "vocode", LATENT_CODEC: "transform", CLASSIFIER: "classify",
     TEXT_TO_SPEECH: "tts", CONVERTER: "convert", SEPARATOR: "separate", SPEAKER_ENCODER: "embed",
-    TRANSCRIBER: "transcribe",
+    TRANSCRIBER: "transcribe", COUNTER: "separate --counter",
 }
 
 

@@ -14,7 +14,10 @@ Targets (``data.target``): ``digit`` (default) trains the 10-way digit classifie
 without one are not (other words and sentences: ``speechgen corpus digits --words N``), plus ``data.noise`` × the
 split's size synthetic noise and silence clips (:func:`noise_clip`, made on the fly: new ones each epoch in
 training, fixed ones in valid/test). ``is_digit`` has two classes (0 = digit, 1 = not a digit), ``digit_or_not``
-eleven (the digit's own label, 10 = not a digit); "not a digit" is the last class in both.
+eleven (the digit's own label, 10 = not a digit); "not a digit" is the last class in both. ``count`` trains a
+:class:`~speechgen.models.speaker_counter.SpeakerCounter`: every item is a mixture of 1, 2, 3 ... voices (the model's
+``counts``) of one split, drawn on the fly (:class:`~speechgen.data.mixtures.CountDataset`: new mixtures each epoch in
+training, fixed ones in valid/test), labelled with its count.
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from speechgen.data.datamodule import DigitsDataModule, EpochSampler, ManifestDataset
+from speechgen.data.mixtures import CountDataset
 from speechgen.errors import ConfigError
 from speechgen.training.optim import check_fields, check_finite
 from speechgen.training.optim import OptimConfig, TrainSection, build_optimizer
 
 
-TARGETS = ("digit", "is_digit", "digit_or_not")
+TARGETS = ("digit", "is_digit", "digit_or_not", "count")
 DETECTOR_CLASSES = {"is_digit": 2, "digit_or_not": 11}  # the last class is "not a digit"
 
 
@@ -51,8 +55,8 @@ class ClassifierData:
     draws as many clips as the train split holds, with replacement, clip ``i`` with a weight
     ``count(value_i) ** -balance_power`` (1 = every value gets the same share, 0.5 = shares grow as the square root
     of the counts); empty = plain shuffling. target: ``digit`` (10-way, labelled rows), ``is_digit`` (two
-    classes, every row: a digit or not) or ``digit_or_not`` (eleven: the digits and "not a digit"; see the module
-    docstring). noise: with a detector target, synthetic noise and silence clips ("not a digit") added to each
+    classes, every row: a digit or not), ``digit_or_not`` (eleven: the digits and "not a digit") or ``count``
+    (mixtures of the speaker counter's counts of voices; see the module docstring). noise: with a detector target, synthetic noise and silence clips ("not a digit") added to each
     split, as a share of its rows (0 = none)."""
 
     manifest: str
@@ -396,18 +400,27 @@ class ClassifierDataModule(DigitsDataModule):
     """:class:`DigitsDataModule` whose training batches are optionally balanced over a manifest column."""
 
     def __init__(self, manifest: Any, *, balance: str = "", balance_power: float = 1.0, target: str = "digit",
-                 noise: float = 0.0, **kwargs: Any) -> None:
+                 noise: float = 0.0, counts: Sequence[int] = (), **kwargs: Any) -> None:
         detector = target in DETECTOR_CLASSES
-        if detector:
-            kwargs["labelled"] = None  # every row: with a label = a digit, without = not a digit
+        if detector or target == "count":
+            kwargs["labelled"] = None  # every row: with a label = a digit, without = not a digit; or every voice
         super().__init__(manifest, **kwargs)
         self.balance, self.balance_power = balance, float(balance_power)
         self.target, self.noise = target, float(noise)
         if detector:
             self.num_labels = DETECTOR_CLASSES[target]
-        self.wrapped: dict[str, IsDigitDataset] = {}
+        self.counts = tuple(counts)
+        if target == "count":
+            self.num_labels = len(self.counts)
+        self.wrapped: dict[str, Any] = {}
 
     def dataset(self, split: str) -> Any:
+        if self.target == "count":
+            if split not in self.wrapped:
+                self.wrapped[split] = CountDataset(self.manifest, split, self.counts, int(self.segment_length),
+                                                   sample_rate=int(self.sample_rate), seed=self.seed,
+                                                   fixed=split != "train")
+            return self.wrapped[split]
         ds = super().dataset(split)
         if self.target not in DETECTOR_CLASSES:
             return ds
@@ -504,7 +517,7 @@ class ClassifierScheme:
 
     name = "classifier"
     sections = {"data": ClassifierData, "optim": OptimConfig, "train": ClassifierTrain, "augment": Augment}
-    models = ("digit_classifier", "digit_detector")
+    models = ("digit_classifier", "digit_detector", "speaker_counter")
 
     @staticmethod
     def build(recipe: Any, model: torch.nn.Module, checkpoint_extra: dict[str, Any] | None = None,
@@ -513,9 +526,13 @@ class ClassifierScheme:
         rate = getattr(model, "sample_rate", d.sample_rate)
         if rate != d.sample_rate:
             raise ConfigError(f"recipe.data.sample_rate: {d.sample_rate} differs from the model's {rate}")
+        if (recipe.model.name == "speaker_counter") != (d.target == "count"):
+            raise ConfigError(f"recipe.data.target: model speaker_counter trains with target count and only it, got "
+                              f"model {recipe.model.name} with target {d.target!r}")
         dm = ClassifierDataModule(d.manifest, batch_size=d.batch_size, num_workers=d.num_workers, seed=recipe.seed,
                                   sample_rate=d.sample_rate, segment_length=d.segment_length, balance=d.balance,
-                                  balance_power=d.balance_power, target=d.target, noise=d.noise)
+                                  balance_power=d.balance_power, target=d.target, noise=d.noise,
+                                  counts=getattr(model, "counts", ()))
         if d.balance:
             dm.balance_weights()  # fail now, naming the field, when the column is missing
         if recipe.model.name == "digit_detector" and d.target not in DETECTOR_CLASSES:
