@@ -250,3 +250,8 @@ def test_detector_recipe_checks(tmp_path, toy_manifest, capsys):
     assert "n_classes 2" in capsys.readouterr().err
     assert main([base[0], str(DETECTOR_TINY)] + base[1:] + ["--set", "data.target=words"]) == 2
     assert "recipe.data.target" in capsys.readouterr().err
+    counter = TINY.parent / "counter-tiny.yaml"
+    assert main([base[0], str(counter)] + base[1:] + ["--set", "data.target=digit"]) == 2
+    assert "model speaker_counter trains with target count" in capsys.readouterr().err
+    assert main([base[0], str(TINY)] + base[1:] + ["--set", "data.target=count"]) == 2
+    assert "model speaker_counter trains with target count" in capsys.readouterr().err
