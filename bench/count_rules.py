@@ -1,11 +1,13 @@
-"""The paper's count rule (Nachmani et al. 2020) measured: run the separator of the most voices on every mixture of a
-mixtures manifest split, count the output channels whose energy is within ``--threshold`` dB of the loudest
-channel's, and compare with the true count (accuracy and confusion matrix per threshold). The separator's raw
-outputs are used (not rescaled). A model trained only on mixtures of its own count was never shown a silent
-channel, so the rule rests on what it does with fewer voices; the learned counter
-(``speechgen separate ... --counter``) is the alternative.
+"""The two ways of counting the voices, measured on a mixtures manifest split (accuracy and confusion matrix):
 
-    python bench/count_by_energy.py runs/mulcat-2spk-cpu corpora/mixtures --split test --thresholds 6 10 15 20 30
+- the paper's rule (Nachmani et al. 2020): run the separator of the most voices on every mixture of at most its
+  count, count the output channels whose energy is within ``--threshold`` dB of the loudest channel's (its raw
+  outputs, not rescaled). A model trained only on mixtures of its own count was never shown a silent channel, so the
+  rule rests on what it does with fewer voices;
+- with ``--counter RUN``, the learned speaker counter (``speechgen separate ... --counter``) on every mixture of its
+  counts.
+
+    python bench/count_rules.py runs/mulcat-2spk-cpu corpora/mixtures --split test --thresholds 5 --counter runs/counter
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from speechgen.audio.io import load
 from speechgen.data.manifest import Manifest
 from speechgen.evaluation.separation import count_confusion
-from speechgen.inference.separate import load_separator
+from speechgen.inference.separate import load_counter, load_separator
 
 
 def channel_levels(model: torch.nn.Module, mixture: np.ndarray) -> np.ndarray:
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("manifest")
     ap.add_argument("--split", default="test")
     ap.add_argument("--thresholds", type=float, nargs="+", default=[6.0, 10.0, 15.0, 20.0, 30.0])
+    ap.add_argument("--counter", default=None, help="also score this speaker counter")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -57,10 +60,20 @@ def main() -> None:
     spread = {k: np.percentile([lv.min() for lv, c in zip(levels, true) if c == k], [10, 50, 90]).round(1).tolist()
               for k in counts}
     print(f"quietest channel (dB below the loudest), 10/50/90th percentiles per true count: {spread}")
+    report = {"model": args.model, "split": args.split, "n": len(rows), "by_threshold":
+              {str(k): v for k, v in results.items()}, "quietest_channel_percentiles": spread}
+    if args.counter:
+        counter, _ = load_counter(args.counter)
+        mine = [r for r in m.select(args.split) if int(r["count"]) in counter.counts]
+        said = [int(counter.count(torch.from_numpy(load(m.resolve(r), int(counter.sample_rate))[0])[None])[0])
+                for r in mine]
+        c = count_confusion([int(r["count"]) for r in mine], said, list(counter.counts))
+        print(f"counter {args.counter}: accuracy {c['accuracy']:.1%} on {len(mine)} mixtures; rows (true "
+              f"{list(counter.counts)}) x columns {c['columns']}: {c['matrix']}")
+        report["counter"] = dict(c, run=args.counter, n=len(mine))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"model": args.model, "split": args.split, "n": len(rows), "by_threshold":
-                       {str(k): v for k, v in results.items()}, "quietest_channel_percentiles": spread}, f, indent=2)
+            json.dump(report, f, indent=2)
 
 
 if __name__ == "__main__":
