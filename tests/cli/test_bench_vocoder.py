@@ -34,7 +34,8 @@ def test_default_configs_cover_every_registered_vocoder():
                                                "istft_vocoder (istft-vocoder-pghi-cpu)",
                                                "istft_vocoder (istft-vocoder-pghi-f0-cpu)",
                                                "istft_vocoder (istft-vocoder-gl-floor-cpu)",
-                                               "istft_vocoder (istft-vocoder-pghi-floor-cpu)"]
+                                               "istft_vocoder (istft-vocoder-pghi-floor-cpu)",
+                                               "istft_vocoder (istft-vocoder-pghi-critic-cpu)"]
     by = {r["name"]: r for r in rows}
     assert by["istft_vocoder"]["recipe"] == "istft-vocoder-cpu.yaml"
     assert by["istft_vocoder (istft-vocoder-gl-cpu)"]["kwargs"]["phase"] == "griffin_lim"
