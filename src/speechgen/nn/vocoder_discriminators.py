@@ -30,6 +30,21 @@ HIFIGAN_SCALE_LAYERS: tuple[tuple[int, int, int, int, int], ...] = (
 HIFIGAN_PERIOD_CHANNELS: tuple[int, ...] = (32, 128, 512, 1024, 1024)
 
 
+def conv_stack(convs: Sequence[nn.Module], post: nn.Module, x: torch.Tensor, slope: float,
+               logit_is_feature: bool = True) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A discriminator's body: each convolution then a leaky ReLU (its output a feature), the logit convolution
+    ``post``; returns the flattened logits ``[B, ...]`` and the features (the logit map last when
+    ``logit_is_feature``)."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), slope)
+        feats.append(x)
+    x = post(x)
+    if logit_is_feature:
+        feats.append(x)
+    return x.flatten(1), feats
+
+
 def melgan_scale_layers(ndf: int = 16, n_layers: int = 4, downsampling: int = 4,
                         max_channels: int = 1024) -> tuple[tuple[int, int, int, int, int], ...]:
     """MelGAN's scale-discriminator layers (Kumar et al. 2019): a kernel-15 input convolution with ``ndf``
@@ -83,14 +98,7 @@ class PeriodDiscriminator(nn.Module):
             n_pad = self.period - t % self.period
             x = F.pad(x, (0, n_pad), mode="reflect" if t > n_pad else "constant")
             t = t + n_pad
-        x = x.view(b, c, t // self.period, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), self.slope)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return conv_stack(self.convs, self.post, x.view(b, c, t // self.period, self.period), self.slope)
 
 
 class MultiPeriodDiscriminator(nn.Module):
@@ -131,14 +139,7 @@ class ScaleDiscriminator(nn.Module):
         self.post = conv1d(int(layers[-1][1]), 1, 3, norm=norm)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), self.slope)
-            feats.append(x)
-        x = self.post(x)
-        if self.logit_is_feature:
-            feats.append(x)
-        return x.flatten(1), feats
+        return conv_stack(self.convs, self.post, x, self.slope, self.logit_is_feature)
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -241,10 +242,5 @@ class SpectrogramDiscriminator(nn.Module):
 
     def forward(self, magnitude: torch.Tensor) -> Output:
         x = torch.log(torch.clamp(magnitude, min=self.floor)).transpose(1, 2).unsqueeze(1)  # [B, 1, frames, bins]
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), self.slope)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return [x.flatten(1)], [feats]
+        logits, feats = conv_stack(self.convs, self.post, x, self.slope)
+        return [logits], [feats]
