@@ -102,18 +102,25 @@ def speak(model: Any, texts: str | list[str], speaker: str | int | None = None,
     return speak_texts(model, [texts] if isinstance(texts, str) else list(texts), speaker, vocoder, seed, device)
 
 
-def separate(model: Any, mixture: np.ndarray, sample_rate: int, device: str = "cpu") -> np.ndarray:
+def separate(model: Any, mixture: np.ndarray, sample_rate: int, device: str = "cpu", counter: Any = None,
+             ) -> np.ndarray:
     """Sources ``[K, samples]`` (float32, at the model's rate, each scaled to the mixture's peak) of a mono
     mixture at ``sample_rate`` with a separator (a run or checkpoint folder, loaded for this call, or a model loaded
-    with :func:`speechgen.inference.separate.load_separator`); long inputs go in overlapping windows that keep one
-    source order (:func:`speechgen.inference.separate.separate_long`)."""
+    with :func:`speechgen.inference.separate.load_separator`), or with a list of them (one per voice count) and a
+    speaker ``counter`` (folder or loaded) that picks one: ``K`` is then the counted voices (one voice: the mixture
+    itself). Long inputs go in overlapping windows that keep one source order
+    (:func:`speechgen.inference.separate.separate_long`)."""
     from speechgen.audio.io import resample, validate
-    from speechgen.inference.separate import load_separator, separate_long
+    from speechgen.inference.separate import Separators, load_counter, load_separator
 
-    sep = load_separator(model, device)[0] if isinstance(model, (str, os.PathLike)) else model
+    def loaded(m: Any, load: Any) -> Any:
+        return load(m, device)[0] if isinstance(m, (str, os.PathLike)) else m
+
+    models = [loaded(m, load_separator) for m in (model if isinstance(model, (list, tuple)) else [model])]
+    run = Separators(models, None if counter is None else loaded(counter, load_counter))
     x = validate(mixture, "mixture")
     x = x.mean(axis=0) if x.ndim == 2 else x
-    return separate_long(sep, resample(x, int(sample_rate), int(sep.sample_rate)))
+    return run(resample(x, int(sample_rate), run.sample_rate))
 
 
 def save(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:

@@ -56,3 +56,12 @@ def test_one_separator_needs_no_counter():
 def test_sets_that_cannot_serve_every_count_are_refused(models, counter, needle):
     with pytest.raises(ConfigError, match=needle):
         Separators(models, counter)
+
+
+def test_the_api_takes_several_separators_and_a_counter():
+    from speechgen import api
+
+    x = np.random.default_rng(1).standard_normal(3200).astype(np.float32) * 0.1
+    out = api.separate([FakeSeparator(2), FakeSeparator(3)], x, 16000, counter=FakeCounter(said=3))
+    assert out.shape == (3, 3200)
+    assert api.separate(FakeSeparator(2), np.stack([x, x]), 32000).shape == (2, 1600)  # stereo at 32 kHz in
