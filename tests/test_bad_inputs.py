@@ -154,6 +154,8 @@ CASES = [
     ("serve-bad-port", ["serve", "--port", "70000"], "--port"),
     ("serve-missing-model", ["serve", "--model", "{W}/missing"], "missing"),
     ("serve-generator-as-vocoder", ["serve", "--vocoder", "{W}/dd"], "not a vocoder"),
+    ("serve-generator-as-separator", ["serve", "--separator", "{W}/dd"], "not a separator"),
+    ("serve-counter-alone", ["serve", "--counter", "{W}/dd"], "--counter"),
     ("serve-zero-upload", ["serve", "--max-upload-mb", "0"], "--max-upload-mb"),
 ]
 

@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a vocoder's run or checkpoint folder to offer too (repeatable)")
     p.add_argument("--tts", action="append", default=[], metavar="RUN", dest="tts",
                    help="a text-to-speech model's run or checkpoint folder to offer too (repeatable)")
+    p.add_argument("--separator", action="append", default=[], metavar="RUN", dest="separators",
+                   help="offer separation of uploads with this separator (repeatable: one per voice count, with "
+                   "--counter to choose among them)")
+    p.add_argument("--counter", default=None, metavar="RUN",
+                   help="a speaker counter that picks the --separator of each upload's voice count")
     p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 2**20,
                    help=f"largest upload in MB (default {DEFAULT_MAX_UPLOAD_BYTES / 2**20:g})")
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
@@ -70,17 +75,20 @@ def _serve(args: argparse.Namespace) -> int:
     check_server_options(args.workers, args.queue, args.request_timeout, args.allow_hosts)
     if not args.max_upload_mb > 0:
         raise ConfigError(f"--max-upload-mb: must be > 0, got {args.max_upload_mb:g}")
-    for path in args.models + args.vocoders + args.tts:
+    for path in args.models + args.vocoders + args.tts + args.separators + ([args.counter] if args.counter else []):
         if not Path(path).exists():
             raise ConfigError(f"{path}: no such run or checkpoint folder")
     app = App(args.models, args.vocoders, max_upload_bytes=int(args.max_upload_mb * 2**20),
-              max_seconds=args.max_seconds, classifier=args.classifier, device=args.device, tts=args.tts)
+              max_seconds=args.max_seconds, classifier=args.classifier, device=args.device, tts=args.tts,
+              separators=args.separators, counter=args.counter)
     quiet = bool(getattr(args, "quiet", False))
     server = make_server(app, args.host, args.port, quiet=quiet, debug=bool(getattr(args, "debug", False)),
                          workers=args.workers, queue_size=args.queue, request_timeout=args.request_timeout,
                          allow_hosts=args.allow_hosts)
     con = console(args)
     tts = f", {len(app.tts)} text-to-speech model(s)" if app.tts else ""
+    if app.separators is not None:
+        tts += f", separation of {'/'.join(map(str, sorted(app.separators.models)))} voices"
     con.print(f"[bold]speechgen serve[/bold]: {len(app.generators)} generator(s), {len(app.vocoders)} vocoder(s)"
               f"{tts} on [bold]{server_url(server)}[/bold] (Ctrl+C stops)")
     if not app.vocoders:

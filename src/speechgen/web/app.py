@@ -51,7 +51,7 @@ import numpy as np
 
 from speechgen.errors import AudioError, CheckpointError, ConfigError, DataError, SpeechgenError
 from speechgen.inference.vocode import DEFAULT_VOCODER
-from speechgen.web.page import (MAX_SPOKEN_DIGITS, MAX_TEXT_CHARS, NO_TTS, NO_VOCODER, format_size,
+from speechgen.web.page import (MAX_SPOKEN_DIGITS, MAX_TEXT_CHARS, NO_SEPARATOR, NO_TTS, NO_VOCODER, format_size,
                                 too_large)
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -111,15 +111,16 @@ class ModelChoice:
 
 
 #: what a refusal of a folder given on the command line calls each kind ("holds a 'vae' model, not a vocoder")
-KIND_NOUNS = {"generator": "a generator", "vocoder": "a vocoder", "tts": "a text-to-speech model"}
+KIND_NOUNS = {"generator": "a generator", "vocoder": "a vocoder", "tts": "a text-to-speech model",
+              "separator": "a separator", "counter": "a speaker counter"}
 
 
 # ------------------------------------------------------------------------------------------------ models
 def checkpoint_kind(config: dict[str, Any]) -> str:
-    """``"generator"``, ``"vocoder"``, ``"tts"`` (text-to-speech) or ``"other"`` for a checkpoint config, by the
-    roles of its model (:func:`speechgen.inference.loading.capabilities`)."""
+    """``"generator"``, ``"vocoder"``, ``"tts"`` (text-to-speech), ``"separator"``, ``"counter"`` or ``"other"``
+    for a checkpoint config, by the roles of its model (:func:`speechgen.inference.loading.capabilities`)."""
     from speechgen.inference.loading import capabilities
-    from speechgen.models.roles import SAMPLER, TEXT_TO_SPEECH, VOCODER
+    from speechgen.models.roles import COUNTER, SAMPLER, SEPARATOR, TEXT_TO_SPEECH, VOCODER
 
     roles = capabilities(config)
     if VOCODER in roles:
@@ -128,6 +129,10 @@ def checkpoint_kind(config: dict[str, Any]) -> str:
         return "generator"
     if TEXT_TO_SPEECH in roles:
         return "tts"
+    if SEPARATOR in roles:
+        return "separator"
+    if COUNTER in roles:
+        return "counter"
     return "other"
 
 
@@ -261,11 +266,15 @@ class App:
         classifier: the judge that names the digit of generated clips (shipped name or folder; None: no judge).
         device: torch device of the models.
         tts: run/checkpoint folders of text-to-speech models offered beside the shipped ones.
+        separators: run/checkpoint folders of separators (one per voice count; loaded at start, so a set that
+            cannot serve every count is refused at once).
+        counter: a speaker counter's folder that picks the separator per upload (needed with several separators).
     """
 
     def __init__(self, models: Sequence[str] = (), vocoders: Sequence[str] = (),
                  max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_seconds: float = DEFAULT_MAX_SECONDS,
-                 classifier: str | None = "classifier", device: str = "cpu", tts: Sequence[str] = ()) -> None:
+                 classifier: str | None = "classifier", device: str = "cpu", tts: Sequence[str] = (),
+                 separators: Sequence[str] = (), counter: str | None = None) -> None:
         if max_upload_bytes <= 0:
             raise ConfigError(f"--max-upload-mb: must be > 0, got {max_upload_bytes / 2**20:g}")
         if not max_seconds > 0:
@@ -282,11 +291,28 @@ class App:
         self.tts: dict[str, ModelChoice] = {c.id: c for c in speakers}
         self.max_upload_bytes = int(max_upload_bytes)
         self.max_seconds = float(max_seconds)
+        self.separators = self._separators(separators, counter, device)
         self.classifier = classifier
         self.device = device
         self._lock = threading.Lock()
         self._cache: dict[Any, Any] = {}
         self._loading: dict[Any, threading.Lock] = {}
+
+    @staticmethod
+    def _separators(folders: Sequence[str], counter: str | None, device: str) -> Any:
+        """The :class:`~speechgen.inference.separate.Separators` of the ``--separator`` folders (None: none)."""
+        from speechgen.inference.separate import Separators, load_counter, load_separator
+
+        if counter is not None and not folders:
+            raise ConfigError("--counter: give the separators it chooses among (--separator RUN, one per count)")
+        for f in folders:
+            folder_choice(f, "separator", "--separator")
+        if counter is not None:
+            folder_choice(counter, "counter", "--counter")
+        if not folders:
+            return None
+        models = [load_separator(f, device)[0] for f in folders]
+        return Separators(models, load_counter(counter, device)[0] if counter is not None else None)
 
     # -- cache -----------------------------------------------------------------------------------------------
     def cached(self, key: Any, load: Callable[[], Any]) -> Any:
@@ -318,6 +344,8 @@ class App:
                 "tts": [public(c) for c in self.tts.values()],
                 "no_vocoder_message": None if self.vocoders else NO_VOCODER,
                 "no_tts_message": self.no_tts_message(),
+                "separate": None if self.separators is None else {
+                    "counts": sorted(self.separators.models), "counted": self.separators.counter is not None},
                 "max_upload_bytes": self.max_upload_bytes, "max_seconds": self.max_seconds}
 
     def no_tts_message(self) -> str | None:
@@ -419,6 +447,32 @@ class App:
                 "input_spectrogram": png_data_uri(spectrogram_png(x, sr_out, [f"input: {name}"])),
                 "output_spectrogram": png_data_uri(spectrogram_png(y, sr_out, [f"vocoded by {choice.id}"])),
                 "metrics": _metric_rows(metrics), "notes": notes}
+
+    # -- separation ------------------------------------------------------------------------------------------
+    def separate(self, data: bytes, name: str = "upload") -> dict[str, Any]:
+        """Uploaded audio bytes split into one source per voice (counted first when a counter is on offer): the
+        mixture as analysed and each source, as WAVs with their spectrograms."""
+        from speechgen.audio import io as audio_io
+        from speechgen.evaluation.pages import png_data_uri, spectrogram_png
+
+        if self.separators is None:
+            raise RequestError(503, NO_SEPARATOR)
+        if len(data) > self.max_upload_bytes:
+            raise RequestError(413, too_large(name, len(data), self.max_upload_bytes))
+        audio, sr = decode_upload(data, name, self.max_seconds)
+        rate = self.separators.sample_rate
+        x = audio_io.resample(audio, sr, rate)
+        start = time.perf_counter()
+        sources = self.separators(x)
+        seconds = time.perf_counter() - start
+        return {"name": name, "sample_rate": rate, "input_sample_rate": sr, "count": len(sources),
+                "counted": self.separators.counter is not None, "duration": round(len(x) / rate, 4),
+                "separate_seconds": round(seconds, 3),
+                "input_audio": data_uri(wav_bytes(x, rate), "audio/wav"),
+                "input_spectrogram": png_data_uri(spectrogram_png(x, rate, [f"mixture: {name}"])),
+                "sources": [{"audio": data_uri(wav_bytes(s, rate), "audio/wav"),
+                             "spectrogram": png_data_uri(spectrogram_png(s, rate, [f"voice {i + 1}"]))}
+                            for i, s in enumerate(sources)]}
 
     # -- text-to-speech --------------------------------------------------------------------------------------
     def _tts(self, choice: ModelChoice, vocoder: ModelChoice | None) -> Any:
@@ -837,7 +891,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, self.app.listing())
         elif path == "/favicon.ico":
             self._send(204, b"", "image/x-icon")
-        elif path in ("/api/generate", "/api/vocode", "/api/speak"):
+        elif path in ("/api/generate", "/api/vocode", "/api/speak", "/api/separate"):
             raise RequestError(405, f"{path}: use POST")
         else:
             raise RequestError(404, f"{path[:80]}: no such page (try /)")
@@ -856,14 +910,20 @@ class Handler(BaseHTTPRequestHandler):
                 raise RequestError(503, NO_VOCODER)
             data = self._read_body(self.app.max_upload_bytes, name)
             self._json(200, self.app.vocode(vocoder, data, name))
+        elif url.path == "/api/separate":
+            name = Path((parse_qs(url.query).get("name") or ["upload"])[0]).name[:120] or "upload"
+            if self.app.separators is None:
+                self.close_connection = True  # the body is not read
+                raise RequestError(503, NO_SEPARATOR)
+            self._json(200, self.app.separate(self._read_body(self.app.max_upload_bytes, name), name))
         elif url.path == "/api/speak":
             form = self._read_json()
             self._json(200, self.app.speak(form.get("model"), form.get("text"), form.get("speaker"),
                                            form.get("seed", 0), form.get("vocoder")))
         else:
             self.close_connection = True
-            raise RequestError(404, f"{url.path[:80]}: no such endpoint (POST /api/generate, /api/vocode or "
-                               "/api/speak)")
+            raise RequestError(404, f"{url.path[:80]}: no such endpoint (POST /api/generate, /api/vocode, "
+                               "/api/speak or /api/separate)")
 
     # -- request bodies ----------------------------------------------------------------------------------------
     def _read_body(self, limit: int, name: str) -> bytes:

@@ -1,8 +1,8 @@
 """The page of ``speechgen serve``: HTML (rendered with the models on offer), style sheet and script.
 
 Everything is served by the app itself (no CDN, no fonts, no external requests), so it works offline; the
-Content-Security-Policy :data:`CSP` enforces that. The script talks to ``/api/generate``, ``/api/vocode`` and
-``/api/speak`` and shows every answer's ``error`` line on the page.
+Content-Security-Policy :data:`CSP` enforces that. The script talks to ``/api/generate``, ``/api/vocode``,
+``/api/speak`` and ``/api/separate`` and shows every answer's ``error`` line on the page.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ NO_VOCODER = ("no vocoder available: the shipped 'default' vocoder is missing fr
               "start the server with --vocoder RUN_FOLDER to use one of yours")
 NO_TTS = ("no text-to-speech model available: none is shipped with this install and none was given; start the "
           "server with --tts RUN_FOLDER (a text-to-speech run such as tacotron2) to speak text")
+
+NO_SEPARATOR = ("no separator available: none is shipped with this install and none was given; start the server "
+                "with --separator RUN_FOLDER (one per voice count, and --counter RUN_FOLDER to choose among them)")
 
 #: only this server's script and style; audio and images arrive as data URIs
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' data:; connect-src 'self'; "
@@ -182,6 +185,54 @@ async function vocode(event) {
   }
 }
 
+// one player (and spectrogram) per separated voice, built with DOM calls (no HTML from the server)
+async function separate(event) {
+  event.preventDefault();
+  const button = $("sep-button"), status = $("sep-status"), error = $("sep-error");
+  setError(error, "");
+  const file = $("sep-file").files[0];
+  if (!file) { setError(error, "choose an audio file first"); return; }
+  const limit = Number(document.body.dataset.maxBytes);
+  if (file.size > limit) {
+    setError(error, tooLarge(file.name, file.size, limit));
+    return;
+  }
+  busy(button, status, "uploading and separating…");
+  try {
+    const answer = await post("/api/separate?name=" + encodeURIComponent(file.name), file,
+                              {"Content-Type": "application/octet-stream"});
+    $("sep-audio-in").src = answer.input_audio;
+    $("sep-spec-in").src = answer.input_spectrogram;
+    $("sep-info").textContent = answer.name + ": " + answer.duration.toFixed(2) + " s at " + answer.sample_rate +
+      " Hz, " + answer.count + (answer.count === 1 ? " voice" : " voices") + (answer.counted ? " (counted)" : "") +
+      ", separated in " + answer.separate_seconds.toFixed(2) + " s.";
+    const list = $("sep-sources");
+    list.replaceChildren();
+    answer.sources.forEach((source, i) => {
+      const box = document.createElement("div");
+      const title = document.createElement("strong");
+      title.textContent = "voice " + (i + 1) + " ";
+      const link = document.createElement("a");
+      link.href = source.audio;
+      link.download = file.name.replace(/\.[^.]*$/, "") + "-s" + (i + 1) + ".wav";
+      link.textContent = "Download WAV";
+      const audio = document.createElement("audio");
+      audio.controls = true;
+      audio.src = source.audio;
+      const img = document.createElement("img");
+      img.src = source.spectrogram;
+      img.alt = "spectrogram of voice " + (i + 1);
+      box.append(title, link, audio, img);
+      list.append(box);
+    });
+    $("sep-result").hidden = false;
+  } catch (err) {
+    setError(error, err.message);
+  } finally {
+    busy(button, status, "");
+  }
+}
+
 // the speaker picker follows the chosen text-to-speech model: its voices by name (else by index), or disabled
 function syncSpeakers() {
   const option = $("tts-model").selectedOptions[0], picker = $("tts-speaker");
@@ -250,6 +301,8 @@ document.addEventListener("DOMContentLoaded", () => {
   syncDigit();
   const form = $("voc-form");
   if (form) form.addEventListener("submit", vocode);
+  const sepForm = $("sep-form");
+  if (sepForm) sepForm.addEventListener("submit", separate);
   const ttsForm = $("tts-form");
   if (ttsForm) {
     ttsForm.addEventListener("submit", speak);
@@ -344,6 +397,21 @@ re-synthesised and compared with the input.</p>"""
 alignment shows which symbol the model attended to at each decoder step.</p>"""
     else:
         tts_form = (f"<p class='notice' id='tts-none'>{escape(NO_TTS if not tts_models else NO_VOCODER)}.</p>")
+    seps = getattr(app, "separators", None)
+    if seps is not None:
+        counts = ", ".join(str(k) for k in sorted(seps.models))
+        how = (f"a speaker counter picks the separator of {counts} voices (one voice comes back as itself)"
+               if seps.counter is not None else f"every upload is split into {counts} voices")
+        sep_form = f"""
+<form id="sep-form">
+  <label>Mixture <input id="sep-file" name="file" type="file" accept="audio/*,.wav,.flac,.ogg,.aiff,.aif"></label>
+  <button id="sep-button" type="submit">Separate</button>
+  <span id="sep-status" class="status" role="status"></span>
+</form>
+<p class="hint">Up to {format_size(app.max_upload_bytes)} and {app.max_seconds:g} s of audio; it is mixed to mono and
+resampled to the separator's rate; {escape(how)}.</p>"""
+    else:
+        sep_form = f"<p class='notice' id='sep-none'>{escape(NO_SEPARATOR)}.</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>speechgen</title><link rel="stylesheet" href="/app.css"><script src="/app.js" defer></script></head>
@@ -388,6 +456,18 @@ alignment shows which symbol the model attended to at each decoder step.</p>"""
   </div>
   <table id="voc-metrics"></table>
   <p id="voc-notes" class="hint"></p>
+</div>
+</section>
+
+<section id="separate">
+<h2>Separate voices</h2>
+{sep_form}
+<p id="sep-error" class="error" role="alert" hidden></p>
+<div id="sep-result" class="result" hidden>
+  <p id="sep-info"></p>
+  <div><strong>mixture</strong><audio id="sep-audio-in" controls></audio>
+    <img id="sep-spec-in" alt="spectrogram of the mixture"></div>
+  <div id="sep-sources" class="pair"></div>
 </div>
 </section>
 </body></html>
