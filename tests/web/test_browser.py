@@ -1,6 +1,7 @@
 """End to end in headless Chromium (Debian's ``chromium`` + ``chromium-driver``, driven by selenium): generate a
 digit on the page, speak a digit string (and see a text that cannot be spoken refused on the page),
-copy-synthesise an uploaded WAV, see a non-audio upload refused on the page, and load the audio
+copy-synthesise an uploaded WAV, see a non-audio upload refused on the page, separate an uploaded mixture into one
+player per voice, and load the audio
 players and images of ``speechgen report`` pages (a single report and a leaderboard).
 
 Skipped only when Chromium is not installed; CI installs it (.ci/run).
@@ -271,3 +272,29 @@ def test_report_pages_load_in_the_browser(browser, tmp_path):
     assert "An entry is ranked only when its n reaches the minimum n" in note  # ... and the page says why
     browser.find_element("css selector", "a[href='#entry-1']").click()
     assert browser.execute_script("return location.hash;") == "#entry-1"
+
+
+def test_separate_an_upload_into_one_player_per_voice(browser, serve, write_tone, tmp_path):
+    """The 'Separate voices' section: an uploaded mixture comes back as one player and spectrogram per voice (a
+    random-weight 2-voice separator: the shape of the answer is what is checked)."""
+    import torch
+    from selenium.webdriver.common.by import By
+
+    from speechgen.checkpoint import save_checkpoint
+    from speechgen.models.mulcat_separator import MulCatSeparator
+    from speechgen.web.app import App
+
+    kwargs = {"sample_rate": 16000, "n_sources": 2, "enc_dim": 8, "kernel_size": 16, "hidden": 8, "blocks": 2,
+              "chunk_size": 10}
+    torch.manual_seed(0)
+    sep = save_checkpoint(tmp_path / "sep", MulCatSeparator(**kwargs), {"name": "mulcat_separator", "kwargs": kwargs})
+    with serve(App(separators=[str(sep)], max_seconds=5.0)) as url:
+        browser.get(url)
+        wait_for(browser, "return document.body.dataset.ready === '1';")
+        browser.find_element(By.ID, "sep-file").send_keys(str(write_tone(tmp_path / "mix.wav", seconds=1.0)))
+        browser.find_element(By.ID, "sep-button").click()
+        wait_for(browser, "return !document.getElementById('sep-result').hidden "
+                 "|| !document.getElementById('sep-error').hidden;")
+        assert browser.find_element(By.ID, "sep-error").get_attribute("hidden") is not None
+        assert_playable(media_loaded(browser, "#sep-result"), 3, 3, seconds=1.0)  # the mixture and two voices
+        assert "mix.wav: 1.00 s at 16000 Hz, 2 voices" in browser.find_element(By.ID, "sep-info").text
