@@ -150,17 +150,24 @@ function metricsTable(rows) {
   }
 }
 
-async function vocode(event) {
-  event.preventDefault();
-  const button = $("voc-button"), status = $("voc-status"), error = $("voc-error");
+// the file chosen in an upload input, or null after the page says why it cannot be sent
+function chosenUpload(input, error) {
   setError(error, "");
-  const file = $("voc-file").files[0];
-  if (!file) { setError(error, "choose an audio file first"); return; }
+  const file = $(input).files[0];
+  if (!file) { setError(error, "choose an audio file first"); return null; }
   const limit = Number(document.body.dataset.maxBytes);
   if (file.size > limit) {
     setError(error, tooLarge(file.name, file.size, limit));
-    return;
+    return null;
   }
+  return file;
+}
+
+async function vocode(event) {
+  event.preventDefault();
+  const button = $("voc-button"), status = $("voc-status"), error = $("voc-error");
+  const file = chosenUpload("voc-file", error);
+  if (!file) return;
   busy(button, status, "uploading and vocoding…");
   try {
     const url = "/api/vocode?vocoder=" + encodeURIComponent($("voc-vocoder").value) +
@@ -189,14 +196,8 @@ async function vocode(event) {
 async function separate(event) {
   event.preventDefault();
   const button = $("sep-button"), status = $("sep-status"), error = $("sep-error");
-  setError(error, "");
-  const file = $("sep-file").files[0];
-  if (!file) { setError(error, "choose an audio file first"); return; }
-  const limit = Number(document.body.dataset.maxBytes);
-  if (file.size > limit) {
-    setError(error, tooLarge(file.name, file.size, limit));
-    return;
-  }
+  const file = chosenUpload("sep-file", error);
+  if (!file) return;
   busy(button, status, "uploading and separating…");
   try {
     const answer = await post("/api/separate?name=" + encodeURIComponent(file.name), file,
