@@ -495,11 +495,10 @@ class MelSpectrogram(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = max(1, CHUNK_SAMPLES // max(1, x.shape[-1]))
-        flat = x.reshape((-1, x.shape[-1])) if x.ndim > 1 else x
-        if x.ndim < 2 or flat.shape[0] <= rows or exporting():
+        if x.ndim < 2 or x[..., 0].numel() <= rows or exporting():
             return self._mel(x)
         # a few signals at a time: the spectra stay in cache and the allocator reuses one block
-        out = torch.cat([self._mel(chunk) for chunk in flat.split(rows)])
+        out = torch.cat([self._mel(chunk) for chunk in x.reshape(-1, x.shape[-1]).split(rows)])
         return out.reshape(x.shape[:-1] + out.shape[-2:])
 
     def _mel(self, x: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from speechgen.atomic import write_text
-from speechgen.cli.common import console
+from speechgen.cli.common import console, thread_count
 from speechgen.errors import ConfigError
 
 #: the reference configuration: (row name, recipe stem per --size)
@@ -169,22 +169,17 @@ def run_bench(seconds: float = 1.0, threads: list[int] | None = None, repeats: i
         x = torch.from_numpy(feature(voiced_signal(seconds, model.sample_rate), model.sample_rate))[None]
         audio_s = x.shape[-1] * model.hop_length / model.sample_rate
         entries.append((cfg, model, x, audio_s))
-    before = torch.get_num_threads()
     taken: dict[tuple[int, int], list[float]] = {}
-    try:
-        with torch.inference_mode():
-            for n in threads:
-                torch.set_num_threads(n)
+    with torch.inference_mode():
+        for n in threads:
+            with thread_count(n):
                 for _, model, x, _ in entries:  # warm-up (allocations, one-off kernels)
                     model.infer(x)
                 for _ in range(repeats):
                     for i, (_, model, x, _) in enumerate(entries):
                         start = time.perf_counter()
                         model.infer(x)
-                        took = time.perf_counter() - start
-                        taken.setdefault((i, n), []).append(took)
-    finally:
-        torch.set_num_threads(before)
+                        taken.setdefault((i, n), []).append(time.perf_counter() - start)
     rows = []
     for i, (cfg, model, _, audio_s) in enumerate(entries):
         for n in threads:

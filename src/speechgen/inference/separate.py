@@ -82,6 +82,11 @@ class Separators:
         self.counter = counter
         self.sample_rate = rates.pop()
 
+    @classmethod
+    def of(cls, model: Any) -> Separators:
+        """``model`` itself when it is :class:`Separators`, else the set of that one separator."""
+        return model if isinstance(model, cls) else cls([model])
+
     def count(self, mixture: np.ndarray) -> int:
         """The voices in ``mixture`` by the counter (the one separator's count without one)."""
         if self.counter is None:
@@ -152,7 +157,7 @@ def separate_files(model: Any, paths: Sequence[str | os.PathLike], out: str | os
     from speechgen.atomic import staged_dir
     from speechgen.audio.io import load, save
 
-    run = model if isinstance(model, Separators) else Separators([model])
+    run = Separators.of(model)
     root, records, used = Path(out), [], set()
     for p in paths:
         audio, _ = load(p, run.sample_rate)
@@ -180,6 +185,6 @@ def score_manifest(model: Any, manifest: Any, split: str = "test", judge: Any = 
     :class:`Separators`)."""
     from speechgen.evaluation.separation import score_split
 
-    run = model if isinstance(model, Separators) else Separators([model])
+    run = Separators.of(model)
     return score_split(lambda mix: run(mix, window, overlap), manifest, split, run.sample_rate, judge, with_sdr,
                        progress)

@@ -205,6 +205,11 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
+def upload_name(query: dict[str, list[str]]) -> str:
+    """The ``name`` query field of an upload as a bare file name (no folders, at most 120 characters)."""
+    return Path((query.get("name") or ["upload"])[0]).name[:120] or "upload"
+
+
 def data_uri(data: bytes, mime: str) -> str:
     """``data:MIME;base64,...``."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
@@ -313,6 +318,12 @@ class App:
             return None
         models = [load_separator(f, device)[0] for f in folders]
         return Separators(models, load_counter(counter, device)[0] if counter is not None else None)
+
+    def decoded(self, data: bytes, name: str) -> tuple[np.ndarray, int]:
+        """An upload's audio and rate within the size and duration limits (413 beyond; 400 when undecodable)."""
+        if len(data) > self.max_upload_bytes:
+            raise RequestError(413, too_large(name, len(data), self.max_upload_bytes))
+        return decode_upload(data, name, self.max_seconds)
 
     # -- cache -----------------------------------------------------------------------------------------------
     def cached(self, key: Any, load: Callable[[], Any]) -> Any:
@@ -423,9 +434,7 @@ class App:
         choice = self.vocoders.get(str(vocoder))
         if choice is None:
             raise RequestError(400, f"unknown vocoder {_short(vocoder)} (available: {', '.join(self.vocoders)})")
-        if len(data) > self.max_upload_bytes:
-            raise RequestError(413, too_large(name, len(data), self.max_upload_bytes))
-        audio, sr = decode_upload(data, name, self.max_seconds)
+        audio, sr = self.decoded(data, name)
         voc = self.cached(("vocoder", choice.id), lambda: self._vocoder(choice))
         try:
             features, n = voc.analyse(audio, sr, name)  # too short or silent: one line, before any synthesis
@@ -457,9 +466,7 @@ class App:
 
         if self.separators is None:
             raise RequestError(503, NO_SEPARATOR)
-        if len(data) > self.max_upload_bytes:
-            raise RequestError(413, too_large(name, len(data), self.max_upload_bytes))
-        audio, sr = decode_upload(data, name, self.max_seconds)
+        audio, sr = self.decoded(data, name)
         rate = self.separators.sample_rate
         x = audio_io.resample(audio, sr, rate)
         start = time.perf_counter()
@@ -903,7 +910,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, self.app.generate(form.get("model"), form.get("digit"), form.get("seed", 0)))
         elif url.path == "/api/vocode":
             query = parse_qs(url.query)
-            name = Path((query.get("name") or ["upload"])[0]).name[:120] or "upload"
+            name = upload_name(query)
             vocoder = (query.get("vocoder") or [""])[0]
             if not self.app.vocoders:
                 self.close_connection = True  # the body is not read
@@ -911,7 +918,7 @@ class Handler(BaseHTTPRequestHandler):
             data = self._read_body(self.app.max_upload_bytes, name)
             self._json(200, self.app.vocode(vocoder, data, name))
         elif url.path == "/api/separate":
-            name = Path((parse_qs(url.query).get("name") or ["upload"])[0]).name[:120] or "upload"
+            name = upload_name(parse_qs(url.query))
             if self.app.separators is None:
                 self.close_connection = True  # the body is not read
                 raise RequestError(503, NO_SEPARATOR)

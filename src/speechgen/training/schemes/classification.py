@@ -56,8 +56,8 @@ class ClassifierData:
     ``count(value_i) ** -balance_power`` (1 = every value gets the same share, 0.5 = shares grow as the square root
     of the counts); empty = plain shuffling. target: ``digit`` (10-way, labelled rows), ``is_digit`` (two
     classes, every row: a digit or not), ``digit_or_not`` (eleven: the digits and "not a digit") or ``count``
-    (mixtures of the speaker counter's counts of voices; see the module docstring). noise: with a detector target, synthetic noise and silence clips ("not a digit") added to each
-    split, as a share of its rows (0 = none)."""
+    (mixtures of the speaker counter's counts of voices; see the module docstring). noise: with a detector target,
+    synthetic noise and silence clips ("not a digit") added to each split, as a share of its rows (0 = none)."""
 
     manifest: str
     batch_size: int = 64

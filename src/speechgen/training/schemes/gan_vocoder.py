@@ -25,8 +25,9 @@ ResGAN built with ``stage: pulse``) replaces steps 1-3 by one generator-optimise
 :meth:`~speechgen.models.vocoder.GANVocoder.supervised_loss` (logged as ``train/g_loss`` and ``train/<part>``); the
 discriminator is not used — unless the model has a magnitude critic (the iSTFT vocoder's ``magnitude_critic``): from
 ``disc_start_step`` each step first updates that critic on the target's and the head's magnitudes, then adds its
-``adv_weight · L_adv + fm_weight · L_fm`` to the supervised loss. ``train.init_from`` starts a run from the weights of an earlier checkpoint (every tensor
-whose name and shape match), which chains such a stage to the GAN stage that follows it.
+``adv_weight · L_adv + fm_weight · L_fm`` to the supervised loss. ``train.init_from`` starts a run from the weights
+of an earlier checkpoint (every tensor whose name and shape match), which chains such a stage to the GAN stage that
+follows it.
 
 The conditioning input is the model's feature (:attr:`~speechgen.models.vocoder.GANVocoder.feature`: log-mel for
 mel vocoders, ``mfcc_f0`` for ResGAN, ``log_mel_f0`` for the iSTFT vocoder with ``f0_prior``); the batch key stays
@@ -197,7 +198,7 @@ class VocoderModule(L.LightningModule):
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, critic: Any = None) -> torch.Tensor:
         """Adversarial loss of the discriminator on real and (detached) generated audio ``[B, 1, T]`` (or of
         ``critic`` on whatever it judges, e.g. magnitudes)."""
-        judge = critic or self.model.discriminate
+        judge = self.model.discriminate if critic is None else critic
         real_logits, _ = judge(real)
         fake_logits, _ = judge(fake.detach())
         kind = self.loss_cfg.adversarial
