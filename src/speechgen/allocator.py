@@ -3,8 +3,8 @@
 glibc serves a block of 128 KiB or more by ``mmap`` and returns it to the kernel when freed, and gives back free
 memory at the top of its heap above 128 KiB; both thresholds adapt only slowly. A batched spectrogram or a vocoder
 call allocates and frees tens of megabytes per step, so every call faults its pages in again: 256 one-second log-mel
-spectra took 176 ms on one thread with the defaults and 73 ms with both thresholds at 256 MiB, peak memory about
-the same (docs/performance.md, ``speechgen bench features``). :func:`tune` raises them; the console script calls it
+spectra (the code before issue 25) took 176 ms on one thread with the defaults and 71 ms with both thresholds at
+256 MiB (docs/performance.md, ``speechgen bench features``). :func:`tune` raises them; the console script calls it
 first. Nothing happens on other C libraries, when the user set glibc's own ``MALLOC_*`` variables, or with
 ``SPEECHGEN_MALLOC=default`` (to measure the difference, or to keep a long-lived process's memory lean).
 """

@@ -26,3 +26,8 @@ def test_bench_features_writes_a_row_per_method_and_thread_count(tmp_path, capsy
         assert r["vs_librosa"] > 0
     assert [r["vs_librosa"] for r in rows if r["method"] == "librosa"] == [1.0, 1.0]
     assert capsys.readouterr().out.startswith("Log-mel of 3 clips of 0.1 s (median of 2")
+
+
+def test_bench_features_prints_the_peak_memory(capsys):
+    assert main(["bench", "features", "--clips", "2", "--seconds", "0.1", "--threads", "1", "--repeats", "1"]) == 0
+    assert "peak memory of this process:" in capsys.readouterr().out

@@ -81,6 +81,13 @@ def methods(x: np.ndarray) -> dict[str, Callable[[], Any]]:
     return calls
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory in MB (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_bench(clips: int = 256, seconds: float = 1.0, threads: list[int] | None = None,
               repeats: int = 7) -> list[dict[str, Any]]:
     """Time every method at every thread count; return one row per pair (see the module docstring)."""
@@ -136,6 +143,7 @@ def _bench(args: argparse.Namespace) -> int:
         table.add_row(r["method"], str(r["threads"]), f"{r['ms']:.1f}", f"{r['ms_max']:.1f}-{r['ms_min']:.1f}",
                       "-" if r["vs_librosa"] is None else f"{r['vs_librosa']:.2f}x")
     con.print(table)
+    con.print(f"peak memory of this process: {peak_mb():.0f} MB")
     if not any(r["method"] == "librosa" for r in rows):
         con.print("librosa is not installed: no reference rows (pip install 'speechgen[dev]')")
     if args.json is not None:
