@@ -506,7 +506,7 @@ class MelSpectrogram(torch.nn.Module):
         if torch.is_grad_enabled() and x.requires_grad:
             mag = spec.abs()  # its gradient is 0 at a zero bin, where sqrt(re^2 + im^2)'s is not a number
             mag = mag.pow(self.power) if self.power != 1.0 else mag
-        else:  # the same magnitude 2.7x faster than the complex abs (issue 25, docs/performance.md)
+        else:  # the same magnitude, cheaper than the complex abs (issue 25, docs/performance.md)
             parts = torch.view_as_real(spec)
             power = parts[..., 0].square() + parts[..., 1].square()
             mag = power.sqrt() if self.power == 1.0 else power if self.power == 2.0 else power.pow(self.power / 2)
